@@ -1,0 +1,1 @@
+"""ONNX embedder, SQLite + FAISS store, retrieval (see the memory issue)."""

@@ -1,0 +1,1 @@
+"""Model preparation: source -> optimum ONNX export -> quantize -> validate -> manifest."""

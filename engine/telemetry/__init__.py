@@ -1,0 +1,1 @@
+"""Hardware samplers, latency metrics, profiling sessions (see the telemetry issue)."""
