@@ -1,0 +1,399 @@
+"""`LLMSession`: the one class that owns ONNX Runtime state for a causal language model.
+
+It reads the KV-cache inputs from the session (names, head counts, head sizes, dtypes:
+never hard-coded), feeds an empty past on the first step, prefills long prompts in
+chunks, keeps the KV cache of the previous turn and reuses its longest common prefix,
+and streams typed events with monotonic timestamps.
+
+Between steps the cache stays in ONNX Runtime's own memory (OrtValues bound with IO
+binding): on CUDA and DirectML it never leaves the device, and on CPU our loop makes no
+copies of it (the graph's own Concat still writes past+new into `present`).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from engine.errors import Cancelled, ModelError, PromptTooLongError
+from engine.llm.detokenizer import IncrementalDetokenizer
+from engine.llm.events import GenerationEvent, GenerationFinished, GenerationStats, TokenDelta
+from engine.llm.providers import ProviderReport, create_session
+from engine.llm.sampling import SamplingParams, make_rng, sample
+from engine.llm.stats import peak_rss_mb
+from engine.llm.stops import StopMatcher
+from engine.models.manifest import Manifest, check_folder
+from engine.progress import CancelToken
+
+_ORT_TYPES = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+}
+_DEVICES = {"cuda": "cuda", "dml": "dml", "cpu": "cpu"}
+
+
+@dataclass(frozen=True)
+class KVSpec:
+    """One past-KV input as the graph declares it."""
+
+    past: str
+    present: str
+    shape: tuple[int, ...]  # with 0 on the sequence axis (an empty past)
+    seq_axis: int
+    dtype: Any
+
+
+@dataclass(frozen=True)
+class ModelIO:
+    """Input and output names read from the session."""
+
+    input_ids: str
+    attention_mask: str | None
+    position_ids: str | None
+    logits: str
+    kv: tuple[KVSpec, ...]
+    logits_dtype: Any
+
+    @classmethod
+    def read(cls, session: ort.InferenceSession) -> ModelIO:
+        inputs = {i.name: i for i in session.get_inputs()}
+        outputs = [o.name for o in session.get_outputs()]
+        if "input_ids" not in inputs or "logits" not in outputs:
+            raise ModelError(
+                "this ONNX model is not a causal language model: it needs an `input_ids` "
+                f"input and a `logits` output (it has inputs {sorted(inputs)[:6]} and outputs "
+                f"{outputs[:6]}); prepare a causal-LM with `python main.py model prepare`"
+            )
+        kv: list[KVSpec] = []
+        for name, arg in inputs.items():
+            if not name.startswith("past_key_values"):
+                continue
+            present = "present" + name[len("past_key_values") :]
+            if present not in outputs:
+                raise ModelError(f"the model has {name} but no {present} output")
+            dims = list(arg.shape)
+            seq_axis = next(
+                (i for i, d in enumerate(dims) if isinstance(d, str) and "sequence" in d),
+                len(dims) - 2,
+            )
+            shape = tuple(
+                0 if i == seq_axis else (1 if not isinstance(d, int) else d)
+                for i, d in enumerate(dims)
+            )
+            kv.append(KVSpec(name, present, shape, seq_axis, _ORT_TYPES[arg.type]))
+        logits_type = next(o.type for o in session.get_outputs() if o.name == "logits")
+        return cls(
+            input_ids="input_ids",
+            attention_mask="attention_mask" if "attention_mask" in inputs else None,
+            position_ids="position_ids" if "position_ids" in inputs else None,
+            logits="logits",
+            kv=tuple(kv),
+            logits_dtype=_ORT_TYPES.get(logits_type, np.float32),
+        )
+
+
+class LLMSession:
+    """A prepared causal-LM folder loaded into ONNX Runtime, ready to stream generations."""
+
+    def __init__(
+        self,
+        folder: Path | str,
+        provider: str = "auto",
+        threads: int | None = None,
+        prefill_chunk: int = 256,
+        options: ort.SessionOptions | None = None,
+    ) -> None:
+        self.folder = Path(folder)
+        self.manifest: Manifest = check_folder(self.folder)
+        if self.manifest.kind != "causal-lm":
+            raise ModelError(
+                f"{self.folder.name!r} is a {self.manifest.kind} model, not a causal LM"
+            )
+        self.tokenizer = _load_tokenizer(self.folder / "tokenizer.json")
+        self.config = _read_json(self.folder / "config.json")
+        self.context_length = int(self.manifest.context_length)
+        self.eos_ids = frozenset(self.manifest.eos_token_ids)
+        self.prefill_chunk = max(1, prefill_chunk)
+        self.session, self.provider = create_session(
+            self.folder / "model.onnx", provider, threads, options
+        )
+        self.io = ModelIO.read(self.session)
+        self._device = _DEVICES.get(self.provider.active, "cpu")
+        self.vocab_size = int(self.config.get("vocab_size", self.tokenizer.get_vocab_size()))
+        self._logits_buf = np.empty((1, 1, self.vocab_size), dtype=self.io.logits_dtype)
+        self._ones = np.ones((1, self.context_length), dtype=np.int64)
+        self._positions = np.arange(self.context_length, dtype=np.int64)[None, :]
+        self._lock = threading.Lock()
+        self._cache_tokens: list[int] = []
+        self._cache: list[ort.OrtValue] = []
+        self.reset()
+
+    # ------------------------------------------------------------------ cache
+    def reset(self) -> None:
+        """Forget the KV cache (the next generation prefills everything)."""
+        self._cache_tokens = []
+        self._cache = [
+            ort.OrtValue.ortvalue_from_numpy(np.zeros(spec.shape, spec.dtype), self._device, 0)
+            for spec in self.io.kv
+        ]
+
+    @property
+    def cached_tokens(self) -> int:
+        return len(self._cache_tokens)
+
+    def _rewind(self, keep: int) -> None:
+        """Keep the first `keep` positions of the cache (a shared prefix)."""
+        if keep >= len(self._cache_tokens):
+            return
+        if keep == 0:
+            self.reset()
+            return
+        kept = []
+        for spec, value in zip(self.io.kv, self._cache, strict=True):
+            arr = value.numpy()
+            index = [slice(None)] * arr.ndim
+            index[spec.seq_axis] = slice(0, keep)
+            kept.append(
+                ort.OrtValue.ortvalue_from_numpy(
+                    np.ascontiguousarray(arr[tuple(index)]), self._device, 0
+                )
+            )
+        self._cache = kept
+        self._cache_tokens = self._cache_tokens[:keep]
+
+    # ------------------------------------------------------------------ forward
+    def _forward(self, ids: Sequence[int]) -> np.ndarray:
+        """Run the graph on `ids` after the cached positions; return last-position logits."""
+        past = len(self._cache_tokens)
+        n = len(ids)
+        total = past + n
+        binding = self.session.io_binding()
+        binding.bind_cpu_input(self.io.input_ids, np.asarray([ids], dtype=np.int64))
+        if self.io.attention_mask:
+            binding.bind_cpu_input(self.io.attention_mask, self._ones[:, :total])
+        if self.io.position_ids:
+            binding.bind_cpu_input(
+                self.io.position_ids, np.ascontiguousarray(self._positions[:, past:total])
+            )
+        for spec, value in zip(self.io.kv, self._cache, strict=True):
+            binding.bind_ortvalue_input(spec.past, value)
+        if n == 1 or self.manifest.logits == "last":
+            buf = self._logits_buf
+            binding.bind_output(
+                self.io.logits, "cpu", 0, buf.dtype, list(buf.shape), buf.ctypes.data
+            )
+        else:
+            binding.bind_output(self.io.logits, "cpu")
+        for spec in self.io.kv:
+            binding.bind_output(spec.present, self._device)
+        self.session.run_with_iobinding(binding)
+        outputs = binding.get_outputs()
+        self._cache = list(outputs[1:])
+        self._cache_tokens.extend(ids)
+        if n == 1 or self.manifest.logits == "last":
+            return self._logits_buf[0, -1]
+        return np.asarray(outputs[0].numpy()[0, -1])
+
+    def prefill(self, ids: Sequence[int], cancel: CancelToken | None = None) -> np.ndarray:
+        """Feed `ids` in chunks after the cache; return the logits of the last one."""
+        logits: np.ndarray | None = None
+        for start in range(0, len(ids), self.prefill_chunk):
+            if cancel is not None:
+                cancel.check()
+            logits = self._forward(ids[start : start + self.prefill_chunk])
+        if logits is None:
+            raise ValueError("prefill needs at least one token")
+        return logits
+
+    def logits_for(self, ids: Sequence[int]) -> np.ndarray:
+        """Teacher-forced next-token logits for every position of `ids` (for validation).
+
+        Returns an array [len(ids), vocab]; row i predicts ids[i + 1].
+        """
+        self.reset()
+        rows = np.empty((len(ids), self.vocab_size), dtype=np.float32)
+        for i, token in enumerate(ids):
+            rows[i] = self._forward([token])
+        self.reset()
+        return rows
+
+    # ------------------------------------------------------------------ text
+    def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=add_special_tokens).ids)
+
+    def decode(self, ids: Sequence[int], skip_special_tokens: bool = True) -> str:
+        return str(self.tokenizer.decode(list(ids), skip_special_tokens=skip_special_tokens))
+
+    # ------------------------------------------------------------------ generate
+    def generate(
+        self,
+        prompt: str | Sequence[int],
+        max_new_tokens: int = 128,
+        sampling: SamplingParams | None = None,
+        stop: Sequence[str] = (),
+        constraint: Any = None,
+        cancel: CancelToken | None = None,
+        reuse_cache: bool = True,
+    ) -> Iterator[GenerationEvent]:
+        """Stream a generation: `TokenDelta` events, then one `GenerationFinished`.
+
+        `constraint` is a `GrammarConstraint` (engine.llm.constraints) or None.
+        """
+        with self._lock:
+            yield from self._generate(
+                prompt, max_new_tokens, sampling or SamplingParams(), stop, constraint,
+                cancel, reuse_cache,
+            )
+
+    def _generate(
+        self,
+        prompt: str | Sequence[int],
+        max_new_tokens: int,
+        params: SamplingParams,
+        stop: Sequence[str],
+        constraint: Any,
+        cancel: CancelToken | None,
+        reuse_cache: bool,
+    ) -> Iterator[GenerationEvent]:
+        t_start = time.monotonic()
+        ids = self.encode(prompt) if isinstance(prompt, str) else [int(i) for i in prompt]
+        if not ids:
+            raise ValueError("the prompt is empty")
+        if len(ids) >= self.context_length:
+            raise PromptTooLongError(
+                f"the prompt is {len(ids)} tokens but the model's context is "
+                f"{self.context_length}: shorten it by at least {len(ids) - self.context_length + 1}"
+                " tokens (or prepare the model with a longer context)"
+            )
+        max_new = min(max_new_tokens, self.context_length - len(ids))
+        # Reuse the longest common prefix; the last prompt token is always fed again so
+        # that its logits exist.
+        common = 0
+        if reuse_cache:
+            limit = min(len(self._cache_tokens), len(ids) - 1)
+            cached = self._cache_tokens
+            while common < limit and cached[common] == ids[common]:
+                common += 1
+        self._rewind(common)
+        rng = make_rng(params.seed)
+        detok = IncrementalDetokenizer(self.tokenizer)
+        stops = StopMatcher(stop)
+        seen = np.asarray(ids, dtype=np.int64) if params.repetition_penalty != 1.0 else None
+        generated: list[int] = []
+        latencies: list[float] = []
+        stop_reason = "max_tokens"
+        try:
+            logits = self.prefill(ids[common:], cancel)
+        except Cancelled:
+            self.reset()
+            raise
+        t_prefilled = time.monotonic()
+        t_first = t_prefilled
+        t_last = t_prefilled
+        text_parts: list[str] = []
+        while len(generated) < max_new:
+            if cancel is not None and cancel.cancelled:
+                stop_reason = "cancelled"
+                break
+            if constraint is not None:
+                constraint.apply(logits)
+            token = sample(logits, params, rng, seen)
+            now = time.monotonic()
+            if generated:
+                latencies.append((now - t_last) * 1000.0)
+            else:
+                t_first = now
+            t_last = now
+            if constraint is not None:
+                constraint.advance(token)
+            if token in self.eos_ids:
+                stop_reason = "eos"
+                break
+            generated.append(token)
+            if seen is not None:
+                seen = np.append(seen, token)
+            delta, hit = stops.feed(detok.add(token))
+            if delta:
+                text_parts.append(delta)
+            yield TokenDelta(delta, token, len(generated) - 1, now)
+            if hit:
+                stop_reason = "stop_string"
+                break
+            if constraint is not None and constraint.is_finished:
+                stop_reason = "grammar"
+                break
+            if len(generated) >= max_new:
+                stop_reason = "max_tokens" if max_new == max_new_tokens else "context"
+                break
+            logits = self._forward([token])
+        if stop_reason not in ("stop_string",):
+            tail, _ = stops.feed(detok.flush(), final=True)
+            if tail:
+                text_parts.append(tail)
+                yield TokenDelta(tail, -1, len(generated), time.monotonic())
+        t_end = time.monotonic()
+        prefilled = len(ids) - common
+        prefill_s = max(t_prefilled - t_start, 1e-9)
+        decode_s = t_last - t_first
+        stats = GenerationStats(
+            provider=self.provider.active,
+            prompt_tokens=len(ids),
+            cached_tokens=common,
+            new_tokens=len(generated),
+            ttft_ms=(t_first - t_start) * 1000.0,
+            prefill_ms=prefill_s * 1000.0,
+            prefill_tok_s=prefilled / prefill_s,
+            decode_ms=decode_s * 1000.0,
+            decode_tok_s=(len(latencies) / decode_s) if decode_s > 0 else 0.0,
+            token_latencies_ms=tuple(latencies),
+            peak_rss_mb=peak_rss_mb(),
+            t_start=t_start,
+            t_first_token=t_first,
+            t_end=t_end,
+        )
+        yield GenerationFinished(
+            "".join(text_parts), tuple(generated), stop_reason, stats, t_end
+        )
+
+    def complete(self, prompt: str | Sequence[int], **kwargs: Any) -> GenerationFinished:
+        """Run a whole generation and return its finish event."""
+        finished: GenerationFinished | None = None
+        for event in self.generate(prompt, **kwargs):
+            if isinstance(event, GenerationFinished):
+                finished = event
+        assert finished is not None
+        return finished
+
+    @property
+    def report(self) -> ProviderReport:
+        return self.provider
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path} is unreadable or corrupt ({exc}); prepare the model again") from exc
+    if not isinstance(data, dict):
+        raise ModelError(f"{path} is corrupt (not a JSON object); prepare the model again")
+    return data
+
+
+def _load_tokenizer(path: Path) -> Tokenizer:
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exception for bad files
+        raise ModelError(
+            f"{path} is not a valid tokenizer.json ({exc}); prepare the model again"
+        ) from exc

@@ -1,0 +1,132 @@
+"""Load a source with transformers and export it with optimum (text-generation-with-past).
+
+The export extra (torch, transformers, optimum-onnx, gguf, accelerate) is imported only
+here, lazily: the runtime never needs it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from engine.errors import PreparationError
+from engine.models.graph import keep_last_logits, save_model
+from engine.models.sources import Source
+from engine.progress import Reporter
+
+EXPORT_TASK = "text-generation-with-past"
+_DONE = "export.json"
+
+
+def export_fp32(source: Source, out: Path, report: Reporter) -> Path:
+    """Export `source` to `out` (model.onnx + data, configs, tokenizer.json), once.
+
+    `out` is a cache: when its marker names the same source hash, nothing is redone.
+    """
+    marker = out / _DONE
+    if marker.is_file():
+        try:
+            if json.loads(marker.read_text())["sha256"] == source.sha256:
+                return out
+        except (OSError, ValueError, KeyError):
+            pass
+    if out.exists():
+        shutil.rmtree(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
+    try:
+        _export(source, staging, report)
+        marker_data = {"sha256": source.sha256, "source": source.to_dict()}
+        (staging / _DONE).write_text(json.dumps(marker_data, indent=2))
+        staging.replace(out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
+def _export(source: Source, out: Path, report: Reporter) -> None:
+    try:
+        import torch
+        from optimum.exporters.onnx import onnx_export_from_model
+        from transformers import AutoModelForCausalLM
+    except ImportError as exc:
+        raise PreparationError(
+            f"model preparation needs the export extra ({exc.name} is missing): "
+            "python3 bootstrap.py setup installs it"
+        ) from exc
+    report("load", 0, 1, f"loading {source.label} with transformers")
+    try:
+        if source.kind in ("default", "gguf"):
+            model = AutoModelForCausalLM.from_pretrained(
+                str(source.path.parent), gguf_file=source.path.name, dtype=torch.float32
+            )
+        else:
+            model = AutoModelForCausalLM.from_pretrained(str(source.path), dtype=torch.float32)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise PreparationError(f"transformers could not load {source.path}: {exc}") from exc
+    model.eval()
+    report("load", 1, 1, type(model).__name__)
+    report("export", 0, 1, f"optimum export ({EXPORT_TASK})")
+    raw = out / "optimum"
+    with torch.inference_mode():
+        onnx_export_from_model(model, str(raw), task=EXPORT_TASK, do_validation=False)
+    config = model.config.to_dict()
+    del model
+    report("export", 1, 1, "exported")
+    _finish_folder(raw, out, source, config, report)
+
+
+def _finish_folder(
+    raw: Path, out: Path, source: Source, config: dict[str, Any], report: Reporter
+) -> None:
+    import onnx
+
+    report("graph", 0, 1, "last-position logits")
+    model = onnx.load(str(raw / "model.onnx"))
+    keep_last_logits(model)
+    save_model(model, out / "model.onnx")
+    del model
+    for name in ("config.json", "generation_config.json"):
+        if (raw / name).is_file():
+            shutil.copy2(raw / name, out / name)
+    _write_tokenizer(source, out)
+    shutil.rmtree(raw)
+    report("graph", 1, 1, "done")
+
+
+def _write_tokenizer(source: Source, out: Path) -> None:
+    if source.kind in ("default", "gguf"):
+        from engine.models.gguf_tokenizer import build_tokenizer_json
+
+        (out / "tokenizer.json").write_text(build_tokenizer_json(source.path), encoding="utf-8")
+        try:
+            from gguf import GGUFReader
+
+            reader = GGUFReader(str(source.path))
+            field = reader.fields.get("tokenizer.chat_template")
+            if field is not None:
+                (out / "source_chat_template.jinja").write_text(
+                    str(field.contents()), encoding="utf-8"
+                )
+        except (ImportError, ValueError, OSError):
+            pass
+        return
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                 "chat_template.jinja"):
+        if (source.path / name).is_file():
+            shutil.copy2(source.path / name, out / name)
+    if not (out / "tokenizer.json").is_file():
+        try:
+            from transformers import AutoTokenizer
+
+            tok = AutoTokenizer.from_pretrained(str(source.path))
+            tok.backend_tokenizer.save(str(out / "tokenizer.json"))
+        except (OSError, ValueError, AttributeError) as exc:
+            raise PreparationError(
+                f"{source.path} has no tokenizer.json and transformers could not build a fast "
+                f"tokenizer from it ({exc})"
+            ) from exc

@@ -1,0 +1,253 @@
+"""`model prepare`: source -> fp32 export (cached) -> quantize -> validate -> prepared folder.
+
+Everything is built in a temporary folder next to the target and moved into place at the
+end, so an interrupted preparation never leaves a half model that looks valid. The same
+inputs (source hash, recipe, pipeline version) give the same cache key: re-running is
+instant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib.metadata
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine import paths
+from engine.errors import QualityError
+from engine.models.export import export_fp32
+from engine.models.manifest import Manifest, check_folder
+from engine.models.quantize import Recipe, quantize, recipe
+from engine.models.sources import DEFAULT_NAME, Source, resolve
+from engine.models.validate import compare, reference_text
+from engine.progress import CancelToken, ProgressCallback, Reporter
+
+PIPELINE_VERSION = 3
+DEFAULT_QUANT = "int8-lm4"
+DEFAULT_MIN_AGREEMENT = 0.90
+TEMPLATES = Path(__file__).resolve().parents[2] / "resources" / "templates"
+_TOOLS = ("onnxruntime", "onnx", "torch", "transformers", "optimum-onnx", "gguf", "tokenizers")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    folder: Path
+    manifest: Manifest
+    reused: bool
+
+
+def tool_versions() -> dict[str, str]:
+    versions = {}
+    for name in _TOOLS:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def model_folder(name: str) -> Path:
+    return paths.models_dir() / name
+
+
+def prepare(
+    source: str = DEFAULT_NAME,
+    quant: str = DEFAULT_QUANT,
+    name: str | None = None,
+    force: bool = False,
+    min_agreement: float = DEFAULT_MIN_AGREEMENT,
+    threads: int | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Prepared:
+    report = Reporter(progress, cancel)
+    rec = recipe(quant)
+    src = resolve(source, report)
+    name = name or (DEFAULT_NAME if src.kind == "default" else f"{_slug(src.label)}-{quant}")
+    target = model_folder(name)
+    key = _cache_key(src, rec)
+    if not force and target.exists():
+        try:
+            existing = check_folder(target)
+            if existing.cache_key == key:
+                report("done", 1, 1, f"{name} is already prepared")
+                return Prepared(target, existing, reused=True)
+        except Exception:  # noqa: BLE001 - a broken folder is simply rebuilt
+            pass
+    work = paths.models_dir() / ".work" / f"{src.sha256[:16]}-fp32"
+    fp32 = export_fp32(src, work, report)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=paths.models_dir()))
+    try:
+        details = _build(fp32, staging, src, rec, report)
+        _write_support_files(fp32, staging, src)
+        manifest = _manifest(name, src, rec, details, staging, key)
+        manifest.validation = _validate(fp32, staging, manifest, rec, threads, report)
+        agreement = manifest.validation.get("top1_agreement", 1.0)
+        if agreement < min_agreement:
+            raise QualityError(
+                f"quantization {quant!r} keeps only {agreement:.2f} top-1 agreement with the fp32 "
+                f"export (threshold {min_agreement:.2f}, perplexity "
+                f"{manifest.validation['perplexity']:.2f} vs {manifest.validation['perplexity_fp32']:.2f})"
+                "; choose a higher-precision quantization (e.g. --quant int8) or pass --force"
+                " to keep it anyway"
+            )
+        manifest.files = _files(staging)
+        manifest.size_bytes = sum(manifest.files.values())
+        manifest.write(staging)
+        _move_into_place(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    report("done", 1, 1, f"prepared {name}")
+    return Prepared(target, check_folder(target), reused=False)
+
+
+def _build(fp32: Path, out: Path, src: Source, rec: Recipe, report: Reporter) -> dict[str, Any]:
+    if rec.name == "fp32":
+        for path in fp32.iterdir():
+            if path.name.startswith("model.onnx"):
+                shutil.copy2(path, out / path.name)
+        return {}
+    return quantize(fp32 / "model.onnx", out / "model.onnx", rec, report)
+
+
+def _write_support_files(fp32: Path, out: Path, src: Source) -> None:
+    for path in fp32.iterdir():
+        if path.suffix in (".json", ".jinja") and not path.name.startswith("export"):
+            shutil.copy2(path, out / path.name)
+
+
+def _manifest(
+    name: str, src: Source, rec: Recipe, details: dict[str, Any], folder: Path, key: str
+) -> Manifest:
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    gen = {}
+    if (folder / "generation_config.json").is_file():
+        gen = json.loads((folder / "generation_config.json").read_text(encoding="utf-8"))
+    eos = gen.get("eos_token_id", config.get("eos_token_id"))
+    eos_ids = [eos] if isinstance(eos, int) else list(eos or [])
+    instruct, template = _chat_template(folder, src)
+    if instruct:
+        tokenizer = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+        vocab = {t["content"]: t["id"] for t in tokenizer.get("added_tokens", [])}
+        eos_ids += [vocab[t] for t in ("<end_of_turn>", "<|im_end|>", "<|eot_id|>")
+                    if t in vocab and vocab[t] not in eos_ids]
+    (folder / "chat_template.jinja").write_text(template, encoding="utf-8")
+    import onnx
+
+    graph = onnx.load(str(folder / "model.onnx"), load_external_data=False)
+    opset = next((o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")), 0)
+    return Manifest(
+        name=name,
+        kind="causal-lm",
+        source=src.to_dict(),
+        quantization={"recipe": rec.name, **rec.to_dict(), "nodes": _count(details)},
+        instruct=instruct,
+        stop_strings=[] if instruct else ["\nUser:"],
+        eos_token_ids=eos_ids,
+        bos_token_id=config.get("bos_token_id"),
+        context_length=int(min(config.get("max_position_embeddings", 2048), 32768)),
+        logits="last",
+        opset=opset,
+        tools=tool_versions(),
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        cache_key=key,
+    )
+
+
+def _count(details: dict[str, Any]) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for kind in ("matmuls", "gathers"):
+        for bits in details.get(kind, {}).values():
+            label = f"{kind[:-1]}_{bits}bit"
+            counts[label] = counts.get(label, 0) + 1
+    return counts
+
+
+def _chat_template(folder: Path, src: Source) -> tuple[bool, str]:
+    """(instruct?, template). Base models get the plain transcript template."""
+    config_path = folder / "tokenizer_config.json"
+    if config_path.is_file():
+        data = json.loads(config_path.read_text(encoding="utf-8"))
+        if isinstance(data.get("chat_template"), str):
+            return True, data["chat_template"]
+    if (folder / "source_chat_template.jinja").is_file():
+        # An instruction-tuned GGUF carries its own template; Gemma's turn format is ours.
+        return True, (TEMPLATES / "chat_gemma.jinja").read_text(encoding="utf-8")
+    return False, (TEMPLATES / "chat_base.jinja").read_text(encoding="utf-8")
+
+
+def _validate(
+    fp32: Path, folder: Path, manifest: Manifest, rec: Recipe, threads: int | None,
+    report: Reporter,
+) -> dict[str, Any]:
+    from engine.llm.session import LLMSession
+
+    manifest.files = _files(folder)
+    manifest.write(folder)
+    ref_manifest = Manifest(**{**manifest.to_dict(), "files": {}})
+    ref_manifest.write(fp32)
+    ids_text = reference_text()
+    reference = LLMSession(fp32, provider="cpu", threads=threads)
+    ids = reference.encode(ids_text)[:320]
+    if rec.name == "fp32":
+        from engine.models.validate import perplexity
+
+        report("validate", 0, 1, "fp32 perplexity")
+        ppl = perplexity(reference.logits_for(ids), ids)
+        return {"tokens": len(ids) - 1, "top1_agreement": 1.0, "perplexity": ppl,
+                "perplexity_fp32": ppl, "mean_kl": 0.0}
+    candidate = LLMSession(folder, provider="cpu", threads=threads)
+    try:
+        return compare(reference, candidate, ids, report)
+    finally:
+        del reference, candidate
+
+
+def _files(folder: Path) -> dict[str, int]:
+    return {
+        p.name: p.stat().st_size
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.name != "model.json"
+    }
+
+
+def _move_into_place(staging: Path, target: Path) -> None:
+    old = target.with_name(f".{target.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if target.exists():
+        target.replace(old)
+    staging.replace(target)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _cache_key(src: Source, rec: Recipe) -> str:
+    blob = json.dumps(
+        {"source": src.sha256, "recipe": rec.to_dict(), "pipeline": PIPELINE_VERSION},
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _slug(text: str) -> str:
+    keep = "".join(c.lower() if c.isalnum() else "-" for c in text)
+    return "-".join(part for part in keep.split("-") if part)[:40] or "model"
+
+
+def list_models() -> list[Manifest]:
+    found = []
+    root = paths.models_dir()
+    for folder in sorted(root.iterdir()):
+        if folder.is_dir() and not folder.name.startswith(".") and (folder / "model.json").is_file():
+            try:
+                found.append(Manifest.read(folder))
+            except Exception:  # noqa: BLE001 - listed as broken by the caller
+                continue
+    return found

@@ -1,0 +1,227 @@
+"""Weight-only quantization of an exported causal LM: MatMulNBits and GatherBlockQuantized.
+
+Never `quantize_dynamic` (it turned Gemma 3 into `' \\n \\n \\n'`): activations stay fp32,
+only weights are stored in 4 or 8 bits in blocks along K, with one scale per block. Each
+recipe names the bit width of the transformer-layer MatMuls, of the lm_head, and of the
+token embedding (a Gather: 4 bits or kept in fp32). The packing itself is ONNX Runtime's
+C++ block quantizer (`quantize_matmul_4bits` / `_8bits`), so the layout is exactly what
+the MatMulNBits kernel expects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from engine.errors import PreparationError
+from engine.models.graph import find_lm_head, save_model
+from engine.progress import Reporter
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to store the weights of each kind of MatMul / Gather."""
+
+    name: str
+    layer_bits: int  # 4, 8, or 0 = keep fp32
+    lm_head_bits: int
+    embed_bits: int  # 4 or 0 (GatherBlockQuantized supports 4 bits)
+    block_size: int = 32
+    symmetric: bool = True
+    accuracy_level: int = 4  # int8 activations inside MatMulNBits; level 1 measured 1.9 tok/s
+    algo: str = "rtn"  # "rtn" (round to nearest) | "hqq" (half-quadratic, needs torch)
+    fp16: bool = False
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+RECIPES: dict[str, Recipe] = {
+    r.name: r
+    for r in (
+        Recipe("fp32", 0, 0, 0, description="no quantization (the reference)"),
+        Recipe("fp16", 0, 0, 0, fp16=True, description="weights and compute in float16"),
+        Recipe("int8", 8, 8, 4, description="8-bit MatMuls, 4-bit embedding"),
+        Recipe("int4", 4, 4, 4, description="4-bit everywhere (smallest, least faithful)"),
+        Recipe(
+            "int4-hqq", 4, 4, 4, symmetric=False, algo="hqq",
+            description="4-bit HQQ (asymmetric, optimised zero points)",
+        ),
+        Recipe(
+            "int8-lm4", 8, 4, 4,
+            description="8-bit layers, 4-bit lm_head and embedding",
+        ),
+    )
+}
+
+
+def recipe(name: str) -> Recipe:
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise PreparationError(
+            f"unknown quantization {name!r}: choose one of {', '.join(RECIPES)}"
+        ) from None
+
+
+def _pack(weight_kn: np.ndarray, bits: int, block: int, symmetric: bool) -> tuple[np.ndarray, ...]:
+    """Block-quantize a [K, N] weight into MatMulNBits' [N, k_blocks, blob] layout."""
+    from onnxruntime.capi._pybind_state import quantize_matmul_4bits, quantize_matmul_8bits
+
+    k, n = weight_kn.shape
+    k_blocks = (k + block - 1) // block
+    pad = k_blocks * block - k
+    w = np.ascontiguousarray(weight_kn, dtype=np.float32)
+    if pad:
+        w = np.pad(w, ((0, pad), (0, 0)))
+    per_byte = 8 // bits
+    packed = np.zeros((n, k_blocks, block // per_byte), dtype=np.uint8)
+    scales = np.zeros((n, k_blocks), dtype=np.float32)
+    zero_points = np.zeros((n, (k_blocks + per_byte - 1) // per_byte), dtype=np.uint8)
+    fn = quantize_matmul_8bits if bits == 8 else quantize_matmul_4bits
+    fn(packed, w, scales, zero_points, block, n, k + pad, symmetric)
+    return packed, scales, zero_points
+
+
+def _pack_hqq(weight_kn: np.ndarray, bits: int, block: int) -> tuple[np.ndarray, ...]:
+    """HQQ (half-quadratic) 4-bit quantization via ONNX Runtime's implementation (torch)."""
+    import torch
+    from onnxruntime.quantization.matmul_nbits_quantizer import (
+        HQQWeightOnlyQuantConfig,
+        HQQWeightOnlyQuantizer,
+    )
+
+    quantizer = HQQWeightOnlyQuantizer(HQQWeightOnlyQuantConfig(block_size=block, bits=bits))
+    w = torch.from_numpy(np.ascontiguousarray(weight_kn, dtype=np.float32))
+    q, scales, zeros = quantizer.quantize_internal(w.T, bits=bits, group_size=block)
+    q = q.contiguous()
+    per_byte = 8 // bits
+    packed = torch.zeros((q.shape[0], q.shape[1] // per_byte), dtype=torch.uint8)
+    quantizer.pack_on_row_fast_248bit(packed, q, bits)
+    k, n = weight_kn.shape
+    k_blocks = (k + block - 1) // block
+    return (
+        packed.numpy().reshape(n, k_blocks, block // per_byte),
+        scales.numpy().reshape(n, k_blocks).astype(np.float32),
+        zeros.numpy().reshape(n, k_blocks).astype(np.float32),
+    )
+
+
+def quantize(src: Path, dst: Path, rec: Recipe, report: Reporter) -> dict[str, Any]:
+    """Quantize `src` (an fp32 export) into `dst` following `rec`; return what was done."""
+    if rec.fp16:
+        return _to_fp16(src, dst, report)
+    report("quantize", 0, 1, "loading fp32 graph")
+    model = onnx.load(str(src))
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    lm_head = find_lm_head(graph)
+    targets = [
+        (i, node) for i, node in enumerate(graph.node)
+        if (node.op_type == "MatMul" and node.input[1] in inits and len(inits[node.input[1]].dims) == 2)
+        or (node.op_type == "Gather" and node.input[0] in inits and len(inits[node.input[0]].dims) == 2
+            and rec.embed_bits)
+    ]
+    summary: dict[str, Any] = {"matmuls": {}, "gathers": {}}
+    replaced: dict[int, onnx.NodeProto] = {}
+    new_inits: list[onnx.TensorProto] = []
+    dropped: set[str] = set()
+    for done, (index, node) in enumerate(targets):
+        report("quantize", done, len(targets), node.name)
+        if node.op_type == "Gather":
+            weight = numpy_helper.to_array(inits[node.input[0]])
+            q_node, tensors = _gather_node(node, weight, rec)
+            summary["gathers"][node.name] = rec.embed_bits
+            dropped.add(node.input[0])
+        else:
+            bits = rec.lm_head_bits if node.name == lm_head.name else rec.layer_bits
+            if not bits:
+                continue
+            weight = numpy_helper.to_array(inits[node.input[1]])
+            q_node, tensors = _matmul_node(node, weight, bits, rec)
+            summary["matmuls"][node.name] = bits
+            dropped.add(node.input[1])
+        replaced[index] = q_node
+        new_inits.extend(tensors)
+    report("quantize", len(targets), len(targets), "writing")
+    nodes = [replaced.get(i, node) for i, node in enumerate(graph.node)]
+    still_used = {name for node in nodes for name in node.input}
+    keep = [t for t in graph.initializer if t.name not in dropped or t.name in still_used]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    del graph.initializer[:]
+    graph.initializer.extend(keep + new_inits)
+    if not any(o.domain == "com.microsoft" for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    save_model(model, dst)
+    return summary
+
+
+def _matmul_node(
+    node: onnx.NodeProto, weight: np.ndarray, bits: int, rec: Recipe
+) -> tuple[onnx.NodeProto, list[onnx.TensorProto]]:
+    k, n = weight.shape
+    base = node.input[1]
+    if rec.algo == "hqq" and bits == 4:
+        packed, scales, zeros = _pack_hqq(weight, bits, rec.block_size)
+        symmetric = False
+    else:
+        packed, scales, zeros = _pack(weight, bits, rec.block_size, rec.symmetric)
+        symmetric = rec.symmetric
+    tensors = [
+        numpy_helper.from_array(packed, f"{base}_q{bits}"),
+        numpy_helper.from_array(scales.reshape(-1), f"{base}_scales"),
+    ]
+    inputs = [node.input[0], tensors[0].name, tensors[1].name]
+    if not symmetric:
+        tensors.append(numpy_helper.from_array(zeros.reshape(-1), f"{base}_zero_points"))
+        inputs.append(tensors[2].name)
+    q_node = helper.make_node(
+        "MatMulNBits", inputs, list(node.output), name=node.name + f"_Q{bits}",
+        domain="com.microsoft", K=k, N=n, bits=bits, block_size=rec.block_size,
+        accuracy_level=rec.accuracy_level,
+    )
+    return q_node, tensors
+
+
+def _gather_node(
+    node: onnx.NodeProto, weight: np.ndarray, rec: Recipe
+) -> tuple[onnx.NodeProto, list[onnx.TensorProto]]:
+    """A 4-bit GatherBlockQuantized over an embedding table [vocab, hidden]."""
+    axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
+    if axis != 0:
+        raise PreparationError(f"embedding {node.name} gathers on axis {axis}; expected 0")
+    vocab, hidden = weight.shape
+    # Always symmetric round-to-nearest: one table row is read per token, precision is cheap.
+    packed, scales, _ = _pack(np.ascontiguousarray(weight.T), 4, rec.block_size, True)
+    # data [vocab, hidden/2] uint8 (two 4-bit values per byte), scales [vocab, k_blocks]
+    k_blocks = scales.shape[1]
+    base = node.input[0]
+    tensors = [
+        numpy_helper.from_array(packed.reshape(vocab, -1), f"{base}_q4"),
+        numpy_helper.from_array(scales.reshape(vocab, k_blocks), f"{base}_scales"),
+    ]
+    inputs = [tensors[0].name, node.input[1], tensors[1].name]
+    q_node = helper.make_node(
+        "GatherBlockQuantized", inputs, list(node.output), name=node.name + "_Q4",
+        domain="com.microsoft", gather_axis=0, quantize_axis=1, block_size=rec.block_size,
+        bits=4,
+    )
+    return q_node, tensors
+
+
+def _to_fp16(src: Path, dst: Path, report: Reporter) -> dict[str, Any]:
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    report("quantize", 0, 1, "converting to float16")
+    model = onnx.load(str(src))
+    model = convert_float_to_float16(model, keep_io_types=True, disable_shape_infer=True)
+    save_model(model, dst)
+    report("quantize", 1, 1, "float16")
+    return {"fp16": True}

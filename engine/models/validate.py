@@ -1,0 +1,61 @@
+"""Quality of a quantized model against its fp32 export: teacher-forced agreement, perplexity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.progress import Reporter
+
+#: The fixed validation text (original prose shipped in resources/validation/).
+REFERENCE_TEXT = Path(__file__).resolve().parents[2] / "resources" / "validation" / "reference.txt"
+
+
+def reference_text() -> str:
+    return REFERENCE_TEXT.read_text(encoding="utf-8")
+
+
+def log_softmax(rows: np.ndarray) -> np.ndarray:
+    shifted = rows - rows.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def perplexity(logits: np.ndarray, ids: list[int]) -> float:
+    """exp(mean NLL) of ids[1:] given teacher-forced rows logits[:-1]."""
+    lp = log_softmax(logits[:-1].astype(np.float64))
+    nll = -lp[np.arange(len(ids) - 1), np.asarray(ids[1:])]
+    return float(np.exp(nll.mean()))
+
+
+def compare(
+    reference: Any, candidate: Any, ids: list[int], report: Reporter | None = None
+) -> dict[str, Any]:
+    """Teacher-force `ids` through two LLMSessions; agreement of top-1 and perplexities."""
+    if report:
+        report("validate", 0, 2, "reference (fp32)")
+    ref = reference.logits_for(ids)
+    if report:
+        report("validate", 1, 2, "candidate")
+    cand = candidate.logits_for(ids)
+    if report:
+        report("validate", 2, 2, "done")
+    return summarize(ref, cand, ids)
+
+
+def summarize(ref: np.ndarray, cand: np.ndarray, ids: list[int]) -> dict[str, Any]:
+    top_ref = ref[:-1].argmax(axis=-1)
+    top_cand = cand[:-1].argmax(axis=-1)
+    p_ref = np.exp(log_softmax(ref[:-1].astype(np.float64)))
+    kl = (p_ref * (log_softmax(ref[:-1].astype(np.float64))
+                   - log_softmax(cand[:-1].astype(np.float64)))).sum(axis=-1)
+    return {
+        "tokens": len(ids) - 1,
+        "top1_agreement": float((top_ref == top_cand).mean()),
+        "perplexity_fp32": perplexity(ref, ids),
+        "perplexity": perplexity(cand, ids),
+        "mean_kl": float(kl.mean()),
+        "text": "resources/validation/reference.txt",
+    }
+
