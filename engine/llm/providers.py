@@ -19,7 +19,7 @@ from typing import Any
 
 import onnxruntime as ort
 
-from engine.errors import ProviderError
+from engine.errors import ModelError, ProviderError
 
 #: User-facing names -> ONNX Runtime provider names.
 PROVIDERS: dict[str, str] = {
@@ -154,8 +154,18 @@ def create_session(
     pref = normalize(preference)
     providers, reasons = candidates(pref)
     opts = options or session_options(threads)
+    if not model_path.is_file():
+        raise ModelError(f"{model_path} is missing; prepare the model again")
     with captured_stderr() as noise:
-        session = ort.InferenceSession(str(model_path), sess_options=opts, providers=providers)
+        try:
+            session = ort.InferenceSession(
+                str(model_path), sess_options=opts, providers=providers
+            )
+        except Exception as exc:  # noqa: BLE001 - ORT raises its own unrelated classes
+            raise ModelError(
+                f"ONNX Runtime cannot load {model_path} ({str(exc).strip()[:400]}); the file is "
+                "corrupt or incomplete: prepare the model again with --force"
+            ) from exc
     actual = tuple(session.get_providers())
     active = short_name(actual[0]) if actual else "cpu"
     wanted_first = short_name(providers[0]) if providers else "cpu"

@@ -245,6 +245,7 @@ class LLMSession:
         constraint: Any = None,
         cancel: CancelToken | None = None,
         reuse_cache: bool = True,
+        ignore_eos: bool = False,
     ) -> Iterator[GenerationEvent]:
         """Stream a generation: `TokenDelta` events, then one `GenerationFinished`.
 
@@ -253,7 +254,7 @@ class LLMSession:
         with self._lock:
             yield from self._generate(
                 prompt, max_new_tokens, sampling or SamplingParams(), stop, constraint,
-                cancel, reuse_cache,
+                cancel, reuse_cache, ignore_eos,
             )
 
     def _generate(
@@ -265,6 +266,7 @@ class LLMSession:
         constraint: Any,
         cancel: CancelToken | None,
         reuse_cache: bool,
+        ignore_eos: bool,
     ) -> Iterator[GenerationEvent]:
         t_start = time.monotonic()
         ids = self.encode(prompt) if isinstance(prompt, str) else [int(i) for i in prompt]
@@ -317,7 +319,7 @@ class LLMSession:
             t_last = now
             if constraint is not None:
                 constraint.advance(token)
-            if token in self.eos_ids:
+            if token in self.eos_ids and not ignore_eos:
                 stop_reason = "eos"
                 break
             generated.append(token)

@@ -1,0 +1,182 @@
+"""`bench`: our loop side by side with peer engines, runs alternating, one process per side.
+
+Each side lives in its own worker process (engine.telemetry.bench_worker) for the whole
+benchmark, so its peak RSS is its own and no side pays another's load time; runs
+alternate between sides so that a noisy neighbour hurts both equally.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import WorkbenchError
+from engine.models.manifest import check_folder
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    model: Path
+    prompt_tokens: int = 209
+    new_tokens: int = 128
+    runs: int = 3
+    threads: int | None = None
+    provider: str = "auto"
+    vs: list[str] = field(default_factory=list)
+    warmup: int = 1
+
+
+def bench_prompt(tokenizer_json: Path, n_tokens: int) -> list[int]:
+    """Exactly `n_tokens` ids of the reference text (repeated as needed), <bos> first."""
+    from tokenizers import Tokenizer
+
+    from engine.models.validate import reference_text
+
+    tok = Tokenizer.from_file(str(tokenizer_json))
+    ids = list(tok.encode(reference_text()).ids)
+    body = ids[1:] if len(ids) > 1 else ids
+    while len(ids) < n_tokens:
+        ids += body
+    return ids[:n_tokens]
+
+
+class _Worker:
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.side = spec["side"]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "engine.telemetry.bench_worker", json.dumps(spec)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        hello = self._read()
+        if "error" in hello:
+            self.close()
+            raise WorkbenchError(f"bench side {self.side!r} could not start: {hello['error']}")
+
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise WorkbenchError(f"bench side {self.side!r} exited (code {self.proc.wait()})")
+        data: dict[str, Any] = json.loads(line)
+        return data
+
+    def run(self) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def run_bench(config: BenchConfig, log: Log) -> dict[str, Any]:
+    manifest = check_folder(config.model)
+    ids = bench_prompt(config.model / "tokenizer.json", config.prompt_tokens)
+    from engine.llm.providers import default_threads
+
+    threads = config.threads or default_threads()
+    base = {
+        "model": str(config.model), "threads": threads, "provider": config.provider,
+        "prompt_ids": ids, "new_tokens": config.new_tokens,
+        "gguf": manifest.source.get("path", ""),
+    }
+    sides = ["ours", *config.vs]
+    if "llamacpp" in sides and not str(base["gguf"]).endswith(".gguf"):
+        raise WorkbenchError("--vs llamacpp needs a model prepared from a GGUF source")
+    workers: dict[str, _Worker] = {}
+    results: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
+    try:
+        for side in sides:
+            log(f"[bench] starting {side}")
+            workers[side] = _Worker({**base, "side": side})
+        for i in range(config.warmup + config.runs):
+            for side in sides:
+                run = workers[side].run()
+                label = "warmup" if i < config.warmup else f"run {i - config.warmup + 1}"
+                log(f"[bench] {side:<9} {label}: prefill {run['prefill_tok_s']:.0f} tok/s, "
+                    f"decode {run['decode_tok_s']:.1f} tok/s, ttft {run['ttft_ms']:.0f} ms")
+                if i >= config.warmup:
+                    results[side].append(run)
+    finally:
+        for worker in workers.values():
+            worker.close()
+    out: dict[str, Any] = {
+        "model": manifest.name, "quantization": manifest.quantization.get("recipe"),
+        "prompt_tokens": len(ids), "new_tokens": config.new_tokens, "runs": config.runs,
+        "threads": threads,
+    }
+    for side, runs in results.items():
+        out[side] = {
+            "decode_tok_s": _spread([r["decode_tok_s"] for r in runs]),
+            "prefill_tok_s": _spread([r["prefill_tok_s"] for r in runs]),
+            "ttft_ms": _spread([r["ttft_ms"] for r in runs]),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+            "provider": runs[-1]["provider"],
+            "token_ids": runs[-1]["token_ids"],
+        }
+    for peer in config.vs:
+        ours, theirs = out["ours"], out[peer]
+        out[f"ratio_decode_{peer}"] = (
+            ours["decode_tok_s"]["median"] / theirs["decode_tok_s"]["median"]
+        )
+        out[f"ratio_prefill_{peer}"] = (
+            ours["prefill_tok_s"]["median"] / theirs["prefill_tok_s"]["median"]
+        )
+        out[f"same_tokens_{peer}"] = _common_prefix(ours["token_ids"], theirs["token_ids"])
+    if "optimum" in config.vs:  # the documented --vs optimum contract
+        out["ratio_decode"] = out["ratio_decode_optimum"]
+        out["ratio_prefill"] = out["ratio_prefill_optimum"]
+    return out
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def format_table(result: dict[str, Any]) -> str:
+    sides = [s for s in ("ours", "optimum", "llamacpp") if s in result]
+    lines = [
+        f"model {result['model']} ({result['quantization']}), prompt {result['prompt_tokens']} "
+        f"tok, {result['new_tokens']} new tok, {result['runs']} runs, {result['threads']} threads",
+        f"{'engine':<10} {'prefill tok/s':>22} {'decode tok/s':>22} {'ttft ms':>10} "
+        f"{'peak RSS MB':>12}",
+    ]
+    for side in sides:
+        r = result[side]
+        pf, dc = r["prefill_tok_s"], r["decode_tok_s"]
+        lines.append(
+            f"{side:<10} {pf['median']:>8.0f} ({pf['min']:.0f}-{pf['max']:.0f}){'':>4} "
+            f"{dc['median']:>8.1f} ({dc['min']:.1f}-{dc['max']:.1f}){'':>2} "
+            f"{r['ttft_ms']['median']:>10.0f} {r['peak_rss_mb']:>12.0f}"
+        )
+    for side in sides[1:]:
+        lines.append(
+            f"ours / {side}: decode x{result['ratio_decode_' + side]:.2f}, "
+            f"prefill x{result['ratio_prefill_' + side]:.2f}; identical first "
+            f"{result['same_tokens_' + side]} tokens"
+        )
+    return "\n".join(lines)
