@@ -36,15 +36,21 @@ def cmd_model_prepare(args: argparse.Namespace) -> int:
     bar = TerminalProgress()
     try:
         result = prepare(
-            source=args.source, quant=args.quant, name=args.name, force=args.force,
-            min_agreement=args.min_agreement, threads=args.threads, progress=bar,
+            source=args.source,
+            quant=args.quant,
+            name=args.name,
+            force=args.force,
+            min_agreement=args.min_agreement,
+            threads=args.threads,
+            progress=bar,
         )
     finally:
         bar.close()
     manifest = result.manifest
     if args.json:
-        _emit_json({"folder": str(result.folder), "reused": result.reused,
-                    "manifest": manifest.to_dict()})
+        _emit_json(
+            {"folder": str(result.folder), "reused": result.reused, "manifest": manifest.to_dict()}
+        )
     else:
         val = manifest.validation
         _err(
@@ -102,8 +108,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if session.provider.reasons:
         _err(f"[provider] {session.provider.describe()}")
     params = SamplingParams(
-        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-        repetition_penalty=args.repetition_penalty, seed=args.seed,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        repetition_penalty=args.repetition_penalty,
+        seed=args.seed,
     )
     prompt: str | list[int] = args.prompt
     if args.chat:
@@ -118,9 +127,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
     stream = not args.json
     try:
         for event in session.generate(
-            prompt, max_new_tokens=args.max_new_tokens, sampling=params,
+            prompt,
+            max_new_tokens=args.max_new_tokens,
+            sampling=params,
             stop=list(session.manifest.stop_strings) if args.chat else [],
-            constraint=constraint, cancel=cancel,
+            constraint=constraint,
+            cancel=cancel,
         ):
             if isinstance(event, TokenDelta) and stream:
                 sys.stdout.write(event.text)
@@ -134,13 +146,20 @@ def cmd_generate(args: argparse.Namespace) -> int:
     assert finished is not None
     st = finished.stats
     if args.json:
-        _emit_json({
-            "text": finished.text, "provider": st.provider, "prompt_tokens": st.prompt_tokens,
-            "new_tokens": st.new_tokens, "ttft_ms": st.ttft_ms,
-            "prefill_tok_s": st.prefill_tok_s, "decode_tok_s": st.decode_tok_s,
-            "stop_reason": finished.stop_reason, "peak_rss_mb": st.peak_rss_mb,
-            "provider_report": session.provider.to_dict(),
-        })
+        _emit_json(
+            {
+                "text": finished.text,
+                "provider": st.provider,
+                "prompt_tokens": st.prompt_tokens,
+                "new_tokens": st.new_tokens,
+                "ttft_ms": st.ttft_ms,
+                "prefill_tok_s": st.prefill_tok_s,
+                "decode_tok_s": st.decode_tok_s,
+                "stop_reason": finished.stop_reason,
+                "peak_rss_mb": st.peak_rss_mb,
+                "provider_report": session.provider.to_dict(),
+            }
+        )
     else:
         sys.stdout.write("\n")
         _err(_timings_line(st, finished.stop_reason))
@@ -166,9 +185,7 @@ def _constraint(session: Any, args: argparse.Namespace) -> Any:
         grammar = Grammar.json_schema(text, compact=True)
     else:
         grammar = Grammar.lark(Path(args.grammar).read_text(encoding="utf-8"))
-    tok = ConstraintTokenizer.from_file(
-        session.folder / "tokenizer.json", sorted(session.eos_ids)
-    )
+    tok = ConstraintTokenizer.from_file(session.folder / "tokenizer.json", sorted(session.eos_ids))
     return GrammarConstraint(tok, grammar)
 
 
@@ -177,9 +194,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from engine.telemetry.bench import BenchConfig, format_table, run_bench
 
     config = BenchConfig(
-        model=resolve_model(args.model), prompt_tokens=args.prompt_tokens,
-        new_tokens=args.new_tokens, runs=args.runs, threads=args.threads,
-        provider=args.provider, vs=args.vs, warmup=args.warmup,
+        model=resolve_model(args.model),
+        prompt_tokens=args.prompt_tokens,
+        new_tokens=args.new_tokens,
+        runs=args.runs,
+        threads=args.threads,
+        provider=args.provider,
+        vs=args.vs,
+        warmup=args.warmup,
     )
     result = run_bench(config, log=_err)
     if args.json:
@@ -199,14 +221,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     session = LLMSession(resolve_model(args.model), provider=args.provider)
     _err(f"Agent Workbench demo: model {session.manifest.name!r}, {session.provider.describe()}")
     question = "Name three things a lighthouse keeper does every day."
-    prompt = render_chat(session, [
-        {"role": "system", "content": "You are a concise, helpful assistant."},
-        {"role": "user", "content": question},
-    ])
+    prompt = render_chat(
+        session,
+        [
+            {"role": "system", "content": "You are a concise, helpful assistant."},
+            {"role": "user", "content": question},
+        ],
+    )
     _err(f"User: {question}")
     sys.stdout.write("Assistant:")
-    for event in session.generate(prompt, max_new_tokens=args.max_new_tokens,
-                                  stop=session.manifest.stop_strings):
+    for event in session.generate(
+        prompt, max_new_tokens=args.max_new_tokens, stop=session.manifest.stop_strings
+    ):
         if isinstance(event, TokenDelta):
             sys.stdout.write(event.text)
             sys.stdout.flush()
@@ -229,14 +255,24 @@ def build_parser() -> argparse.ArgumentParser:
         dest="model_command", required=True
     )
     prep = model.add_parser("prepare", help="source -> ONNX export -> quantize -> validate")
-    prep.add_argument("--source", default="default",
-                      help="default | path to a GGUF file | path to a Hugging Face folder")
+    prep.add_argument(
+        "--source",
+        default="default",
+        help="default | path to a GGUF file | path to a Hugging Face folder",
+    )
     prep.add_argument("--quant", default=DEFAULT_QUANT, choices=list(RECIPES))
     prep.add_argument("--name", help="name of the prepared model (default: derived)")
-    prep.add_argument("--force", action="store_true",
-                      help="rebuild even if prepared; keep a quantization below the threshold")
-    prep.add_argument("--min-agreement", type=float, default=DEFAULT_MIN_AGREEMENT,
-                      help="refuse a quantization whose top-1 agreement with fp32 is lower")
+    prep.add_argument(
+        "--force",
+        action="store_true",
+        help="rebuild even if prepared; keep a quantization below the threshold",
+    )
+    prep.add_argument(
+        "--min-agreement",
+        type=float,
+        default=DEFAULT_MIN_AGREEMENT,
+        help="refuse a quantization whose top-1 agreement with fp32 is lower",
+    )
     prep.add_argument("--threads", type=int)
     prep.add_argument("--json", action="store_true")
     prep.set_defaults(func=cmd_model_prepare)
@@ -269,8 +305,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--warmup", type=int, default=1)
     bench.add_argument("--threads", type=int)
     bench.add_argument("--provider", default="auto", choices=[*CHOICES, "directml"])
-    bench.add_argument("--vs", action="append", choices=["optimum", "llamacpp"], default=[],
-                       help="also run a peer engine (repeatable)")
+    bench.add_argument(
+        "--vs",
+        action="append",
+        choices=["optimum", "llamacpp"],
+        default=[],
+        help="also run a peer engine (repeatable)",
+    )
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(func=cmd_bench)
 

@@ -35,5 +35,5 @@ class GrammarError(WorkbenchError):
     """A constraint grammar is invalid or cannot be satisfied."""
 
 
-class Cancelled(WorkbenchError):  # noqa: N818 - reads as an outcome, not a failure
+class Cancelled(WorkbenchError):
     """The operation was cancelled by the person."""

@@ -31,7 +31,8 @@ def render_chat(
         bos = session.manifest.bos_token_id
         bos_token = session.tokenizer.id_to_token(bos) if bos is not None else ""
         text = template.render(
-            messages=list(messages), add_generation_prompt=add_generation_prompt,
+            messages=list(messages),
+            add_generation_prompt=add_generation_prompt,
             bos_token=bos_token or "",
         )
     except jinja2.TemplateError as exc:
@@ -39,5 +40,5 @@ def render_chat(
     # The tokenizer adds <bos> itself; a template that also writes it would double it.
     bos_token = session.tokenizer.id_to_token(session.manifest.bos_token_id or 0) or ""
     if bos_token and text.startswith(bos_token):
-        text = text[len(bos_token):]
+        text = text[len(bos_token) :]
     return str(text)

@@ -78,7 +78,7 @@ def candidates(preference: str) -> tuple[list[str], list[str]]:
     """Providers to try in order (ORT names) and reasons for those skipped up front."""
     pref = normalize(preference)
     compiled = set(ort.get_available_providers())
-    wanted = list(AUTO_ORDER) if pref == "auto" else [pref, "cpu"]
+    wanted = list(AUTO_ORDER) if pref == "auto" else list(dict.fromkeys([pref, "cpu"]))
     chosen: list[str] = []
     reasons: list[str] = []
     for short in wanted:
@@ -86,8 +86,10 @@ def candidates(preference: str) -> tuple[list[str], list[str]]:
         if full in compiled:
             chosen.append(full)
         elif pref == short:
-            reasons.append(f"{short} is not available: this onnxruntime build has no {full}"
-                           f" ({_install_hint(short)})")
+            reasons.append(
+                f"{short} is not available: this onnxruntime build has no {full}"
+                f" ({_install_hint(short)})"
+            )
     if pref == "auto" and not any(p in compiled for p in (PROVIDERS["cuda"], PROVIDERS["dml"])):
         reasons.append("no GPU provider in this onnxruntime build")
     return chosen, reasons
@@ -158,10 +160,8 @@ def create_session(
         raise ModelError(f"{model_path} is missing; prepare the model again")
     with captured_stderr() as noise:
         try:
-            session = ort.InferenceSession(
-                str(model_path), sess_options=opts, providers=providers
-            )
-        except Exception as exc:  # noqa: BLE001 - ORT raises its own unrelated classes
+            session = ort.InferenceSession(str(model_path), sess_options=opts, providers=providers)
+        except Exception as exc:
             raise ModelError(
                 f"ONNX Runtime cannot load {model_path} ({str(exc).strip()[:400]}); the file is "
                 "corrupt or incomplete: prepare the model again with --force"

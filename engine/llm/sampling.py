@@ -25,12 +25,12 @@ _BLOCK = 1024
 class SamplingParams:
     """How to choose each token. Every filter's neutral value turns it off.
 
-    `temperature` 0 means greedy. `repetition_penalty` works as in CTRL and Hugging Face:
-    the logit of every token already seen is divided by it when positive and multiplied
-    by it when negative. `seed` makes the draws repeatable (see `make_rng`).
+    `temperature` 0 (the default) means greedy. `repetition_penalty` works as in CTRL and
+    Hugging Face: the logit of every token already seen is divided by it when positive and
+    multiplied by it when negative. `seed` makes the draws repeatable (see `make_rng`).
     """
 
-    temperature: float = 1.0
+    temperature: float = 0.0  # greedy unless asked: reproducible by default
     top_k: int = 0
     top_p: float = 1.0
     min_p: float = 0.0

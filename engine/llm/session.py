@@ -253,8 +253,14 @@ class LLMSession:
         """
         with self._lock:
             yield from self._generate(
-                prompt, max_new_tokens, sampling or SamplingParams(), stop, constraint,
-                cancel, reuse_cache, ignore_eos,
+                prompt,
+                max_new_tokens,
+                sampling or SamplingParams(),
+                stop,
+                constraint,
+                cancel,
+                reuse_cache,
+                ignore_eos,
             )
 
     def _generate(
@@ -275,7 +281,8 @@ class LLMSession:
         if len(ids) >= self.context_length:
             raise PromptTooLongError(
                 f"the prompt is {len(ids)} tokens but the model's context is "
-                f"{self.context_length}: shorten it by at least {len(ids) - self.context_length + 1}"
+                f"{self.context_length}: shorten it by at least "
+                f"{len(ids) - self.context_length + 1}"
                 " tokens (or prepare the model with a longer context)"
             )
         max_new = min(max_new_tokens, self.context_length - len(ids))
@@ -364,9 +371,7 @@ class LLMSession:
             t_first_token=t_first,
             t_end=t_end,
         )
-        yield GenerationFinished(
-            "".join(text_parts), tuple(generated), stop_reason, stats, t_end
-        )
+        yield GenerationFinished("".join(text_parts), tuple(generated), stop_reason, stats, t_end)
 
     def complete(self, prompt: str | Sequence[int], **kwargs: Any) -> GenerationFinished:
         """Run a whole generation and return its finish event."""
@@ -386,7 +391,9 @@ def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{path} is unreadable or corrupt ({exc}); prepare the model again") from exc
+        raise ModelError(
+            f"{path} is unreadable or corrupt ({exc}); prepare the model again"
+        ) from exc
     if not isinstance(data, dict):
         raise ModelError(f"{path} is corrupt (not a JSON object); prepare the model again")
     return data
@@ -395,7 +402,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 def _load_tokenizer(path: Path) -> Tokenizer:
     try:
         return Tokenizer.from_file(str(path))
-    except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exception for bad files
+    except Exception as exc:
         raise ModelError(
             f"{path} is not a valid tokenizer.json ({exc}); prepare the model again"
         ) from exc

@@ -115,8 +115,12 @@ def _write_tokenizer(source: Source, out: Path) -> None:
         except (ImportError, ValueError, OSError):
             pass
         return
-    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                 "chat_template.jinja"):
+    for name in (
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "chat_template.jinja",
+    ):
         if (source.path / name).is_file():
             shutil.copy2(source.path / name, out / name)
     if not (out / "tokenizer.json").is_file():

@@ -42,9 +42,7 @@ def keep_last_logits(model: onnx.ModelProto) -> bool:
     sliced = head.input[0] + "/last_position"
     consts = [
         numpy_helper.from_array(value, f"{sliced}/{label}")
-        for label, value in (
-            ("starts", _i64([-1])), ("ends", _i64([2**62])), ("axes", _i64([1]))
-        )
+        for label, value in (("starts", _i64([-1])), ("ends", _i64([2**62])), ("axes", _i64([1])))
     ]
     graph.initializer.extend(consts)
     slice_node = helper.make_node(

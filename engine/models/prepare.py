@@ -28,7 +28,7 @@ from engine.models.validate import compare, reference_text
 from engine.progress import CancelToken, ProgressCallback, Reporter
 
 PIPELINE_VERSION = 3
-DEFAULT_QUANT = "int8-lm4"
+DEFAULT_QUANT = "int8"
 DEFAULT_MIN_AGREEMENT = 0.90
 TEMPLATES = Path(__file__).resolve().parents[2] / "resources" / "templates"
 _TOOLS = ("onnxruntime", "onnx", "torch", "transformers", "optimum-onnx", "gguf", "tokenizers")
@@ -88,11 +88,12 @@ def prepare(
         manifest = _manifest(name, src, rec, details, staging, key)
         manifest.validation = _validate(fp32, staging, manifest, rec, threads, report)
         agreement = manifest.validation.get("top1_agreement", 1.0)
-        if agreement < min_agreement:
+        if agreement < min_agreement and not force:
             raise QualityError(
                 f"quantization {quant!r} keeps only {agreement:.2f} top-1 agreement with the fp32 "
                 f"export (threshold {min_agreement:.2f}, perplexity "
-                f"{manifest.validation['perplexity']:.2f} vs {manifest.validation['perplexity_fp32']:.2f})"
+                f"{manifest.validation['perplexity']:.2f} vs "
+                f"{manifest.validation['perplexity_fp32']:.2f})"
                 "; choose a higher-precision quantization (e.g. --quant int8) or pass --force"
                 " to keep it anyway"
             )
@@ -135,8 +136,11 @@ def _manifest(
     if instruct:
         tokenizer = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
         vocab = {t["content"]: t["id"] for t in tokenizer.get("added_tokens", [])}
-        eos_ids += [vocab[t] for t in ("<end_of_turn>", "<|im_end|>", "<|eot_id|>")
-                    if t in vocab and vocab[t] not in eos_ids]
+        eos_ids += [
+            vocab[t]
+            for t in ("<end_of_turn>", "<|im_end|>", "<|eot_id|>")
+            if t in vocab and vocab[t] not in eos_ids
+        ]
     (folder / "chat_template.jinja").write_text(template, encoding="utf-8")
     import onnx
 
@@ -183,7 +187,11 @@ def _chat_template(folder: Path, src: Source) -> tuple[bool, str]:
 
 
 def _validate(
-    fp32: Path, folder: Path, manifest: Manifest, rec: Recipe, threads: int | None,
+    fp32: Path,
+    folder: Path,
+    manifest: Manifest,
+    rec: Recipe,
+    threads: int | None,
     report: Reporter,
 ) -> dict[str, Any]:
     from engine.llm.session import LLMSession
@@ -200,8 +208,13 @@ def _validate(
 
         report("validate", 0, 1, "fp32 perplexity")
         ppl = perplexity(reference.logits_for(ids), ids)
-        return {"tokens": len(ids) - 1, "top1_agreement": 1.0, "perplexity": ppl,
-                "perplexity_fp32": ppl, "mean_kl": 0.0}
+        return {
+            "tokens": len(ids) - 1,
+            "top1_agreement": 1.0,
+            "perplexity": ppl,
+            "perplexity_fp32": ppl,
+            "mean_kl": 0.0,
+        }
     candidate = LLMSession(folder, provider="cpu", threads=threads)
     try:
         return compare(reference, candidate, ids, report)
@@ -245,7 +258,11 @@ def list_models() -> list[Manifest]:
     found = []
     root = paths.models_dir()
     for folder in sorted(root.iterdir()):
-        if folder.is_dir() and not folder.name.startswith(".") and (folder / "model.json").is_file():
+        if (
+            folder.is_dir()
+            and not folder.name.startswith(".")
+            and (folder / "model.json").is_file()
+        ):
             try:
                 found.append(Manifest.read(folder))
             except Exception:  # noqa: BLE001 - listed as broken by the caller

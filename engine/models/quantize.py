@@ -50,11 +50,19 @@ RECIPES: dict[str, Recipe] = {
         Recipe("int8", 8, 8, 4, description="8-bit MatMuls, 4-bit embedding"),
         Recipe("int4", 4, 4, 4, description="4-bit everywhere (smallest, least faithful)"),
         Recipe(
-            "int4-hqq", 4, 4, 4, symmetric=False, algo="hqq",
+            "int4-hqq",
+            4,
+            4,
+            4,
+            symmetric=False,
+            algo="hqq",
             description="4-bit HQQ (asymmetric, optimised zero points)",
         ),
         Recipe(
-            "int8-lm4", 8, 4, 4,
+            "int8-lm4",
+            8,
+            4,
+            4,
             description="8-bit layers, 4-bit lm_head and embedding",
         ),
     )
@@ -123,10 +131,19 @@ def quantize(src: Path, dst: Path, rec: Recipe, report: Reporter) -> dict[str, A
     inits = {t.name: t for t in graph.initializer}
     lm_head = find_lm_head(graph)
     targets = [
-        (i, node) for i, node in enumerate(graph.node)
-        if (node.op_type == "MatMul" and node.input[1] in inits and len(inits[node.input[1]].dims) == 2)
-        or (node.op_type == "Gather" and node.input[0] in inits and len(inits[node.input[0]].dims) == 2
-            and rec.embed_bits)
+        (i, node)
+        for i, node in enumerate(graph.node)
+        if (
+            node.op_type == "MatMul"
+            and node.input[1] in inits
+            and len(inits[node.input[1]].dims) == 2
+        )
+        or (
+            node.op_type == "Gather"
+            and node.input[0] in inits
+            and len(inits[node.input[0]].dims) == 2
+            and rec.embed_bits
+        )
     ]
     summary: dict[str, Any] = {"matmuls": {}, "gathers": {}}
     replaced: dict[int, onnx.NodeProto] = {}
@@ -183,8 +200,15 @@ def _matmul_node(
         tensors.append(numpy_helper.from_array(zeros.reshape(-1), f"{base}_zero_points"))
         inputs.append(tensors[2].name)
     q_node = helper.make_node(
-        "MatMulNBits", inputs, list(node.output), name=node.name + f"_Q{bits}",
-        domain="com.microsoft", K=k, N=n, bits=bits, block_size=rec.block_size,
+        "MatMulNBits",
+        inputs,
+        list(node.output),
+        name=node.name + f"_Q{bits}",
+        domain="com.microsoft",
+        K=k,
+        N=n,
+        bits=bits,
+        block_size=rec.block_size,
         accuracy_level=rec.accuracy_level,
     )
     return q_node, tensors
@@ -197,7 +221,7 @@ def _gather_node(
     axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
     if axis != 0:
         raise PreparationError(f"embedding {node.name} gathers on axis {axis}; expected 0")
-    vocab, hidden = weight.shape
+    vocab = weight.shape[0]
     # Always symmetric round-to-nearest: one table row is read per token, precision is cheap.
     packed, scales, _ = _pack(np.ascontiguousarray(weight.T), 4, rec.block_size, True)
     # data [vocab, hidden/2] uint8 (two 4-bit values per byte), scales [vocab, k_blocks]
@@ -209,8 +233,14 @@ def _gather_node(
     ]
     inputs = [tensors[0].name, node.input[1], tensors[1].name]
     q_node = helper.make_node(
-        "GatherBlockQuantized", inputs, list(node.output), name=node.name + "_Q4",
-        domain="com.microsoft", gather_axis=0, quantize_axis=1, block_size=rec.block_size,
+        "GatherBlockQuantized",
+        inputs,
+        list(node.output),
+        name=node.name + "_Q4",
+        domain="com.microsoft",
+        gather_axis=0,
+        quantize_axis=1,
+        block_size=rec.block_size,
         bits=4,
     )
     return q_node, tensors

@@ -24,8 +24,12 @@ class Source:
     label: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.kind, "path": str(self.path), "sha256": self.sha256,
-                "label": self.label}
+        return {
+            "type": self.kind,
+            "path": str(self.path),
+            "sha256": self.sha256,
+            "label": self.label,
+        }
 
 
 def resolve(spec: str, report: Reporter) -> Source:
@@ -71,9 +75,7 @@ def _default_source(report: Reporter) -> Source:
 def _hf_source(folder: Path) -> Source:
     config_path = folder / "config.json"
     if not config_path.is_file():
-        raise ModelError(
-            f"{folder} is not a Hugging Face model folder: config.json is missing"
-        )
+        raise ModelError(f"{folder} is not a Hugging Face model folder: config.json is missing")
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:

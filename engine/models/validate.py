@@ -48,8 +48,10 @@ def summarize(ref: np.ndarray, cand: np.ndarray, ids: list[int]) -> dict[str, An
     top_ref = ref[:-1].argmax(axis=-1)
     top_cand = cand[:-1].argmax(axis=-1)
     p_ref = np.exp(log_softmax(ref[:-1].astype(np.float64)))
-    kl = (p_ref * (log_softmax(ref[:-1].astype(np.float64))
-                   - log_softmax(cand[:-1].astype(np.float64)))).sum(axis=-1)
+    kl = (
+        p_ref
+        * (log_softmax(ref[:-1].astype(np.float64)) - log_softmax(cand[:-1].astype(np.float64)))
+    ).sum(axis=-1)
     return {
         "tokens": len(ids) - 1,
         "top1_agreement": float((top_ref == top_cand).mean()),
@@ -58,4 +60,3 @@ def summarize(ref: np.ndarray, cand: np.ndarray, ids: list[int]) -> dict[str, An
         "mean_kl": float(kl.mean()),
         "text": "resources/validation/reference.txt",
     }
-

@@ -53,7 +53,9 @@ class _Worker:
         self.side = spec["side"]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "engine.telemetry.bench_worker", json.dumps(spec)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
             cwd=Path(__file__).resolve().parents[2],
         )
         hello = self._read()
@@ -95,8 +97,11 @@ def run_bench(config: BenchConfig, log: Log) -> dict[str, Any]:
 
     threads = config.threads or default_threads()
     base = {
-        "model": str(config.model), "threads": threads, "provider": config.provider,
-        "prompt_ids": ids, "new_tokens": config.new_tokens,
+        "model": str(config.model),
+        "threads": threads,
+        "provider": config.provider,
+        "prompt_ids": ids,
+        "new_tokens": config.new_tokens,
         "gguf": manifest.source.get("path", ""),
     }
     sides = ["ours", *config.vs]
@@ -112,16 +117,21 @@ def run_bench(config: BenchConfig, log: Log) -> dict[str, Any]:
             for side in sides:
                 run = workers[side].run()
                 label = "warmup" if i < config.warmup else f"run {i - config.warmup + 1}"
-                log(f"[bench] {side:<9} {label}: prefill {run['prefill_tok_s']:.0f} tok/s, "
-                    f"decode {run['decode_tok_s']:.1f} tok/s, ttft {run['ttft_ms']:.0f} ms")
+                log(
+                    f"[bench] {side:<9} {label}: prefill {run['prefill_tok_s']:.0f} tok/s, "
+                    f"decode {run['decode_tok_s']:.1f} tok/s, ttft {run['ttft_ms']:.0f} ms"
+                )
                 if i >= config.warmup:
                     results[side].append(run)
     finally:
         for worker in workers.values():
             worker.close()
     out: dict[str, Any] = {
-        "model": manifest.name, "quantization": manifest.quantization.get("recipe"),
-        "prompt_tokens": len(ids), "new_tokens": config.new_tokens, "runs": config.runs,
+        "model": manifest.name,
+        "quantization": manifest.quantization.get("recipe"),
+        "prompt_tokens": len(ids),
+        "new_tokens": config.new_tokens,
+        "runs": config.runs,
         "threads": threads,
     }
     for side, runs in results.items():

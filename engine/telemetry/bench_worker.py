@@ -36,9 +36,12 @@ def _ours(spec: dict[str, Any]) -> Runner:
         assert finished is not None
         st = finished.stats
         return {
-            "ttft_ms": st.ttft_ms, "prefill_tok_s": st.prefill_tok_s,
-            "decode_tok_s": st.decode_tok_s, "new_tokens": st.new_tokens,
-            "token_ids": list(finished.token_ids), "provider": st.provider,
+            "ttft_ms": st.ttft_ms,
+            "prefill_tok_s": st.prefill_tok_s,
+            "decode_tok_s": st.decode_tok_s,
+            "new_tokens": st.new_tokens,
+            "token_ids": list(finished.token_ids),
+            "provider": st.provider,
         }
 
     return run
@@ -67,8 +70,12 @@ def _optimum(spec: dict[str, Any]) -> Runner:
     opts: ort.SessionOptions = session_options(spec["threads"])
     provider = candidates(spec["provider"])[0][0]
     model = ORTModelForCausalLM.from_pretrained(
-        spec["model"], file_name="model.onnx", use_cache=True, provider=provider,
-        session_options=opts, use_io_binding=provider != PROVIDERS["cpu"],
+        spec["model"],
+        file_name="model.onnx",
+        use_cache=True,
+        provider=provider,
+        session_options=opts,
+        use_io_binding=provider != PROVIDERS["cpu"],
     )
     ids = torch.tensor([spec["prompt_ids"]], dtype=torch.long)
     mask = torch.ones_like(ids)
@@ -78,10 +85,15 @@ def _optimum(spec: dict[str, Any]) -> Runner:
         clock = _Clock()
         start = time.monotonic()
         out = model.generate(
-            input_ids=ids, attention_mask=mask, max_new_tokens=n_new, min_new_tokens=n_new,
-            do_sample=False, streamer=clock, pad_token_id=0,
+            input_ids=ids,
+            attention_mask=mask,
+            max_new_tokens=n_new,
+            min_new_tokens=n_new,
+            do_sample=False,
+            streamer=clock,
+            pad_token_id=0,
         )
-        new = out[0, ids.shape[1]:].tolist()
+        new = out[0, ids.shape[1] :].tolist()
         token_times = clock.times[1:]  # the first put() is the prompt
         first = token_times[0]
         decode_s = token_times[-1] - first
@@ -89,7 +101,9 @@ def _optimum(spec: dict[str, Any]) -> Runner:
             "ttft_ms": (first - start) * 1000.0,
             "prefill_tok_s": ids.shape[1] / (first - start),
             "decode_tok_s": (len(token_times) - 1) / decode_s if decode_s > 0 else 0.0,
-            "new_tokens": len(new), "token_ids": new, "provider": provider,
+            "new_tokens": len(new),
+            "token_ids": new,
+            "provider": provider,
         }
 
     return run
@@ -102,8 +116,12 @@ def _llamacpp(spec: dict[str, Any]) -> Runner:
     ids = spec["prompt_ids"]
     n_new = spec["new_tokens"]
     llm = Llama(
-        model_path=spec["gguf"], n_ctx=len(ids) + n_new + 16, n_batch=max(512, len(ids)),
-        n_threads=spec["threads"], n_threads_batch=spec["threads"], verbose=False,
+        model_path=spec["gguf"],
+        n_ctx=len(ids) + n_new + 16,
+        n_batch=max(512, len(ids)),
+        n_threads=spec["threads"],
+        n_threads_batch=spec["threads"],
+        verbose=False,
         logits_all=False,
     )
     n_vocab = llm.n_vocab()
@@ -127,14 +145,18 @@ def _llamacpp(spec: dict[str, Any]) -> Runner:
             "ttft_ms": (first - start) * 1000.0,
             "prefill_tok_s": len(ids) / (first - start),
             "decode_tok_s": (len(new) - 1) / (end - first) if end > first else 0.0,
-            "new_tokens": len(new), "token_ids": new, "provider": "cpu (llama.cpp)",
+            "new_tokens": len(new),
+            "token_ids": new,
+            "provider": "cpu (llama.cpp)",
         }
 
     return run
 
 
 SIDES: dict[str, Callable[[dict[str, Any]], Runner]] = {
-    "ours": _ours, "optimum": _optimum, "llamacpp": _llamacpp,
+    "ours": _ours,
+    "optimum": _optimum,
+    "llamacpp": _llamacpp,
 }
 
 

@@ -33,7 +33,9 @@ def build_tokenizer_json() -> str:
     )
     specials = ["<pad>", "<eos>", "<bos>", "<unk>"]
     trainer = trainers.BpeTrainer(
-        vocab_size=600, special_tokens=specials, show_progress=False,
+        vocab_size=600,
+        special_tokens=specials,
+        show_progress=False,
         initial_alphabet=list("abcdefghijklmnopqrstuvwxyz▁"),
     )
     tok.train_from_iterator(CORPUS, trainer)
@@ -58,11 +60,21 @@ def build_hf_folder(folder: Path, seed: int = 0) -> Path:
     tokenizer_json = build_tokenizer_json()
     vocab = len(json.loads(tokenizer_json)["model"]["vocab"])
     config = Gemma3TextConfig(
-        vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=1, head_dim=32,
-        max_position_embeddings=512, sliding_window=SLIDING_WINDOW,
-        layer_types=["sliding_attention", "full_attention"], tie_word_embeddings=False,
-        initializer_range=0.3, pad_token_id=0, eos_token_id=1, bos_token_id=2,
+        vocab_size=vocab,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=32,
+        max_position_embeddings=512,
+        sliding_window=SLIDING_WINDOW,
+        layer_types=["sliding_attention", "full_attention"],
+        tie_word_embeddings=False,
+        initializer_range=0.3,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=2,
         query_pre_attn_scalar=32,
     )
     config.architectures = ["Gemma3ForCausalLM"]
