@@ -29,7 +29,7 @@ from engine.llm.detokenizer import IncrementalDetokenizer
 from engine.llm.events import GenerationEvent, GenerationFinished, GenerationStats, TokenDelta
 from engine.llm.providers import ProviderReport, create_session
 from engine.llm.sampling import SamplingParams, make_rng, sample
-from engine.llm.stats import peak_rss_mb
+from engine.llm.stats import peak_rss_mb, release_freed_memory
 from engine.llm.stops import StopMatcher
 from engine.models.manifest import Manifest, check_folder
 from engine.progress import CancelToken
@@ -121,6 +121,7 @@ class LLMSession:
                 f"{self.folder.name!r} is a {self.manifest.kind} model, not a causal LM"
             )
         self.tokenizer = _load_tokenizer(self.folder / "tokenizer.json")
+        release_freed_memory()  # the JSON parse's scratch, before the weights arrive
         self.config = _read_json(self.folder / "config.json")
         self.context_length = int(self.manifest.context_length)
         self.eos_ids = frozenset(self.manifest.eos_token_ids)
@@ -129,6 +130,7 @@ class LLMSession:
             self.folder / "model.onnx", provider, threads, options
         )
         self.io = ModelIO.read(self.session)
+        release_freed_memory()
         self._device = _DEVICES.get(self.provider.active, "cpu")
         self.vocab_size = int(self.config.get("vocab_size", self.tokenizer.get_vocab_size()))
         self._logits_buf = np.empty((1, 1, self.vocab_size), dtype=self.io.logits_dtype)

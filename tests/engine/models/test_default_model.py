@@ -1,0 +1,74 @@
+"""The real default model (Gemma 3 270M from its GGUF package), end to end.
+
+Prepared once into the test cache (a few minutes and ~7 GB peak RSS the first time).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.llm.session import LLMSession
+from engine.models.manifest import check_folder
+from engine.models.prepare import DEFAULT_MIN_AGREEMENT, DEFAULT_QUANT
+
+pytestmark = [pytest.mark.slow, pytest.mark.export]
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def session(default_model: Path) -> LLMSession:
+    return LLMSession(default_model, provider="cpu")
+
+
+def test_manifest_of_the_default_model(default_model: Path) -> None:
+    manifest = check_folder(default_model)
+    assert manifest.source["type"] == "default"
+    assert manifest.quantization["recipe"] == DEFAULT_QUANT
+    assert manifest.validation["top1_agreement"] >= DEFAULT_MIN_AGREEMENT
+    assert manifest.validation["tokens"] >= 300
+    assert not manifest.instruct  # Gemma 3 270M from this GGUF is a base model
+    assert manifest.eos_token_ids == [1]
+    assert manifest.size_bytes < 600e6
+
+
+def test_prepared_tokenizer_is_the_right_bpe(session: LLMSession) -> None:
+    assert session.encode("The capital of France is") == [2, 818, 5279, 529, 7001, 563]
+
+
+def test_it_knows_the_capital_of_france(session: LLMSession) -> None:
+    out = session.complete("The capital of France is", max_new_tokens=8)
+    assert "Paris" in out.text
+    assert out.stats.decode_tok_s > 0 and out.stats.ttft_ms > 0
+
+
+def test_equals_optimum_on_the_real_model(session: LLMSession) -> None:
+    torch = pytest.importorskip("torch")
+    from optimum.onnxruntime import ORTModelForCausalLM
+
+    ids = session.encode("A lighthouse keeper climbed the spiral stairs every evening and")
+    ours = session.complete(ids, max_new_tokens=24, ignore_eos=True, reuse_cache=False)
+    model = ORTModelForCausalLM.from_pretrained(
+        session.folder, file_name="model.onnx", use_cache=True, provider="CPUExecutionProvider"
+    )
+    x = torch.tensor([ids])
+    out = model.generate(input_ids=x, attention_mask=torch.ones_like(x), max_new_tokens=24,
+                         min_new_tokens=24, do_sample=False, pad_token_id=0)
+    assert list(ours.token_ids) == [int(t) for t in out[0, len(ids):]]
+
+
+def test_generate_json_command(default_model: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "main.py", "generate", "--model", str(default_model), "--prompt",
+         "The capital of France is", "--max-new-tokens", "6", "--json", "--provider", "cpu"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )
+    data = json.loads(result.stdout)
+    for key in ("text", "provider", "prompt_tokens", "new_tokens", "ttft_ms", "prefill_tok_s",
+                "decode_tok_s"):
+        assert key in data
+    assert data["provider"] == "cpu" and data["prompt_tokens"] == 6
