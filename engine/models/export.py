@@ -19,6 +19,8 @@ from engine.progress import Reporter
 
 EXPORT_TASK = "text-generation-with-past"
 _DONE = "export.json"
+#: Bump when the exported graph changes (graph edits, fusion): cached exports are redone.
+EXPORT_VERSION = 2
 
 
 def export_fp32(source: Source, out: Path, report: Reporter) -> Path:
@@ -29,7 +31,8 @@ def export_fp32(source: Source, out: Path, report: Reporter) -> Path:
     marker = out / _DONE
     if marker.is_file():
         try:
-            if json.loads(marker.read_text())["sha256"] == source.sha256:
+            done = json.loads(marker.read_text())
+            if done["sha256"] == source.sha256 and done.get("version") == EXPORT_VERSION:
                 return out
         except (OSError, ValueError, KeyError):
             pass
@@ -39,7 +42,9 @@ def export_fp32(source: Source, out: Path, report: Reporter) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
     try:
         _export(source, staging, report)
-        marker_data = {"sha256": source.sha256, "source": source.to_dict()}
+        graph_info = json.loads((staging / "graph.json").read_text())
+        marker_data = {"sha256": source.sha256, "source": source.to_dict(),
+                       "version": EXPORT_VERSION, **graph_info}
         (staging / _DONE).write_text(json.dumps(marker_data, indent=2))
         staging.replace(out)
     finally:
@@ -85,9 +90,13 @@ def _finish_folder(
 ) -> None:
     import onnx
 
-    report("graph", 0, 1, "last-position logits")
+    from engine.models.fuse import fuse_attention
+
+    report("graph", 0, 1, "last-position logits, attention fusion")
     model = onnx.load(str(raw / "model.onnx"))
     keep_last_logits(model)
+    fusion = fuse_attention(model, config)
+    (out / "graph.json").write_text(json.dumps({"logits": "last", "fusion": fusion}))
     save_model(model, out / "model.onnx")
     del model
     for name in ("config.json", "generation_config.json"):

@@ -31,6 +31,7 @@ class Manifest:
     bos_token_id: int | None = None
     context_length: int = 2048
     logits: str = "last"  # "last": the graph computes logits for the last position only
+    graph: dict[str, Any] = field(default_factory=dict)  # graph edits: fusion result
     opset: int = 0
     files: dict[str, int] = field(default_factory=dict)  # relative path -> bytes
     size_bytes: int = 0

@@ -27,7 +27,7 @@ from engine.models.sources import DEFAULT_NAME, Source, resolve
 from engine.models.validate import compare, reference_text
 from engine.progress import CancelToken, ProgressCallback, Reporter
 
-PIPELINE_VERSION = 3
+PIPELINE_VERSION = 4
 DEFAULT_QUANT = "int8"
 DEFAULT_MIN_AGREEMENT = 0.90
 TEMPLATES = Path(__file__).resolve().parents[2] / "resources" / "templates"
@@ -132,6 +132,10 @@ def _manifest(
         gen = json.loads((folder / "generation_config.json").read_text(encoding="utf-8"))
     eos = gen.get("eos_token_id", config.get("eos_token_id"))
     eos_ids = [eos] if isinstance(eos, int) else list(eos or [])
+    graph_info: dict[str, Any] = {}
+    if (folder / "graph.json").is_file():
+        graph_info = json.loads((folder / "graph.json").read_text(encoding="utf-8"))
+    fused_context = graph_info.get("fusion", {}).get("context", 32768)
     instruct, template = _chat_template(folder, src)
     if instruct:
         tokenizer = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
@@ -155,7 +159,10 @@ def _manifest(
         stop_strings=[] if instruct else ["\nUser:"],
         eos_token_ids=eos_ids,
         bos_token_id=config.get("bos_token_id"),
-        context_length=int(min(config.get("max_position_embeddings", 2048), 32768)),
+        context_length=int(
+            min(config.get("max_position_embeddings", 2048), 32768, fused_context)
+        ),
+        graph=graph_info,
         logits="last",
         opset=opset,
         tools=tool_versions(),

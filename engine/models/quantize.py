@@ -30,7 +30,7 @@ class Recipe:
     name: str
     layer_bits: int  # 4, 8, or 0 = keep fp32
     lm_head_bits: int
-    embed_bits: int  # 4 or 0 (GatherBlockQuantized supports 4 bits)
+    embed_bits: int  # 4, 8 or 0 = keep fp32 (GatherBlockQuantized)
     block_size: int = 32
     symmetric: bool = True
     accuracy_level: int = 4  # int8 activations inside MatMulNBits; level 1 measured 1.9 tok/s
@@ -217,18 +217,20 @@ def _matmul_node(
 def _gather_node(
     node: onnx.NodeProto, weight: np.ndarray, rec: Recipe
 ) -> tuple[onnx.NodeProto, list[onnx.TensorProto]]:
-    """A 4-bit GatherBlockQuantized over an embedding table [vocab, hidden]."""
+    """A 4- or 8-bit GatherBlockQuantized over an embedding table [vocab, hidden]."""
     axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
     if axis != 0:
         raise PreparationError(f"embedding {node.name} gathers on axis {axis}; expected 0")
     vocab = weight.shape[0]
     # Always symmetric round-to-nearest: one table row is read per token, precision is cheap.
-    packed, scales, _ = _pack(np.ascontiguousarray(weight.T), 4, rec.block_size, True)
-    # data [vocab, hidden/2] uint8 (two 4-bit values per byte), scales [vocab, k_blocks]
+    bits = rec.embed_bits
+    packed, scales, _ = _pack(np.ascontiguousarray(weight.T), bits, rec.block_size, True)
+    # data [vocab, hidden * bits / 8] uint8, scales [vocab, k_blocks]; zero point implied
+    # (8 for 4 bits, 128 for 8 bits), the same convention as symmetric MatMulNBits.
     k_blocks = scales.shape[1]
     base = node.input[0]
     tensors = [
-        numpy_helper.from_array(packed.reshape(vocab, -1), f"{base}_q4"),
+        numpy_helper.from_array(packed.reshape(vocab, -1), f"{base}_q{bits}"),
         numpy_helper.from_array(scales.reshape(vocab, k_blocks), f"{base}_scales"),
     ]
     inputs = [tensors[0].name, node.input[1], tensors[1].name]
@@ -236,12 +238,12 @@ def _gather_node(
         "GatherBlockQuantized",
         inputs,
         list(node.output),
-        name=node.name + "_Q4",
+        name=node.name + f"_Q{bits}",
         domain="com.microsoft",
         gather_axis=0,
         quantize_axis=1,
         block_size=rec.block_size,
-        bits=4,
+        bits=bits,
     )
     return q_node, tensors
 
