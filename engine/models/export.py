@@ -43,8 +43,12 @@ def export_fp32(source: Source, out: Path, report: Reporter) -> Path:
     try:
         _export(source, staging, report)
         graph_info = json.loads((staging / "graph.json").read_text())
-        marker_data = {"sha256": source.sha256, "source": source.to_dict(),
-                       "version": EXPORT_VERSION, **graph_info}
+        marker_data = {
+            "sha256": source.sha256,
+            "source": source.to_dict(),
+            "version": EXPORT_VERSION,
+            **graph_info,
+        }
         (staging / _DONE).write_text(json.dumps(marker_data, indent=2))
         staging.replace(out)
     finally:

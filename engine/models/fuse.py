@@ -28,7 +28,7 @@ from onnx import TensorProto, helper, numpy_helper
 MAX_CONTEXT = 8192
 
 
-class FusionSkipped(Exception):  # noqa: N818 - a reason, not a failure
+class FusionSkipped(Exception):
     """The graph is not the pattern this pass knows; the message says what differed."""
 
 
@@ -78,10 +78,12 @@ def _fuse(model: onnx.ModelProto, config: dict[str, Any]) -> dict[str, Any]:
     new_nodes: list[onnx.NodeProto] = []
     new_inits: list[onnx.TensorProto] = []
     p = "/fused"
-    new_inits += _rotary_tables(f"{p}/global", float(config["rope_theta"]), head_dim,
-                                context, factor)
-    new_inits += _rotary_tables(f"{p}/local", float(config.get("rope_local_base_freq", 10000.0)),
-                                head_dim, context, 1.0)
+    new_inits += _rotary_tables(
+        f"{p}/global", float(config["rope_theta"]), head_dim, context, factor
+    )
+    new_inits += _rotary_tables(
+        f"{p}/local", float(config.get("rope_local_base_freq", 10000.0)), head_dim, context, 1.0
+    )
     new_inits += [
         numpy_helper.from_array(np.array([1], np.int64), f"{p}/axis1"),
         numpy_helper.from_array(np.array(1, np.int64), f"{p}/one"),
@@ -92,17 +94,34 @@ def _fuse(model: onnx.ModelProto, config: dict[str, Any]) -> dict[str, Any]:
     ]
     # seqlens_k = sum(attention_mask) - 1, total_sequence_length = attention_mask.shape[1]
     new_nodes += [
-        helper.make_node("ReduceSum", ["attention_mask", f"{p}/axis1"], [f"{p}/mask_sum"],
-                         keepdims=0, name=f"{p}/mask_sum"),
-        helper.make_node("Sub", [f"{p}/mask_sum", f"{p}/one"], [f"{p}/seqlens64"],
-                         name=f"{p}/seqlens64"),
-        helper.make_node("Cast", [f"{p}/seqlens64"], [f"{p}/seqlens_k"], to=TensorProto.INT32,
-                         name=f"{p}/seqlens_k"),
-        helper.make_node("Shape", ["attention_mask"], [f"{p}/mask_shape"], start=1, end=2,
-                         name=f"{p}/mask_shape"),
+        helper.make_node(
+            "ReduceSum",
+            ["attention_mask", f"{p}/axis1"],
+            [f"{p}/mask_sum"],
+            keepdims=0,
+            name=f"{p}/mask_sum",
+        ),
+        helper.make_node(
+            "Sub", [f"{p}/mask_sum", f"{p}/one"], [f"{p}/seqlens64"], name=f"{p}/seqlens64"
+        ),
+        helper.make_node(
+            "Cast",
+            [f"{p}/seqlens64"],
+            [f"{p}/seqlens_k"],
+            to=TensorProto.INT32,
+            name=f"{p}/seqlens_k",
+        ),
+        helper.make_node(
+            "Shape", ["attention_mask"], [f"{p}/mask_shape"], start=1, end=2, name=f"{p}/mask_shape"
+        ),
         helper.make_node("Squeeze", [f"{p}/mask_shape"], [f"{p}/total64"], name=f"{p}/total64"),
-        helper.make_node("Cast", [f"{p}/total64"], [f"{p}/total_len"], to=TensorProto.INT32,
-                         name=f"{p}/total_len"),
+        helper.make_node(
+            "Cast",
+            [f"{p}/total64"],
+            [f"{p}/total_len"],
+            to=TensorProto.INT32,
+            name=f"{p}/total_len",
+        ),
     ]
     outputs = {o.name for o in graph.output}
     rewires: list[tuple[onnx.NodeProto, str]] = []
@@ -128,20 +147,46 @@ def _fuse(model: onnx.ModelProto, config: dict[str, Any]) -> dict[str, Any]:
         f = f"{p}/layers.{i}"
         new_nodes += [
             helper.make_node("Reshape", [q, f"{p}/q_heads"], [f"{f}/q4"], name=f"{f}/q4"),
-            helper.make_node("SimplifiedLayerNormalization", [f"{f}/q4", q_scale], [f"{f}/qn"],
-                             axis=-1, epsilon=eps, name=f"{f}/q_norm"),
+            helper.make_node(
+                "SimplifiedLayerNormalization",
+                [f"{f}/q4", q_scale],
+                [f"{f}/qn"],
+                axis=-1,
+                epsilon=eps,
+                name=f"{f}/q_norm",
+            ),
             helper.make_node("Reshape", [f"{f}/qn", f"{p}/q_flat"], [f"{f}/q"], name=f"{f}/q"),
             helper.make_node("Reshape", [k, f"{p}/kv_heads"], [f"{f}/k4"], name=f"{f}/k4"),
-            helper.make_node("SimplifiedLayerNormalization", [f"{f}/k4", k_scale], [f"{f}/kn"],
-                             axis=-1, epsilon=eps, name=f"{f}/k_norm"),
+            helper.make_node(
+                "SimplifiedLayerNormalization",
+                [f"{f}/k4", k_scale],
+                [f"{f}/kn"],
+                axis=-1,
+                epsilon=eps,
+                name=f"{f}/k_norm",
+            ),
             helper.make_node("Reshape", [f"{f}/kn", f"{p}/kv_flat"], [f"{f}/k"], name=f"{f}/k"),
             helper.make_node(
                 "GroupQueryAttention",
-                [f"{f}/q", f"{f}/k", v, past_k, past_v, f"{p}/seqlens_k", f"{p}/total_len",
-                 f"{rope}/cos", f"{rope}/sin"],
+                [
+                    f"{f}/q",
+                    f"{f}/k",
+                    v,
+                    past_k,
+                    past_v,
+                    f"{p}/seqlens_k",
+                    f"{p}/total_len",
+                    f"{rope}/cos",
+                    f"{rope}/sin",
+                ],
                 [f"{f}/attn", present_k, present_v],
-                domain="com.microsoft", name=f"{f}/gqa", num_heads=heads,
-                kv_num_heads=kv_heads, scale=scale, do_rotary=1, rotary_interleaved=0,
+                domain="com.microsoft",
+                name=f"{f}/gqa",
+                num_heads=heads,
+                kv_num_heads=kv_heads,
+                scale=scale,
+                do_rotary=1,
+                rotary_interleaved=0,
                 local_window_size=window if sliding else -1,
             ),
         ]

@@ -28,7 +28,7 @@ from engine.models.validate import compare, reference_text
 from engine.progress import CancelToken, ProgressCallback, Reporter
 
 PIPELINE_VERSION = 4
-DEFAULT_QUANT = "int8"
+DEFAULT_QUANT = "int8-lm4-rerank"
 DEFAULT_MIN_AGREEMENT = 0.90
 TEMPLATES = Path(__file__).resolve().parents[2] / "resources" / "templates"
 _TOOLS = ("onnxruntime", "onnx", "torch", "transformers", "optimum-onnx", "gguf", "tokenizers")
@@ -159,9 +159,7 @@ def _manifest(
         stop_strings=[] if instruct else ["\nUser:"],
         eos_token_ids=eos_ids,
         bos_token_id=config.get("bos_token_id"),
-        context_length=int(
-            min(config.get("max_position_embeddings", 2048), 32768, fused_context)
-        ),
+        context_length=int(min(config.get("max_position_embeddings", 2048), 32768, fused_context)),
         graph=graph_info,
         logits="last",
         opset=opset,

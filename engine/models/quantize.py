@@ -36,6 +36,7 @@ class Recipe:
     accuracy_level: int = 4  # int8 activations inside MatMulNBits; level 1 measured 1.9 tok/s
     algo: str = "rtn"  # "rtn" (round to nearest) | "hqq" (half-quadratic, needs torch)
     fp16: bool = False
+    rerank: int = 0  # re-score the lm_head's top-k exactly from 8-bit rows (0 = off)
     description: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -65,6 +66,16 @@ RECIPES: dict[str, Recipe] = {
             4,
             description="8-bit layers, 4-bit lm_head and embedding",
         ),
+        Recipe("int8-e8", 8, 8, 8, description="8-bit everything, embedding included"),
+        Recipe(
+            "int8-lm4-rerank",
+            8,
+            4,
+            8,
+            rerank=64,
+            description="8-bit layers and embedding; 4-bit lm_head whose top 64 are "
+            "re-scored exactly from the 8-bit (tied) embedding rows",
+        ),
     )
 }
 
@@ -80,7 +91,11 @@ def recipe(name: str) -> Recipe:
 
 def _pack(weight_kn: np.ndarray, bits: int, block: int, symmetric: bool) -> tuple[np.ndarray, ...]:
     """Block-quantize a [K, N] weight into MatMulNBits' [N, k_blocks, blob] layout."""
-    from onnxruntime.capi._pybind_state import quantize_matmul_4bits, quantize_matmul_8bits
+    from onnxruntime.capi._pybind_state import (
+        quantize_matmul_2bits,
+        quantize_matmul_4bits,
+        quantize_matmul_8bits,
+    )
 
     k, n = weight_kn.shape
     k_blocks = (k + block - 1) // block
@@ -92,7 +107,7 @@ def _pack(weight_kn: np.ndarray, bits: int, block: int, symmetric: bool) -> tupl
     packed = np.zeros((n, k_blocks, block // per_byte), dtype=np.uint8)
     scales = np.zeros((n, k_blocks), dtype=np.float32)
     zero_points = np.zeros((n, (k_blocks + per_byte - 1) // per_byte), dtype=np.uint8)
-    fn = quantize_matmul_8bits if bits == 8 else quantize_matmul_4bits
+    fn = {2: quantize_matmul_2bits, 4: quantize_matmul_4bits, 8: quantize_matmul_8bits}[bits]
     fn(packed, w, scales, zero_points, block, n, k + pad, symmetric)
     return packed, scales, zero_points
 
@@ -149,6 +164,8 @@ def quantize(src: Path, dst: Path, rec: Recipe, report: Reporter) -> dict[str, A
     replaced: dict[int, onnx.NodeProto] = {}
     new_inits: list[onnx.TensorProto] = []
     dropped: set[str] = set()
+    embedding: np.ndarray | None = None
+    embed_q: list[onnx.TensorProto] = []
     for done, (index, node) in enumerate(targets):
         report("quantize", done, len(targets), node.name)
         if node.op_type == "Gather":
@@ -156,6 +173,7 @@ def quantize(src: Path, dst: Path, rec: Recipe, report: Reporter) -> dict[str, A
             q_node, tensors = _gather_node(node, weight, rec)
             summary["gathers"][node.name] = rec.embed_bits
             dropped.add(node.input[0])
+            embedding, embed_q = weight, tensors
         else:
             bits = rec.lm_head_bits if node.name == lm_head.name else rec.layer_bits
             if not bits:
@@ -168,6 +186,18 @@ def quantize(src: Path, dst: Path, rec: Recipe, report: Reporter) -> dict[str, A
         new_inits.extend(tensors)
     report("quantize", len(targets), len(targets), "writing")
     nodes = [replaced.get(i, node) for i, node in enumerate(graph.node)]
+    if rec.rerank and rec.lm_head_bits:
+        head_index = next(i for i, n in enumerate(graph.node) if n.name == lm_head.name)
+        head_weight = numpy_helper.to_array(inits[lm_head.input[1]])
+        tied = (
+            embedding is not None
+            and rec.embed_bits == 8
+            and bool(np.array_equal(head_weight.T, embedding))
+        )
+        extra_nodes, extra_inits = _rerank(replaced[head_index], head_weight, embed_q, tied, rec)
+        nodes[head_index + 1 : head_index + 1] = extra_nodes
+        new_inits.extend(extra_inits)
+        summary["rerank"] = {"top_k": rec.rerank, "rows": "tied embedding" if tied else "copy"}
     still_used = {name for node in nodes for name in node.input}
     keep = [t for t in graph.initializer if t.name not in dropped or t.name in still_used]
     del graph.node[:]
@@ -178,6 +208,73 @@ def quantize(src: Path, dst: Path, rec: Recipe, report: Reporter) -> dict[str, A
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     save_model(model, dst)
     return summary
+
+
+def _rerank(
+    head: onnx.NodeProto,
+    head_weight: np.ndarray,
+    embed_q: list[onnx.TensorProto],
+    tied: bool,
+    rec: Recipe,
+) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
+    """Re-score the quantized lm_head's top-k logits exactly.
+
+    The 4-bit lm_head finds the candidates; their logits are recomputed from 8-bit rows
+    of the same weight (the tied embedding table itself when it is 8-bit, which for a
+    Q8_0 GGUF is exactly the source's values) and written back into the logits, so the
+    tokens that can win are scored at 8-bit precision for the price of a 4-bit read.
+    """
+    out = head.output[0]
+    approx = out + "/approx"
+    head.output[0] = approx
+    p = out + "/rerank"
+    tensors: list[onnx.TensorProto] = [
+        numpy_helper.from_array(np.array([rec.rerank], np.int64), f"{p}/k"),
+        numpy_helper.from_array(np.array([-1], np.int64), f"{p}/last_axis"),
+    ]
+    if tied:
+        data, scales = embed_q[0].name, embed_q[1].name
+    else:
+        packed, row_scales, _ = _pack(head_weight, 8, rec.block_size, True)
+        table = [
+            numpy_helper.from_array(packed.reshape(head_weight.shape[1], -1), f"{p}/rows_q8"),
+            numpy_helper.from_array(row_scales, f"{p}/rows_scales"),
+        ]
+        tensors += table
+        data, scales = table[0].name, table[1].name
+    nodes = [
+        helper.make_node(
+            "TopK", [approx, f"{p}/k"], [f"{p}/values", f"{p}/ids"], axis=-1, name=f"{p}/topk"
+        ),
+        helper.make_node(
+            "GatherBlockQuantized",
+            [data, f"{p}/ids", scales],
+            [f"{p}/rows"],
+            domain="com.microsoft",
+            gather_axis=0,
+            quantize_axis=1,
+            block_size=rec.block_size,
+            bits=8,
+            name=f"{p}/rows",
+        ),
+        helper.make_node(
+            "Unsqueeze", [head.input[0], f"{p}/last_axis"], [f"{p}/hidden"], name=f"{p}/hidden"
+        ),
+        helper.make_node(
+            "MatMul", [f"{p}/rows", f"{p}/hidden"], [f"{p}/exact4"], name=f"{p}/exact4"
+        ),
+        helper.make_node(
+            "Squeeze", [f"{p}/exact4", f"{p}/last_axis"], [f"{p}/exact"], name=f"{p}/exact"
+        ),
+        helper.make_node(
+            "ScatterElements",
+            [approx, f"{p}/ids", f"{p}/exact"],
+            [out],
+            axis=-1,
+            name=f"{p}/scatter",
+        ),
+    ]
+    return nodes, tensors
 
 
 def _matmul_node(

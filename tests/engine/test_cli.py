@@ -14,23 +14,53 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _run(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     env = {**__import__("os").environ, "AGENT_WORKBENCH_HOME": str(home)}
-    return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True,
-                          text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "main.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_generate_json(tiny_int4: Path, tmp_path: Path) -> None:
-    result = _run("generate", "--model", str(tiny_int4), "--prompt", "the quick",
-                  "--max-new-tokens", "5", "--json", home=tmp_path)
+    result = _run(
+        "generate",
+        "--model",
+        str(tiny_int4),
+        "--prompt",
+        "the quick",
+        "--max-new-tokens",
+        "5",
+        "--json",
+        home=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) >= {"text", "provider", "prompt_tokens", "new_tokens", "ttft_ms",
-                         "prefill_tok_s", "decode_tok_s"}
+    assert set(data) >= {
+        "text",
+        "provider",
+        "prompt_tokens",
+        "new_tokens",
+        "ttft_ms",
+        "prefill_tok_s",
+        "decode_tok_s",
+    }
     assert data["provider"] == "cpu" and data["prompt_tokens"] == 3
 
 
 def test_generate_streams_text_and_prints_timings(tiny_int4: Path, tmp_path: Path) -> None:
-    result = _run("generate", "--model", str(tiny_int4), "--prompt", "the quick",
-                  "--max-new-tokens", "5", home=tmp_path)
+    result = _run(
+        "generate",
+        "--model",
+        str(tiny_int4),
+        "--prompt",
+        "the quick",
+        "--max-new-tokens",
+        "5",
+        home=tmp_path,
+    )
     assert result.returncode == 0
     assert "decode" in result.stderr and "tok/s" in result.stderr
 
@@ -49,16 +79,31 @@ def test_unknown_model_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_unknown_provider_is_refused(tiny_int4: Path, tmp_path: Path) -> None:
-    result = _run("generate", "--model", str(tiny_int4), "--prompt", "x", "--provider", "tpu",
-                  home=tmp_path)
+    result = _run(
+        "generate", "--model", str(tiny_int4), "--prompt", "x", "--provider", "tpu", home=tmp_path
+    )
     assert result.returncode == 2 and "invalid choice" in result.stderr
 
 
 @pytest.mark.export
 def test_bench_vs_optimum_json(tiny_int4: Path, tmp_path: Path) -> None:
-    result = _run("bench", "--model", str(tiny_int4), "--prompt-tokens", "20",
-                  "--new-tokens", "8", "--runs", "2", "--warmup", "0", "--vs", "optimum",
-                  "--json", home=tmp_path)
+    result = _run(
+        "bench",
+        "--model",
+        str(tiny_int4),
+        "--prompt-tokens",
+        "20",
+        "--new-tokens",
+        "8",
+        "--runs",
+        "2",
+        "--warmup",
+        "0",
+        "--vs",
+        "optimum",
+        "--json",
+        home=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     for side in ("ours", "optimum"):

@@ -41,8 +41,12 @@ def test_prepared_tokenizer_is_the_right_bpe(session: LLMSession) -> None:
 
 
 def test_it_knows_the_capital_of_france(session: LLMSession) -> None:
-    out = session.complete("The capital of France is", max_new_tokens=8)
+    out = session.complete("Q: What is the capital of France?\nA:", max_new_tokens=10)
     assert "Paris" in out.text
+    out = session.complete(
+        "The capital of France is Paris. The capital of Germany is", max_new_tokens=4
+    )
+    assert "Berlin" in out.text
     assert out.stats.decode_tok_s > 0 and out.stats.ttft_ms > 0
 
 
@@ -56,19 +60,47 @@ def test_equals_optimum_on_the_real_model(session: LLMSession) -> None:
         session.folder, file_name="model.onnx", use_cache=True, provider="CPUExecutionProvider"
     )
     x = torch.tensor([ids])
-    out = model.generate(input_ids=x, attention_mask=torch.ones_like(x), max_new_tokens=24,
-                         min_new_tokens=24, do_sample=False, pad_token_id=0)
-    assert list(ours.token_ids) == [int(t) for t in out[0, len(ids):]]
+    out = model.generate(
+        input_ids=x,
+        attention_mask=torch.ones_like(x),
+        max_new_tokens=24,
+        min_new_tokens=24,
+        do_sample=False,
+        pad_token_id=0,
+    )
+    assert list(ours.token_ids) == [int(t) for t in out[0, len(ids) :]]
 
 
 def test_generate_json_command(default_model: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "main.py", "generate", "--model", str(default_model), "--prompt",
-         "The capital of France is", "--max-new-tokens", "6", "--json", "--provider", "cpu"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "main.py",
+            "generate",
+            "--model",
+            str(default_model),
+            "--prompt",
+            "The capital of France is",
+            "--max-new-tokens",
+            "6",
+            "--json",
+            "--provider",
+            "cpu",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     data = json.loads(result.stdout)
-    for key in ("text", "provider", "prompt_tokens", "new_tokens", "ttft_ms", "prefill_tok_s",
-                "decode_tok_s"):
+    for key in (
+        "text",
+        "provider",
+        "prompt_tokens",
+        "new_tokens",
+        "ttft_ms",
+        "prefill_tok_s",
+        "decode_tok_s",
+    ):
         assert key in data
     assert data["provider"] == "cpu" and data["prompt_tokens"] == 6
