@@ -20,7 +20,7 @@ from engine.progress import Reporter
 EXPORT_TASK = "text-generation-with-past"
 _DONE = "export.json"
 #: Bump when the exported graph changes (graph edits, fusion): cached exports are redone.
-EXPORT_VERSION = 2
+EXPORT_VERSION = 3
 
 
 def export_fp32(source: Source, out: Path, report: Reporter) -> Path:

@@ -191,9 +191,15 @@ def _fuse(model: onnx.ModelProto, config: dict[str, Any]) -> dict[str, Any]:
             ),
         ]
         rewires.append((o_proj, f"{f}/attn"))
+        gelu = _gelu_rewire(nodes, i, config)
+        if gelu is not None:
+            consumer, gate, out = gelu
+            new_nodes.append(helper.make_node("FastGelu", [gate], [out], domain="com.microsoft",
+                                              name=out))
+            rewires.append((consumer, out))
     # Every layer matched: only now is the graph changed.
-    for o_proj, attn in rewires:
-        o_proj.input[0] = attn
+    for consumer, value in rewires:
+        consumer.input[0] = value
     # The old producers of present.* must go before the new ones are added.
     for node in graph.node:
         for j, out in enumerate(node.output):
@@ -203,9 +209,29 @@ def _fuse(model: onnx.ModelProto, config: dict[str, Any]) -> dict[str, Any]:
     graph.initializer.extend(new_inits)
     if not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    _topological_sort(graph)  # before pruning: it walks consumers before producers
     removed = remove_dead_nodes(graph)
-    _topological_sort(graph)
-    return {"fused_layers": layers, "context": context, "removed_nodes": removed}
+    gelus = sum(1 for node in graph.node if node.op_type == "FastGelu")
+    return {"fused_layers": layers, "fused_gelu": gelus, "context": context,
+            "removed_nodes": removed}
+
+
+def _gelu_rewire(
+    nodes: dict[str, onnx.NodeProto], layer: int, config: dict[str, Any]
+) -> tuple[onnx.NodeProto, str, str] | None:
+    """The tanh-approximated GELU of a layer's MLP, as one FastGelu node (or None)."""
+    if config.get("hidden_activation") != "gelu_pytorch_tanh":
+        return None
+    base = f"/model/layers.{layer}/mlp"
+    gate = nodes.get(f"{base}/gate_proj/MatMul")
+    consumer = nodes.get(f"{base}/Mul")
+    last = nodes.get(f"{base}/act_fn/Mul_5")
+    tanh = nodes.get(f"{base}/act_fn/Tanh")
+    if gate is None or consumer is None or last is None or tanh is None:
+        return None
+    if consumer.input[0] != last.output[0]:
+        return None
+    return consumer, gate.output[0], f"/fused/layers.{layer}/gelu"
 
 
 def _rotary_tables(

@@ -20,7 +20,7 @@ from typing import Any
 
 from engine import paths
 from engine.errors import QualityError
-from engine.models.export import export_fp32
+from engine.models.export import EXPORT_VERSION, export_fp32
 from engine.models.manifest import Manifest, check_folder
 from engine.models.quantize import Recipe, quantize, recipe
 from engine.models.sources import DEFAULT_NAME, Source, resolve
@@ -248,7 +248,8 @@ def _move_into_place(staging: Path, target: Path) -> None:
 
 def _cache_key(src: Source, rec: Recipe) -> str:
     blob = json.dumps(
-        {"source": src.sha256, "recipe": rec.to_dict(), "pipeline": PIPELINE_VERSION},
+        {"source": src.sha256, "recipe": rec.to_dict(), "pipeline": PIPELINE_VERSION,
+         "export": EXPORT_VERSION},
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()
