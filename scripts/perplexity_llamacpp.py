@@ -29,12 +29,26 @@ def main() -> None:
     session = LLMSession(resolve_model(args.model), provider="cpu", threads=args.threads)
     ids = session.encode(reference_text())[:320]
     ours = perplexity(session.logits_for(ids), ids)
-    llm = Llama(model_path=session.manifest.source["path"], n_ctx=512, n_batch=512,
-                n_threads=args.threads, logits_all=True, verbose=False)
+    llm = Llama(
+        model_path=session.manifest.source["path"],
+        n_ctx=512,
+        n_batch=512,
+        n_threads=args.threads,
+        logits_all=True,
+        verbose=False,
+    )
     llm.eval(ids)
     theirs = perplexity(np.asarray(llm.scores[: len(ids)], dtype=np.float32), ids)
-    print(json.dumps({"tokens": len(ids) - 1, "ours": ours, "llamacpp_gguf": theirs,
-                      "fp32_export": session.manifest.validation.get("perplexity_fp32")}))
+    print(
+        json.dumps(
+            {
+                "tokens": len(ids) - 1,
+                "ours": ours,
+                "llamacpp_gguf": theirs,
+                "fp32_export": session.manifest.validation.get("perplexity_fp32"),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ _ORT_TYPES = {
     "tensor(int32)": np.int32,
 }
 _DEVICES = {"cuda": "cuda", "dml": "dml", "cpu": "cpu"}
+#: Shared KV buffers grow in steps of this many positions.
+KV_GROWTH = 256
 
 
 @dataclass(frozen=True)
@@ -139,12 +141,20 @@ class LLMSession:
         self._lock = threading.Lock()
         self._cache_tokens: list[int] = []
         self._cache: list[ort.OrtValue] = []
+        # Fused graphs (GroupQueryAttention) update one preallocated past/present buffer
+        # in place: no per-token copy of the cache, and rewinding to a prefix is free.
+        fusion = self.manifest.graph.get("fusion", {})
+        self._shared = bool(fusion.get("fused_layers")) and len(self.io.kv) > 0
+        self._capacity = 0
+        self._buffers: list[np.ndarray] = []
         self.reset()
 
     # ------------------------------------------------------------------ cache
     def reset(self) -> None:
         """Forget the KV cache (the next generation prefills everything)."""
         self._cache_tokens = []
+        if self._shared:
+            return  # the buffers stay; their contents past the valid length are ignored
         self._cache = [
             ort.OrtValue.ortvalue_from_numpy(np.zeros(spec.shape, spec.dtype), self._device, 0)
             for spec in self.io.kv
@@ -158,21 +168,43 @@ class LLMSession:
         """Keep the first `keep` positions of the cache (a shared prefix)."""
         if keep >= len(self._cache_tokens):
             return
-        if keep == 0:
-            self.reset()
+        if keep == 0 or self._shared:
+            # A shared buffer needs no copy: only the valid length changes.
+            self._cache_tokens = self._cache_tokens[:keep]
+            if not self._shared:
+                self.reset()
             return
         kept = []
         for spec, value in zip(self.io.kv, self._cache, strict=True):
-            arr = value.numpy()
-            index = [slice(None)] * arr.ndim
-            index[spec.seq_axis] = slice(0, keep)
-            kept.append(
-                ort.OrtValue.ortvalue_from_numpy(
-                    np.ascontiguousarray(arr[tuple(index)]), self._device, 0
-                )
-            )
+            kept.append(self._from_numpy(_take(value.numpy(), spec.seq_axis, keep)))
         self._cache = kept
         self._cache_tokens = self._cache_tokens[:keep]
+
+    def _from_numpy(self, arr: np.ndarray) -> ort.OrtValue:
+        return ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(arr), self._device, 0)
+
+    def _reserve(self, total: int) -> None:
+        """Make the shared past/present buffers hold at least `total` positions."""
+        if self._capacity >= total:
+            return
+        step = KV_GROWTH
+        capacity = min(self.context_length, max(total, 2 * self._capacity, step))
+        capacity = min(self.context_length, -(-capacity // step) * step)
+        valid = len(self._cache_tokens)
+        grown = []
+        for i, spec in enumerate(self.io.kv):
+            shape = list(spec.shape)
+            shape[spec.seq_axis] = capacity
+            arr = np.zeros(shape, spec.dtype)
+            if valid and self._cache:
+                index = [slice(None)] * arr.ndim
+                index[spec.seq_axis] = slice(0, valid)
+                arr[tuple(index)] = _take(self._cache[i].numpy(), spec.seq_axis, valid)
+            grown.append(arr)
+        # On the CPU the OrtValues wrap these arrays, so keep the arrays alive with them.
+        self._buffers = grown
+        self._cache = [self._from_numpy(arr) for arr in grown]
+        self._capacity = capacity
 
     # ------------------------------------------------------------------ forward
     def _forward(self, ids: Sequence[int]) -> np.ndarray:
@@ -180,6 +212,8 @@ class LLMSession:
         past = len(self._cache_tokens)
         n = len(ids)
         total = past + n
+        if self._shared:
+            self._reserve(total)
         binding = self.session.io_binding()
         binding.bind_cpu_input(self.io.input_ids, np.asarray([ids], dtype=np.int64))
         if self.io.attention_mask:
@@ -190,22 +224,27 @@ class LLMSession:
             )
         for spec, value in zip(self.io.kv, self._cache, strict=True):
             binding.bind_ortvalue_input(spec.past, value)
-        if n == 1 or self.manifest.logits == "last":
+            if self._shared:
+                # GroupQueryAttention writes the new positions into the same buffer.
+                binding.bind_ortvalue_output(spec.present, value)
+        last_only = n == 1 or self.manifest.logits == "last"
+        if last_only:
             buf = self._logits_buf
             binding.bind_output(
                 self.io.logits, "cpu", 0, buf.dtype, list(buf.shape), buf.ctypes.data
             )
         else:
             binding.bind_output(self.io.logits, "cpu")
-        for spec in self.io.kv:
-            binding.bind_output(spec.present, self._device)
+        if not self._shared:
+            for spec in self.io.kv:
+                binding.bind_output(spec.present, self._device)
         self.session.run_with_iobinding(binding)
-        outputs = binding.get_outputs()
-        self._cache = list(outputs[1:])
+        if not self._shared:
+            self._cache = list(binding.get_outputs()[1:])
         self._cache_tokens.extend(ids)
-        if n == 1 or self.manifest.logits == "last":
+        if last_only:
             return self._logits_buf[0, -1]
-        return np.asarray(outputs[0].numpy()[0, -1])
+        return np.asarray(binding.get_outputs()[0].numpy()[0, -1])
 
     def prefill(self, ids: Sequence[int], cancel: CancelToken | None = None) -> np.ndarray:
         """Feed `ids` in chunks after the cache; return the logits of the last one."""
@@ -387,6 +426,13 @@ class LLMSession:
     @property
     def report(self) -> ProviderReport:
         return self.provider
+
+
+def _take(arr: np.ndarray, axis: int, length: int) -> np.ndarray:
+    """The first `length` positions of `arr` along `axis`."""
+    index = [slice(None)] * arr.ndim
+    index[axis] = slice(0, length)
+    return arr[tuple(index)]
 
 
 def _read_json(path: Path) -> dict[str, Any]:

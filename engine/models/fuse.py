@@ -194,8 +194,9 @@ def _fuse(model: onnx.ModelProto, config: dict[str, Any]) -> dict[str, Any]:
         gelu = _gelu_rewire(nodes, i, config)
         if gelu is not None:
             consumer, gate, out = gelu
-            new_nodes.append(helper.make_node("FastGelu", [gate], [out], domain="com.microsoft",
-                                              name=out))
+            new_nodes.append(
+                helper.make_node("FastGelu", [gate], [out], domain="com.microsoft", name=out)
+            )
             rewires.append((consumer, out))
     # Every layer matched: only now is the graph changed.
     for consumer, value in rewires:
@@ -212,8 +213,12 @@ def _fuse(model: onnx.ModelProto, config: dict[str, Any]) -> dict[str, Any]:
     _topological_sort(graph)  # before pruning: it walks consumers before producers
     removed = remove_dead_nodes(graph)
     gelus = sum(1 for node in graph.node if node.op_type == "FastGelu")
-    return {"fused_layers": layers, "fused_gelu": gelus, "context": context,
-            "removed_nodes": removed}
+    return {
+        "fused_layers": layers,
+        "fused_gelu": gelus,
+        "context": context,
+        "removed_nodes": removed,
+    }
 
 
 def _gelu_rewire(

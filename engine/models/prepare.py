@@ -248,8 +248,12 @@ def _move_into_place(staging: Path, target: Path) -> None:
 
 def _cache_key(src: Source, rec: Recipe) -> str:
     blob = json.dumps(
-        {"source": src.sha256, "recipe": rec.to_dict(), "pipeline": PIPELINE_VERSION,
-         "export": EXPORT_VERSION},
+        {
+            "source": src.sha256,
+            "recipe": rec.to_dict(),
+            "pipeline": PIPELINE_VERSION,
+            "export": EXPORT_VERSION,
+        },
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()

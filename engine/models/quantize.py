@@ -37,6 +37,7 @@ class Recipe:
     algo: str = "rtn"  # "rtn" (round to nearest) | "hqq" (half-quadratic, needs torch)
     fp16: bool = False
     rerank: int = 0  # re-score the lm_head's top-k exactly from 8-bit rows (0 = off)
+    lm_head_block: int = 0  # block size of the lm_head alone (0 = block_size)
     description: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -179,7 +180,8 @@ def quantize(src: Path, dst: Path, rec: Recipe, report: Reporter) -> dict[str, A
             if not bits:
                 continue
             weight = numpy_helper.to_array(inits[node.input[1]])
-            q_node, tensors = _matmul_node(node, weight, bits, rec)
+            block = rec.lm_head_block if node.name == lm_head.name and rec.lm_head_block else 0
+            q_node, tensors = _matmul_node(node, weight, bits, rec, block or rec.block_size)
             summary["matmuls"][node.name] = bits
             dropped.add(node.input[1])
         replaced[index] = q_node
@@ -278,15 +280,15 @@ def _rerank(
 
 
 def _matmul_node(
-    node: onnx.NodeProto, weight: np.ndarray, bits: int, rec: Recipe
+    node: onnx.NodeProto, weight: np.ndarray, bits: int, rec: Recipe, block: int
 ) -> tuple[onnx.NodeProto, list[onnx.TensorProto]]:
     k, n = weight.shape
     base = node.input[1]
     if rec.algo == "hqq" and bits == 4:
-        packed, scales, zeros = _pack_hqq(weight, bits, rec.block_size)
+        packed, scales, zeros = _pack_hqq(weight, bits, block)
         symmetric = False
     else:
-        packed, scales, zeros = _pack(weight, bits, rec.block_size, rec.symmetric)
+        packed, scales, zeros = _pack(weight, bits, block, rec.symmetric)
         symmetric = rec.symmetric
     tensors = [
         numpy_helper.from_array(packed, f"{base}_q{bits}"),
@@ -305,7 +307,7 @@ def _matmul_node(
         K=k,
         N=n,
         bits=bits,
-        block_size=rec.block_size,
+        block_size=block,
         accuracy_level=rec.accuracy_level,
     )
     return q_node, tensors
