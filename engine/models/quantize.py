@@ -74,8 +74,9 @@ RECIPES: dict[str, Recipe] = {
             4,
             8,
             rerank=64,
-            description="8-bit layers and embedding; 4-bit lm_head whose top 64 are "
-            "re-scored exactly from the 8-bit (tied) embedding rows",
+            lm_head_block=128,
+            description="8-bit layers and embedding; 4-bit lm_head (block 128) whose top "
+            "64 are re-scored exactly from the 8-bit (tied) embedding rows",
         ),
     )
 }
