@@ -216,3 +216,13 @@ def test_runtime_needs_no_torch_transformers_or_optimum(tiny_int4: Path) -> None
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
     )
     assert result.stdout.strip() == ""
+
+
+@pytest.mark.export
+def test_shared_kv_buffer_grows_and_still_equals_optimum(int4: LLMSession) -> None:
+    """A prompt past the first 256-position buffer: growth keeps the cache exact."""
+    assert int4._shared  # the tiny model's attention is fused
+    rng = np.random.default_rng(3)
+    ids = [2, *rng.integers(4, int4.vocab_size - 1, size=299).tolist()]
+    ours = int4.complete(ids, max_new_tokens=12, ignore_eos=True, reuse_cache=False)
+    assert list(ours.token_ids) == _optimum_greedy(int4.folder, ids, 12)

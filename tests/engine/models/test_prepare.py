@@ -137,3 +137,20 @@ def test_bad_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         _prepare(tmp_path / "h", monkeypatch, empty)
     with pytest.raises(PreparationError, match="unknown quantization"):
         _prepare(tmp_path / "h", monkeypatch, empty, quant="int3")
+
+
+def test_rerank_recipe_on_an_untied_model(
+    tiny_hf: Path, tiny_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tiny model's lm_head is not tied: the rerank rows are an 8-bit copy."""
+    import onnx
+
+    home = _copy_home(tiny_home, tmp_path)
+    result = _prepare(
+        home, monkeypatch, tiny_hf, quant="int8-lm4-rerank", name="rr", min_agreement=0.0
+    )
+    graph = onnx.load(str(result.folder / "model.onnx"), load_external_data=False).graph
+    ops = [n.op_type for n in graph.node]
+    assert "TopK" in ops and "ScatterElements" in ops
+    assert ops.count("GatherBlockQuantized") == 2  # the embedding and the rerank rows
+    assert result.manifest.validation["top1_agreement"] >= 0.9
