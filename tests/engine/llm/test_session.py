@@ -16,6 +16,7 @@ from engine.llm.events import GenerationFinished, TokenDelta
 from engine.llm.sampling import SamplingParams
 from engine.llm.session import LLMSession
 from engine.progress import CancelToken
+from tests.helpers.reference import optimum_greedy
 from tests.helpers.tiny_model import SLIDING_WINDOW
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -32,25 +33,6 @@ def int4(tiny_int4: Path) -> LLMSession:
     return LLMSession(tiny_int4, provider="cpu")
 
 
-def _optimum_greedy(folder: Path, ids: list[int], n: int) -> list[int]:
-    torch = pytest.importorskip("torch")
-    from optimum.onnxruntime import ORTModelForCausalLM
-
-    model = ORTModelForCausalLM.from_pretrained(
-        folder, file_name="model.onnx", use_cache=True, provider="CPUExecutionProvider"
-    )
-    x = torch.tensor([ids])
-    out = model.generate(
-        input_ids=x,
-        attention_mask=torch.ones_like(x),
-        max_new_tokens=n,
-        min_new_tokens=n,
-        do_sample=False,
-        pad_token_id=0,
-    )
-    return [int(t) for t in out[0, len(ids) :]]
-
-
 @pytest.mark.export
 @pytest.mark.parametrize("which", ["fp32", "int4"])
 def test_equals_optimum_generate_token_for_token(
@@ -60,7 +42,7 @@ def test_equals_optimum_generate_token_for_token(
     ids = session.encode(PROMPT)
     n = 3 * SLIDING_WINDOW  # well past the sliding window
     ours = session.complete(ids, max_new_tokens=n, ignore_eos=True, reuse_cache=False)
-    assert list(ours.token_ids) == _optimum_greedy(session.folder, ids, n)
+    assert list(ours.token_ids) == optimum_greedy(session.folder, ids, n)
 
 
 @pytest.mark.export
@@ -225,4 +207,4 @@ def test_shared_kv_buffer_grows_and_still_equals_optimum(int4: LLMSession) -> No
     rng = np.random.default_rng(3)
     ids = [2, *rng.integers(4, int4.vocab_size - 1, size=299).tolist()]
     ours = int4.complete(ids, max_new_tokens=12, ignore_eos=True, reuse_cache=False)
-    assert list(ours.token_ids) == _optimum_greedy(int4.folder, ids, 12)
+    assert list(ours.token_ids) == optimum_greedy(int4.folder, ids, 12)

@@ -15,6 +15,7 @@ import pytest
 from engine.llm.session import LLMSession
 from engine.models.manifest import check_folder
 from engine.models.prepare import DEFAULT_MIN_AGREEMENT, DEFAULT_QUANT
+from tests.helpers.reference import optimum_greedy
 
 pytestmark = [pytest.mark.slow, pytest.mark.export]
 ROOT = Path(__file__).resolve().parents[3]
@@ -51,24 +52,9 @@ def test_it_knows_the_capital_of_france(session: LLMSession) -> None:
 
 
 def test_equals_optimum_on_the_real_model(session: LLMSession) -> None:
-    torch = pytest.importorskip("torch")
-    from optimum.onnxruntime import ORTModelForCausalLM
-
     ids = session.encode("A lighthouse keeper climbed the spiral stairs every evening and")
     ours = session.complete(ids, max_new_tokens=24, ignore_eos=True, reuse_cache=False)
-    model = ORTModelForCausalLM.from_pretrained(
-        session.folder, file_name="model.onnx", use_cache=True, provider="CPUExecutionProvider"
-    )
-    x = torch.tensor([ids])
-    out = model.generate(
-        input_ids=x,
-        attention_mask=torch.ones_like(x),
-        max_new_tokens=24,
-        min_new_tokens=24,
-        do_sample=False,
-        pad_token_id=0,
-    )
-    assert list(ours.token_ids) == [int(t) for t in out[0, len(ids) :]]
+    assert list(ours.token_ids) == optimum_greedy(session.folder, ids, 24)
 
 
 def test_generate_json_command(default_model: Path) -> None:
