@@ -220,11 +220,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     session = LLMSession(resolve_model(args.model), provider=args.provider)
     _err(f"Agent Workbench demo: model {session.manifest.name!r}, {session.provider.describe()}")
-    question = "Name three things a lighthouse keeper does every day."
+    question = "What does a lighthouse do?"
+    # A base model continues text: one example exchange shows it the shape of an answer.
     prompt = render_chat(
         session,
         [
-            {"role": "system", "content": "You are a concise, helpful assistant."},
+            {
+                "role": "system",
+                "content": "A conversation between a curious user and a helpful "
+                "assistant who answers in one or two sentences.",
+            },
+            {"role": "user", "content": "What is the capital of Italy?"},
+            {"role": "assistant", "content": "The capital of Italy is Rome."},
             {"role": "user", "content": question},
         ],
     )

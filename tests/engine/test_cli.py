@@ -112,3 +112,16 @@ def test_bench_vs_optimum_json(tiny_int4: Path, tmp_path: Path) -> None:
         assert data[side]["peak_rss_mb"] > 0 and data[side]["ttft_ms"]["median"] > 0
     assert data["ratio_decode"] > 0 and data["ratio_prefill"] > 0
     assert data["same_tokens_optimum"] == 8
+
+
+def test_demo_streams_an_answer_with_timings(tiny_int4: Path, tmp_path: Path) -> None:
+    result = _run("demo", "--model", str(tiny_int4), "--max-new-tokens", "6", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Assistant:")
+    assert "User: What does a lighthouse do?" in result.stderr and "ttft" in result.stderr
+
+
+def test_demo_without_a_prepared_model_says_how_to_prepare(tmp_path: Path) -> None:
+    result = _run("demo", home=tmp_path)
+    assert result.returncode == 2
+    assert "model prepare" in result.stderr and "Traceback" not in result.stderr
