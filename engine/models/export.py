@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,10 @@ def _export(source: Source, out: Path, report: Reporter) -> None:
     report("load", 1, 1, type(model).__name__)
     report("export", 0, 1, f"optimum export ({EXPORT_TASK})")
     raw = out / "optimum"
-    with torch.inference_mode():
+    # The tracer's warnings (Python booleans, advanced indexing) are about shapes the
+    # export handles; they would bury the progress lines the person is watching.
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         onnx_export_from_model(model, str(raw), task=EXPORT_TASK, do_validation=False)
     config = model.config.to_dict()
     del model
