@@ -27,7 +27,7 @@ from engine.models.sources import DEFAULT_NAME, Source, resolve
 from engine.models.validate import compare, reference_text
 from engine.progress import CancelToken, ProgressCallback, Reporter
 
-PIPELINE_VERSION = 4
+PIPELINE_VERSION = 6
 DEFAULT_QUANT = "int8-lm4-rerank"
 DEFAULT_MIN_AGREEMENT = 0.90
 TEMPLATES = Path(__file__).resolve().parents[2] / "resources" / "templates"
