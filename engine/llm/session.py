@@ -27,7 +27,8 @@ from tokenizers import Tokenizer
 from engine.errors import Cancelled, ModelError, PromptTooLongError
 from engine.llm.detokenizer import IncrementalDetokenizer
 from engine.llm.events import GenerationEvent, GenerationFinished, GenerationStats, TokenDelta
-from engine.llm.providers import ProviderReport, create_session
+from engine.llm.providers import PROVIDERS, ProviderReport, candidates, create_session
+from engine.llm.rows import RowTable
 from engine.llm.sampling import SamplingParams, make_rng, sample
 from engine.llm.stats import peak_rss_mb, release_freed_memory
 from engine.llm.stops import StopMatcher
@@ -71,7 +72,8 @@ class ModelIO:
     def read(cls, session: ort.InferenceSession) -> ModelIO:
         inputs = {i.name: i for i in session.get_inputs()}
         outputs = [o.name for o in session.get_outputs()]
-        if "input_ids" not in inputs or "logits" not in outputs:
+        token_input = "input_ids" if "input_ids" in inputs else "inputs_embeds"
+        if token_input not in inputs or "logits" not in outputs:
             raise ModelError(
                 "this ONNX model is not a causal language model: it needs an `input_ids` "
                 f"input and a `logits` output (it has inputs {sorted(inputs)[:6]} and outputs "
@@ -96,7 +98,7 @@ class ModelIO:
             kv.append(KVSpec(name, present, shape, seq_axis, _ORT_TYPES[arg.type]))
         logits_type = next(o.type for o in session.get_outputs() if o.name == "logits")
         return cls(
-            input_ids="input_ids",
+            input_ids=token_input,
             attention_mask="attention_mask" if "attention_mask" in inputs else None,
             position_ids="position_ids" if "position_ids" in inputs else None,
             logits="logits",
@@ -115,6 +117,7 @@ class LLMSession:
         threads: int | None = None,
         prefill_chunk: int = 256,
         options: ort.SessionOptions | None = None,
+        lean: bool = True,
     ) -> None:
         self.folder = Path(folder)
         self.manifest: Manifest = check_folder(self.folder)
@@ -128,9 +131,8 @@ class LLMSession:
         self.context_length = int(self.manifest.context_length)
         self.eos_ids = frozenset(self.manifest.eos_token_ids)
         self.prefill_chunk = max(1, prefill_chunk)
-        self.session, self.provider = create_session(
-            self.folder / "model.onnx", provider, threads, options
-        )
+        model_path = self._choose_graph(provider, lean)
+        self.session, self.provider = create_session(model_path, provider, threads, options)
         self.io = ModelIO.read(self.session)
         release_freed_memory()
         self._device = _DEVICES.get(self.provider.active, "cpu")
@@ -148,6 +150,20 @@ class LLMSession:
         self._capacity = 0
         self._buffers: list[np.ndarray] = []
         self.reset()
+
+    def _choose_graph(self, provider: str, lean_allowed: bool) -> Path:
+        """On the CPU, the lean graph whose token table stays out of memory (RowTable)."""
+        self._rows: RowTable | None = None
+        lean = self.manifest.graph.get("lean")
+        on_cpu = candidates(provider)[0][:1] == [PROVIDERS["cpu"]]
+        if not (lean and lean_allowed and on_cpu and (self.folder / lean["model"]).is_file()):
+            return self.folder / "model.onnx"
+        self._rows = RowTable(self.folder, lean)
+        top_k = int(self.manifest.quantization.get("rerank", 0))
+        self._lean_outputs = (lean["ids_output"], lean["hidden_output"])
+        self._candidates = np.zeros((1, 1, top_k), dtype=np.int64)
+        self._hidden = np.zeros((1, 1, int(lean["hidden"])), dtype=np.float32)
+        return self.folder / lean["model"]
 
     # ------------------------------------------------------------------ cache
     def reset(self) -> None:
@@ -215,7 +231,10 @@ class LLMSession:
         if self._shared:
             self._reserve(total)
         binding = self.session.io_binding()
-        binding.bind_cpu_input(self.io.input_ids, np.asarray([ids], dtype=np.int64))
+        if self._rows is not None:
+            binding.bind_cpu_input(self.io.input_ids, self._rows.rows(ids)[None])
+        else:
+            binding.bind_cpu_input(self.io.input_ids, np.asarray([ids], dtype=np.int64))
         if self.io.attention_mask:
             binding.bind_cpu_input(self.io.attention_mask, self._ones[:, :total])
         if self.io.position_ids:
@@ -238,10 +257,18 @@ class LLMSession:
         if not self._shared:
             for spec in self.io.kv:
                 binding.bind_output(spec.present, self._device)
+        if self._rows is not None:
+            extra: tuple[np.ndarray, np.ndarray] = (self._candidates, self._hidden)
+            for name, out in zip(self._lean_outputs, extra, strict=True):
+                binding.bind_output(name, "cpu", 0, out.dtype, list(out.shape), out.ctypes.data)
         self.session.run_with_iobinding(binding)
         if not self._shared:
-            self._cache = list(binding.get_outputs()[1:])
+            self._cache = list(binding.get_outputs()[1 : 1 + len(self.io.kv)])
         self._cache_tokens.extend(ids)
+        if self._rows is not None:
+            # The lm_head's best candidates, re-scored exactly from their 8-bit rows.
+            candidates_ = self._candidates[0, 0]
+            self._logits_buf[0, 0, candidates_] = self._rows.rows(candidates_) @ self._hidden[0, 0]
         if last_only:
             return self._logits_buf[0, -1]
         return np.asarray(binding.get_outputs()[0].numpy()[0, -1])

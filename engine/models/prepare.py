@@ -21,13 +21,14 @@ from typing import Any
 from engine import paths
 from engine.errors import QualityError
 from engine.models.export import EXPORT_VERSION, export_fp32
+from engine.models.graph import write_lean_graph
 from engine.models.manifest import Manifest, check_folder
 from engine.models.quantize import Recipe, quantize, recipe
 from engine.models.sources import DEFAULT_NAME, Source, resolve
 from engine.models.validate import compare, reference_text
 from engine.progress import CancelToken, ProgressCallback, Reporter
 
-PIPELINE_VERSION = 6
+PIPELINE_VERSION = 7
 DEFAULT_QUANT = "int8-lm4-rerank"
 DEFAULT_MIN_AGREEMENT = 0.90
 TEMPLATES = Path(__file__).resolve().parents[2] / "resources" / "templates"
@@ -86,6 +87,9 @@ def prepare(
         details = _build(fp32, staging, src, rec, report)
         _write_support_files(fp32, staging, src)
         manifest = _manifest(name, src, rec, details, staging, key)
+        lean = write_lean_graph(staging)
+        if lean:
+            manifest.graph = {**manifest.graph, "lean": lean}
         manifest.validation = _validate(fp32, staging, manifest, rec, threads, report)
         agreement = manifest.validation.get("top1_agreement", 1.0)
         if agreement < min_agreement and not force:
@@ -203,7 +207,8 @@ def _validate(
 
     manifest.files = _files(folder)
     manifest.write(folder)
-    ref_manifest = Manifest(**{**manifest.to_dict(), "files": {}})
+    ref_graph = {k: v for k, v in manifest.graph.items() if k != "lean"}
+    ref_manifest = Manifest(**{**manifest.to_dict(), "files": {}, "graph": ref_graph})
     ref_manifest.write(fp32)
     ids_text = reference_text()
     reference = LLMSession(fp32, provider="cpu", threads=threads)

@@ -57,6 +57,28 @@ def test_equals_optimum_on_the_real_model(session: LLMSession) -> None:
     assert list(ours.token_ids) == optimum_greedy(session.folder, ids, 24)
 
 
+def test_lean_graph_keeps_the_token_table_out_of_memory(
+    session: LLMSession, default_model: Path
+) -> None:
+    """The CPU runtime reads table rows from the file; results equal the full graph's."""
+    import numpy as np
+
+    assert session._rows is not None
+    full = LLMSession(default_model, provider="cpu", lean=False)
+    assert full._rows is None
+    ids = session.encode("The lighthouse keeper climbed the stairs and")
+    lean_rows = session.logits_for(ids)
+    full_rows = full.logits_for(ids)
+    assert (lean_rows.argmax(-1) == full_rows.argmax(-1)).all()
+    winners = full_rows.argmax(-1)
+    np.testing.assert_allclose(
+        lean_rows[np.arange(len(ids)), winners],
+        full_rows[np.arange(len(ids)), winners],
+        rtol=1e-4,
+        atol=1e-3,
+    )
+
+
 def test_generate_json_command(default_model: Path) -> None:
     result = subprocess.run(
         [
