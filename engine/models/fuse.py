@@ -146,26 +146,8 @@ def _fuse(model: onnx.ModelProto, config: dict[str, Any]) -> dict[str, Any]:
         rope = f"{p}/local" if sliding else f"{p}/global"
         f = f"{p}/layers.{i}"
         new_nodes += [
-            helper.make_node("Reshape", [q, f"{p}/q_heads"], [f"{f}/q4"], name=f"{f}/q4"),
-            helper.make_node(
-                "SimplifiedLayerNormalization",
-                [f"{f}/q4", q_scale],
-                [f"{f}/qn"],
-                axis=-1,
-                epsilon=eps,
-                name=f"{f}/q_norm",
-            ),
-            helper.make_node("Reshape", [f"{f}/qn", f"{p}/q_flat"], [f"{f}/q"], name=f"{f}/q"),
-            helper.make_node("Reshape", [k, f"{p}/kv_heads"], [f"{f}/k4"], name=f"{f}/k4"),
-            helper.make_node(
-                "SimplifiedLayerNormalization",
-                [f"{f}/k4", k_scale],
-                [f"{f}/kn"],
-                axis=-1,
-                epsilon=eps,
-                name=f"{f}/k_norm",
-            ),
-            helper.make_node("Reshape", [f"{f}/kn", f"{p}/kv_flat"], [f"{f}/k"], name=f"{f}/k"),
+            *_head_norm(q, q_scale, f"{p}/q_heads", f"{p}/q_flat", f"{f}/q", eps),
+            *_head_norm(k, k_scale, f"{p}/kv_heads", f"{p}/kv_flat", f"{f}/k", eps),
             helper.make_node(
                 "GroupQueryAttention",
                 [
@@ -237,6 +219,24 @@ def _gelu_rewire(
     if consumer.input[0] != last.output[0]:
         return None
     return consumer, gate.output[0], f"/fused/layers.{layer}/gelu"
+
+
+def _head_norm(
+    x: str, scale: str, heads_shape: str, flat_shape: str, out: str, eps: float
+) -> list[onnx.NodeProto]:
+    """RMS-normalise each head of a [B, S, H*D] projection (Gemma's q_norm / k_norm)."""
+    return [
+        helper.make_node("Reshape", [x, heads_shape], [f"{out}4"], name=f"{out}4"),
+        helper.make_node(
+            "SimplifiedLayerNormalization",
+            [f"{out}4", scale],
+            [f"{out}n"],
+            axis=-1,
+            epsilon=eps,
+            name=f"{out}_norm",
+        ),
+        helper.make_node("Reshape", [f"{out}n", flat_shape], [out], name=out),
+    ]
 
 
 def _rotary_tables(
