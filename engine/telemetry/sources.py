@@ -1,0 +1,88 @@
+"""Counter sources a sampler reads: each says whether it is available and, if not, why."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    unit: str
+
+
+class Source(Protocol):
+    """What the sampler needs from a counter source."""
+
+    name: str
+    channels: tuple[Channel, ...]
+    available: bool
+    reason: str  # why not available ("" when it is)
+
+    def read(self) -> Sequence[float]: ...
+
+
+class SystemSource:
+    """CPU (total and per core), RAM, and this process's CPU, RSS and threads (psutil)."""
+
+    name = "system"
+
+    def __init__(self, pid: int | None = None) -> None:
+        self.available = True
+        self.reason = ""
+        try:
+            import psutil
+        except ImportError:
+            self.available, self.reason = False, "psutil is not installed"
+            self.channels: tuple[Channel, ...] = ()
+            return
+        self._psutil = psutil
+        self._process = psutil.Process(pid or os.getpid())
+        self._cores = psutil.cpu_count(logical=True) or 1
+        self.channels = (
+            Channel("cpu_percent", "%"),
+            *(Channel(f"cpu{i}_percent", "%") for i in range(self._cores)),
+            Channel("ram_used_mb", "MB"),
+            Channel("ram_percent", "%"),
+            Channel("process_cpu_percent", "%"),
+            Channel("process_rss_mb", "MB"),
+            Channel("process_threads", "count"),
+        )
+        # The first cpu_percent calls only set the reference point.
+        psutil.cpu_percent(percpu=True)
+        self._process.cpu_percent()
+
+    def read(self) -> Sequence[float]:
+        psutil = self._psutil
+        per_core = psutil.cpu_percent(percpu=True)
+        memory = psutil.virtual_memory()
+        with self._process.oneshot():
+            process_cpu = self._process.cpu_percent()
+            rss = self._process.memory_info().rss
+            threads = self._process.num_threads()
+        total = sum(per_core) / max(1, len(per_core))
+        return (
+            total,
+            *per_core,
+            (memory.total - memory.available) / 1e6,
+            memory.percent,
+            process_cpu,
+            rss / 1e6,
+            float(threads),
+        )
+
+
+class UnavailableSource:
+    """A source that cannot run here, kept in the list so the reason can be shown."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+        self.available = False
+        self.channels: tuple[Channel, ...] = ()
+
+    def read(self) -> Sequence[float]:
+        raise RuntimeError(f"{self.name} is not available: {self.reason}")
