@@ -1,0 +1,137 @@
+"""GPU readers: parsing of recorded data, and the real "not available" paths here."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from engine.telemetry.gpu_amd import AmdSysfsSource
+from engine.telemetry.gpu_nvidia import NvmlSource
+
+
+class NVMLError(Exception):
+    pass
+
+
+class NVMLErrorNotSupported(NVMLError):
+    pass
+
+
+class RecordedNvml:
+    """Answers NVML's calls with a record taken from a GPU under an inference load."""
+
+    NVMLError = NVMLError
+    NVML_TEMPERATURE_GPU = 0
+    NVML_CLOCK_SM = 1
+    NVML_CLOCK_MEM = 2
+
+    def __init__(self, power_supported: bool = True, devices: int = 1) -> None:
+        self.power_supported = power_supported
+        self.devices = devices
+
+    def nvmlInit(self) -> None:
+        pass
+
+    def nvmlDeviceGetCount(self) -> int:
+        return self.devices
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> str:
+        return f"handle{index}"
+
+    def nvmlDeviceGetName(self, handle: str) -> bytes:
+        return b"NVIDIA GeForce RTX 3060"
+
+    def nvmlDeviceGetUtilizationRates(self, handle: str) -> Any:
+        return SimpleNamespace(gpu=87, memory=41)
+
+    def nvmlDeviceGetMemoryInfo(self, handle: str) -> Any:
+        return SimpleNamespace(total=12_884_901_888, free=9_663_676_416, used=3_221_225_472)
+
+    def nvmlDeviceGetTemperature(self, handle: str, sensor: int) -> int:
+        return 64
+
+    def nvmlDeviceGetPowerUsage(self, handle: str) -> int:
+        if not self.power_supported:
+            raise NVMLErrorNotSupported("Not Supported")
+        return 142_350  # milliwatts
+
+    def nvmlDeviceGetClockInfo(self, handle: str, clock: int) -> int:
+        return {1: 1875, 2: 7501}[clock]
+
+    def nvmlDeviceGetComputeRunningProcesses(self, handle: str) -> list[Any]:
+        return [
+            SimpleNamespace(pid=os.getpid(), usedGpuMemory=1_073_741_824),
+            SimpleNamespace(pid=1, usedGpuMemory=524_288_000),
+            SimpleNamespace(pid=os.getpid(), usedGpuMemory=None),  # MIG / no permission
+        ]
+
+
+def test_nvml_record_is_parsed() -> None:
+    source = NvmlSource(nvml=RecordedNvml())
+    assert source.available and source.device == "NVIDIA GeForce RTX 3060"
+    values = dict(zip((c.name for c in source.channels), source.read(), strict=True))
+    assert values["gpu_util_percent"] == 87 and values["mem_ctrl_util_percent"] == 41
+    assert values["mem_used_mb"] == pytest.approx(3221.225472)
+    assert values["mem_total_mb"] == pytest.approx(12884.901888)
+    assert values["temperature_c"] == 64 and values["power_w"] == pytest.approx(142.35)
+    assert values["sm_clock_mhz"] == 1875 and values["mem_clock_mhz"] == 7501
+    assert values["process_mem_mb"] == pytest.approx(1073.741824)  # only this process
+
+
+def test_nvml_unsupported_counter_reads_nan() -> None:
+    source = NvmlSource(nvml=RecordedNvml(power_supported=False))
+    values = dict(zip((c.name for c in source.channels), source.read(), strict=True))
+    assert math.isnan(values["power_w"]) and values["gpu_util_percent"] == 87
+
+
+def test_nvml_no_device_and_no_driver() -> None:
+    assert "no NVIDIA GPU" in NvmlSource(nvml=RecordedNvml(devices=0)).reason
+
+    class NoDriver(RecordedNvml):
+        def nvmlInit(self) -> None:
+            raise NVMLError("NVML Shared Library Not Found")
+
+    source = NvmlSource(nvml=NoDriver())
+    assert not source.available and "Shared Library Not Found" in source.reason
+
+
+def test_nvml_really_unavailable_here() -> None:
+    source = NvmlSource()
+    if source.available:  # pragma: no cover - only on a machine with an NVIDIA GPU
+        pytest.skip(f"this machine has {source.device}")
+    assert source.reason and source.channels == ()
+
+
+def _amd_tree(root: Path, busy: str = "37\n") -> Path:
+    device = root / "card1" / "device"
+    device.mkdir(parents=True)
+    (device / "gpu_busy_percent").write_text(busy)
+    (device / "mem_info_vram_used").write_text("2147483648\n")
+    (device / "mem_info_vram_total").write_text("8589934592\n")
+    (root / "card1-HDMI-A-1").mkdir()  # connectors sit next to cards, without counters
+    return root
+
+
+def test_amd_sysfs_tree_is_parsed(tmp_path: Path) -> None:
+    source = AmdSysfsSource(_amd_tree(tmp_path))
+    assert source.available
+    assert list(source.read()) == [37.0, pytest.approx(2147.483648), pytest.approx(8589.934592)]
+
+
+def test_amd_unreadable_and_missing(tmp_path: Path) -> None:
+    broken = AmdSysfsSource(_amd_tree(tmp_path / "a", busy="n/a"))
+    assert not broken.available and "unreadable" in broken.reason
+    missing = AmdSysfsSource(tmp_path / "empty")
+    assert not missing.available and "no AMD GPU" in missing.reason
+
+
+def test_amd_really_unavailable_here() -> None:
+    source = AmdSysfsSource()
+    if source.available:  # pragma: no cover - only on a machine with an amdgpu card
+        pytest.skip("this machine has an AMD GPU")
+    assert "no AMD GPU" in source.reason
