@@ -135,3 +135,58 @@ def test_amd_really_unavailable_here() -> None:
     if source.available:  # pragma: no cover - only on a machine with an amdgpu card
         pytest.skip("this machine has an AMD GPU")
     assert "no AMD GPU" in source.reason
+
+
+FDINFO = """pos:\t0
+flags:\t02100002
+mnt_id:\t26
+ino:\t1050
+drm-driver:\ti915
+drm-client-id:\t{client}
+drm-pdev:\t0000:00:02.0
+drm-total-system:\t1 MiB
+drm-engine-render:\t{render} ns
+drm-engine-copy:\t0 ns
+drm-engine-video:\t{video} ns
+drm-engine-capacity-video:\t2
+drm-engine-video-enhance:\t0 ns
+"""
+
+
+def test_fdinfo_parsing() -> None:
+    from engine.telemetry.gpu_intel import parse_fdinfo
+
+    driver, client, busy = parse_fdinfo(FDINFO.format(client=7, render=123456789, video=5))
+    assert (driver, client) == ("i915", "7")
+    assert busy["render"] == 123456789 and busy["video"] == 5
+    assert parse_fdinfo("pos:\t0\nflags:\t0\n") == ("", "", {})
+
+
+def test_intel_busy_percent_from_two_reads(tmp_path: Path) -> None:
+    import time as time_module
+
+    from engine.telemetry.gpu_intel import IntelFdinfoSource
+
+    fdinfo = tmp_path / "4242" / "fdinfo"
+    fdinfo.mkdir(parents=True)
+    (fdinfo / "0").write_text("pos:\t0\nflags:\t0\n")  # not a DRM file
+    (fdinfo / "5").write_text(FDINFO.format(client=7, render=0, video=0))
+    (fdinfo / "6").write_text(FDINFO.format(client=7, render=0, video=0))  # same client
+    source = IntelFdinfoSource(pid=4242, proc=tmp_path)
+    assert source.available
+    start = time_module.monotonic()
+    time_module.sleep(0.2)
+    busy_ns = int(0.5 * (time_module.monotonic() - start) * 1e9)  # ~half the interval
+    (fdinfo / "5").write_text(FDINFO.format(client=7, render=busy_ns, video=0))
+    values = dict(zip((c.name for c in source.channels), source.read(), strict=True))
+    assert 20 < values["render_busy_percent"] < 60  # one client counted once
+    assert values["video_busy_percent"] == 0
+
+
+def test_intel_really_unavailable_here() -> None:
+    from engine.telemetry.gpu_intel import IntelFdinfoSource
+
+    source = IntelFdinfoSource()
+    if source.available:  # pragma: no cover - only with an Intel GPU client open
+        pytest.skip("this process has an Intel GPU client")
+    assert "no Intel GPU client" in source.reason
