@@ -190,3 +190,71 @@ def test_intel_really_unavailable_here() -> None:
     if source.available:  # pragma: no cover - only with an Intel GPU client open
         pytest.skip("this process has an Intel GPU client")
     assert "no Intel GPU client" in source.reason
+
+
+# Instance names as PDH returns them on a Windows 11 machine with one discrete GPU.
+LUID = "luid_0x00000000_0x0000D1B2_phys_0"
+ENGINES = {
+    f"pid_4242_{LUID}_eng_0_engtype_3D": 31.5,
+    f"pid_4242_{LUID}_eng_1_engtype_Compute": 12.0,
+    f"pid_4242_{LUID}_eng_5_engtype_Copy": 3.0,  # not counted
+    f"pid_77_{LUID}_eng_0_engtype_3D": 20.0,  # another process on the same engine
+    f"pid_77_{LUID}_eng_4_engtype_VideoDecode": 50.0,  # not counted
+}
+PROCESS_MEMORY = {f"pid_4242_{LUID}": 734_003_200.0, f"pid_77_{LUID}": 104_857_600.0}
+ADAPTER_MEMORY = {LUID.replace("luid", "luid", 1): 2_147_483_648.0}
+
+
+def test_pdh_instance_names_are_parsed() -> None:
+    from engine.telemetry.gpu_windows import parse_instance
+
+    inst = parse_instance(f"pid_4242_{LUID}_eng_1_engtype_Compute")
+    assert inst is not None and (inst.pid, inst.engine_type) == (4242, "Compute")
+    assert inst.luid == "0x00000000_0x0000D1B2"
+    memory = parse_instance(f"pid_4242_{LUID}")
+    assert memory is not None and memory.engine_type == ""
+    assert parse_instance("_Total") is None
+
+
+def test_pdh_counters_are_summed_per_engine_and_process() -> None:
+    from engine.telemetry.gpu_windows import summarize
+
+    total, ours, ours_mb, adapter_mb = summarize(ENGINES, PROCESS_MEMORY, ADAPTER_MEMORY, 4242)
+    assert total == pytest.approx(51.5)  # engine 0: 31.5 + 20 (3D), the busiest
+    assert ours == pytest.approx(43.5)  # 3D + Compute of pid 4242
+    assert ours_mb == pytest.approx(734.0032) and adapter_mb == pytest.approx(2147.483648)
+
+
+class RecordedPdh:
+    """win32pdh's calls, answering with the recorded counter arrays."""
+
+    PDH_FMT_DOUBLE = 0x200
+
+    def OpenQuery(self) -> str:
+        return "query"
+
+    def AddEnglishCounter(self, query: str, path: str) -> str:
+        return path
+
+    def CollectQueryData(self, query: str) -> None:
+        pass
+
+    def GetFormattedCounterArray(self, counter: str, fmt: int) -> dict[str, float]:
+        if "Engine" in counter:
+            return ENGINES
+        return PROCESS_MEMORY if "Process" in counter else ADAPTER_MEMORY
+
+
+def test_pdh_source_reads_through_the_win32pdh_calls() -> None:
+    from engine.telemetry.gpu_windows import PdhSource
+
+    source = PdhSource(pdh=RecordedPdh(), pid=4242)
+    assert source.available
+    assert list(source.read())[:2] == [pytest.approx(51.5), pytest.approx(43.5)]
+
+
+def test_pdh_really_unavailable_here() -> None:
+    from engine.telemetry.gpu_windows import PdhSource
+
+    source = PdhSource()
+    assert not source.available and "Windows" in source.reason
