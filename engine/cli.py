@@ -249,6 +249,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- profile
+def cmd_profile_sources(args: argparse.Namespace) -> int:
+    """Which hardware counters this machine offers, and why the others are missing."""
+    from engine.telemetry.sources import default_sources
+
+    sources = default_sources()
+    rows = [
+        {
+            "name": s.name,
+            "available": s.available,
+            "reason": s.reason,
+            "channels": [c.name for c in s.channels],
+        }
+        for s in sources
+    ]
+    if args.json:
+        _emit_json({"sources": rows})
+        return 0
+    for row in rows:
+        state = "available" if row["available"] else f"unavailable: {row['reason']}"
+        sys.stdout.write(f"{row['name']:<12} {state}\n")
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     from engine.llm.providers import CHOICES
@@ -321,6 +345,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(func=cmd_bench)
+
+    profile = sub.add_parser("profile", help="hardware counters and profiling").add_subparsers(
+        dest="profile_command", required=True
+    )
+    sources = profile.add_parser("sources", help="which hardware counters are available")
+    sources.add_argument("--json", action="store_true")
+    sources.set_defaults(func=cmd_profile_sources)
 
     demo = sub.add_parser("demo", help="one streamed generation with timings (headless)")
     demo.add_argument("--model", default="default")

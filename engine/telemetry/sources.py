@@ -86,3 +86,13 @@ class UnavailableSource:
 
     def read(self) -> Sequence[float]:
         raise RuntimeError(f"{self.name} is not available: {self.reason}")
+
+
+def default_sources() -> list[Source]:
+    """Every source this workbench knows; those that cannot run here carry their reason."""
+    from engine.telemetry.gpu_amd import AmdSysfsSource
+    from engine.telemetry.gpu_intel import IntelFdinfoSource
+    from engine.telemetry.gpu_nvidia import NvmlSource
+    from engine.telemetry.gpu_windows import PdhSource
+
+    return [SystemSource(), NvmlSource(), PdhSource(), AmdSysfsSource(), IntelFdinfoSource()]

@@ -125,3 +125,13 @@ def test_demo_without_a_prepared_model_says_how_to_prepare(tmp_path: Path) -> No
     result = _run("demo", home=tmp_path)
     assert result.returncode == 2
     assert "model prepare" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_profile_sources_lists_reasons(tmp_path: Path) -> None:
+    result = _run("profile", "sources", "--json", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)["sources"]}
+    assert rows["system"]["available"] and "process_rss_mb" in rows["system"]["channels"]
+    for name in ("nvidia", "windows-gpu", "amd", "intel"):
+        row = rows[name]
+        assert row["available"] or row["reason"], name  # never silently missing
