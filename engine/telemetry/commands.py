@@ -1,0 +1,316 @@
+"""The `profile` commands (record, list, show, compare, export, delete) and `bench matrix`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from engine.errors import WorkbenchError
+from engine.telemetry import session_file
+
+
+def _emit_json(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def _save(session: session_file.ProfileSession, out: str | None) -> Path:
+    return session_file.save(session, Path(out) if out else None)
+
+
+# --------------------------------------------------------------------------- record
+def cmd_record(args: argparse.Namespace) -> int:
+    from engine.telemetry.record_targets import TARGETS, RecordOptions
+    from engine.telemetry.recorder import Recorder
+    from engine.telemetry.sampler import HardwareSampler
+    from engine.telemetry.sources import default_sources
+
+    argv = list(args.target)
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
+    if not argv or argv[0] not in TARGETS:
+        given = argv[0] if argv else "nothing"
+        raise WorkbenchError(
+            f"profile record can record: {', '.join(TARGETS)} (got {given}); e.g. "
+            "python main.py profile record -- generate --model default --prompt 'Hello'"
+        )
+    target, rest = argv[0], argv[1:]
+    sampler = HardwareSampler(default_sources(), rate_hz=args.rate, seconds=3600.0)
+    recorder = Recorder(name=args.name or target, sampler=sampler, command=argv)
+    echo = None if args.json else (lambda text: (sys.stdout.write(text), sys.stdout.flush()))
+    with tempfile.TemporaryDirectory(prefix="aw-ort-profile-") as tmp:
+        options = RecordOptions(Path(tmp) if args.ort_profile else None, echo)  # type: ignore[arg-type]
+        with recorder:
+            summary = TARGETS[target](rest, recorder, options)
+    session = recorder.finish()
+    path = _save(session, args.out)
+    metrics = session.runs[-1].metrics if session.runs else {}
+    if args.json:
+        _emit_json({"session": str(path), **summary, "runs": len(session.runs), "metrics": metrics})
+    else:
+        sys.stdout.write("\n")
+        _err(f"recorded {len(session.runs)} run(s), {session.duration_s:.2f} s -> {path}")
+    return 0
+
+
+# --------------------------------------------------------------------------- list / show
+def cmd_list(args: argparse.Namespace) -> int:
+    rows = session_file.list_sessions()
+    if args.json:
+        _emit_json({"sessions": rows})
+        return 0
+    if not rows:
+        _err("no profiling sessions yet; record one: python main.py profile record -- generate ...")
+    for r in rows:
+        if "error" in r:
+            sys.stdout.write(f"{r['file']}  unreadable: {r['error']}\n")
+        else:
+            sys.stdout.write(
+                f"{r['file']}  {r['name']}  {r['created']}  {r['runs']} run(s)  "
+                f"{r['duration_s']:.1f} s\n"
+            )
+    return 0
+
+
+def _hardware_summary(session: session_file.ProfileSession) -> list[dict[str, Any]]:
+    rows = []
+    for series in session.samples:
+        for j, channel in enumerate(series.channels):
+            values = [v for row in series.values if (v := row[j]) is not None]
+            if values:
+                rows.append(
+                    {
+                        "source": series.source,
+                        "channel": channel["name"],
+                        "unit": channel["unit"],
+                        "samples": len(values),
+                        "mean": sum(values) / len(values),
+                        "max": max(values),
+                    }
+                )
+    return rows
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    s = session_file.load(args.file)
+    runs: list[dict[str, Any]] = [
+        {
+            "run": r.index + 1,
+            "label": r.label,
+            "kind": r.kind,
+            "provider": r.provider.get("active"),
+            "model": r.manifest.get("name"),
+            "metrics": r.metrics,
+            "spans": len(r.spans),
+            "events": len(r.events),
+        }
+        for r in s.runs
+    ]
+    hardware = _hardware_summary(s)
+    if args.json:
+        _emit_json(
+            {
+                "name": s.name,
+                "path": str(s.path),
+                "created": s.created,
+                "duration_s": s.duration_s,
+                "machine": s.machine,
+                "sampler": s.sampler,
+                "runs": runs,
+                "hardware": hardware,
+                "ort_events": len(s.ort_profile),
+                "extra": s.extra,
+            }
+        )
+        return 0
+    m = s.machine
+    out = [
+        f"{s.name}  ({s.created}, {s.duration_s:.2f} s)  {s.path}",
+        f"machine: {m.get('cpu')}, {m.get('cores_logical')} threads, {m.get('ram_gb')} GB, "
+        f"{m.get('os')}, Python {m.get('python')}, GPUs: "
+        f"{', '.join(g['device'] for g in m.get('gpus', [])) or 'none detected'}",
+        f"libraries: {', '.join(f'{k} {v}' for k, v in m.get('libraries', {}).items())}",
+    ]
+    for r in runs:
+        mt: dict[str, Any] = r["metrics"]
+        it: dict[str, float] = mt["inter_token"]
+        out.append(
+            f"run {r['run']}: {r['label']} [{r['model']} on {r['provider']}] "
+            f"{mt['duration_ms']:.0f} ms, TTFT {_f(mt['ttft_ms'])} ms, prefill "
+            f"{_f(mt['prefill_tok_s'])} tok/s, decode {_f(mt['decode_tok_s'])} tok/s, "
+            f"inter-token p50/p90/p99 {it['p50_ms']:.1f}/{it['p90_ms']:.1f}/{it['p99_ms']:.1f} ms, "
+            f"{mt['new_tokens']} tok, {len(mt['steps'])} step(s)"
+        )
+    out.append(
+        f"hardware: {s.sampler.get('ticks', 0)} samples at {s.sampler.get('rate_hz')} Hz "
+        f"(sampler CPU {s.sampler.get('cpu_seconds', 0):.3f} s)"
+    )
+    for h in hardware:
+        if h["channel"].startswith("cpu") and h["channel"][3:4].isdigit():
+            continue  # per-core rows are in --json
+        out.append(
+            f"  {h['source']:<8} {h['channel']:<22} mean {h['mean']:10.1f}  "
+            f"max {h['max']:10.1f} {h['unit']}"
+        )
+    if s.ort_profile:
+        out.append(f"onnxruntime operator events: {len(s.ort_profile)}")
+    if "matrix" in s.extra:
+        from engine.telemetry.matrix import format_table
+
+        out.append(format_table(s.extra["matrix"]))
+    sys.stdout.write("\n".join(out) + "\n")
+    return 0
+
+
+def _f(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}"
+
+
+# --------------------------------------------------------------------------- compare / export
+def cmd_compare(args: argparse.Namespace) -> int:
+    from engine.telemetry.compare import compare, format_table
+
+    result = compare(session_file.load(args.a), session_file.load(args.b))
+    if args.json:
+        _emit_json(result)
+    else:
+        sys.stdout.write(format_table(result) + "\n")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from engine.telemetry import chrome_trace, csv_export
+
+    if not (args.chrome or args.csv or args.samples_csv):
+        raise WorkbenchError(
+            "profile export needs --chrome OUT.json, --csv OUT.csv or --samples-csv OUT.csv"
+        )
+    s = session_file.load(args.file)
+    done: dict[str, Any] = {"session": str(s.path)}
+    if args.chrome:
+        done["chrome"] = chrome_trace.export(s, Path(args.chrome))
+    if args.csv:
+        done["csv"] = {"path": args.csv, "rows": csv_export.write_metrics(s, Path(args.csv))}
+    if args.samples_csv:
+        rows = csv_export.write_samples(s, Path(args.samples_csv))
+        done["samples_csv"] = {"path": args.samples_csv, "rows": rows}
+    if args.json:
+        _emit_json(done)
+    else:
+        for key in ("chrome", "csv", "samples_csv"):
+            if key in done:
+                _err(f"wrote {done[key]['path']}")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    path = session_file.delete(args.file)
+    _err(f"deleted {path}")
+    return 0
+
+
+# --------------------------------------------------------------------------- bench matrix
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from engine.cli import resolve_model
+    from engine.progress import CancelToken, Reporter, TerminalProgress
+    from engine.telemetry.matrix import MatrixConfig, format_table, run_matrix
+    from engine.telemetry.recorder import Recorder
+
+    config = MatrixConfig(
+        models=tuple(resolve_model(m) for m in args.model),
+        threads=tuple(args.threads or ()),
+        providers=tuple(args.provider or ()),
+        runs=args.runs,
+        warmup=args.warmup,
+        prompt_tokens=args.prompt_tokens,
+        new_tokens=args.new_tokens,
+        siblings=not args.only_named,
+    )
+    bar = TerminalProgress()
+    recorder = Recorder(name="bench matrix", command=["bench", "matrix", *args.model])
+    with recorder:
+        result = run_matrix(config, recorder, Reporter(bar, CancelToken()), log=_err)
+    bar.close()
+    recorder.extra["matrix"] = result
+    session = recorder.finish()
+    path = _save(session, args.out)
+    result = {**result, "session": str(path)}
+    if args.json:
+        _emit_json(result)
+    else:
+        sys.stdout.write(format_table(result) + "\n")
+        _err(f"saved as a profiling session: {path}")
+    return 130 if result["cancelled"] else 0
+
+
+# --------------------------------------------------------------------------- parsers
+def register(profile: Any, bench: argparse.ArgumentParser) -> None:
+    """Add the profile sub-commands to `profile` and `matrix` under the `bench` parser."""
+    rec = profile.add_parser("record", help="record a command's run with hardware counters")
+    rec.add_argument("--out", help="session file (default: the data home's sessions/)")
+    rec.add_argument("--name", help="session name (default: the command)")
+    rec.add_argument("--rate", type=float, default=10.0, help="hardware samples per second")
+    rec.add_argument(
+        "--ort-profile", action="store_true", help="add ONNX Runtime's operator profile"
+    )
+    rec.add_argument("--json", action="store_true")
+    rec.add_argument(
+        "target", nargs=argparse.REMAINDER, help="-- generate ... (the command to record)"
+    )
+    rec.set_defaults(func=cmd_record)
+
+    lst = profile.add_parser("list", help="saved profiling sessions")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=cmd_list)
+
+    show = profile.add_parser("show", help="a session's machine, runs, metrics and counters")
+    show.add_argument("file")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_show)
+
+    cmp_ = profile.add_parser("compare", help="two sessions side by side")
+    cmp_.add_argument("a")
+    cmp_.add_argument("b")
+    cmp_.add_argument("--json", action="store_true")
+    cmp_.set_defaults(func=cmd_compare)
+
+    exp = profile.add_parser("export", help="Chrome trace (Perfetto) and CSV")
+    exp.add_argument("file")
+    exp.add_argument("--chrome", metavar="OUT.json")
+    exp.add_argument("--csv", metavar="OUT.csv", help="metrics, one row per run")
+    exp.add_argument("--samples-csv", metavar="OUT.csv", help="hardware samples, long format")
+    exp.add_argument("--json", action="store_true")
+    exp.set_defaults(func=cmd_export)
+
+    rm = profile.add_parser("delete", help="delete a saved session")
+    rm.add_argument("file")
+    rm.set_defaults(func=cmd_delete)
+
+    modes = bench.add_subparsers(dest="bench_mode", required=False, metavar="{matrix}")
+    mx = modes.add_parser("matrix", help="providers x quantizations x threads, several runs each")
+    mx.add_argument("--model", nargs="+", required=True, help="prepared model names or folders")
+    mx.add_argument(
+        "--threads", nargs="+", type=int, help="thread counts (default: physical cores)"
+    )
+    mx.add_argument(
+        "--provider", nargs="+", help="cpu cuda dml (default: every one this build has)"
+    )
+    mx.add_argument(
+        "--only-named", action="store_true", help="skip the other prepared quantizations"
+    )
+    mx.add_argument("--runs", type=int, default=3)
+    mx.add_argument("--warmup", type=int, default=1)
+    mx.add_argument("--prompt-tokens", type=int, default=209)
+    mx.add_argument("--new-tokens", type=int, default=128)
+    mx.add_argument("--out", help="session file (default: the data home's sessions/)")
+    mx.add_argument("--json", action="store_true")
+    mx.set_defaults(func=cmd_matrix)
