@@ -200,5 +200,7 @@ def list_sessions() -> list[dict[str, Any]]:
 
 def delete(name: str | Path) -> Path:
     path = resolve(name)
+    if not path.name.endswith(SUFFIX):
+        raise SessionFileError(f"{path} is not a profiling session file (*{SUFFIX}); not deleted")
     path.unlink()
     return path

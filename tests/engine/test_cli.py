@@ -135,3 +135,70 @@ def test_profile_sources_lists_reasons(tmp_path: Path) -> None:
     for name in ("nvidia", "windows-gpu", "amd", "intel"):
         row = rows[name]
         assert row["available"] or row["reason"], name  # never silently missing
+
+
+def test_profile_record_list_show_compare_export_delete(tiny_int4: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rec.awprof.json"
+    result = _run(
+        "profile", "record", "--out", str(out), "--ort-profile", "--json", "--",
+        "generate", "--model", str(tiny_int4), "--prompt", "the quick", "--max-new-tokens", "5",
+        home=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["session"] == str(out) and data["metrics"]["new_tokens"] <= 5
+    assert data["provider"] == "cpu" and data["metrics"]["ttft_ms"] > 0
+    # recorded into the data home when no --out is given
+    again = _run("profile", "record", "--", "generate", "--model", str(tiny_int4),
+                 "--prompt", "hi", "--max-new-tokens", "3", home=tmp_path)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "recorded 1 run" in again.stderr
+    listed = json.loads(_run("profile", "list", "--json", home=tmp_path).stdout)["sessions"]
+    assert len(listed) == 1 and listed[0]["name"] == "generate"
+    shown = _run("profile", "show", str(out), "--json", home=tmp_path)
+    show = json.loads(shown.stdout)
+    assert show["runs"][0]["model"] == "tiny-int4" and show["ort_events"] > 0
+    assert any(h["channel"] == "process_rss_mb" for h in show["hardware"])
+    text = _run("profile", "show", str(out), home=tmp_path)
+    assert "TTFT" in text.stdout and "machine:" in text.stdout
+    cmp_ = json.loads(_run("profile", "compare", str(out), listed[0]["file"], "--json",
+                           home=tmp_path).stdout)  # fmt: skip
+    assert {r["metric"] for r in cmp_["metrics"]} >= {"ttft_ms", "decode_tok_s", "peak_rss_mb"}
+    trace, metrics = tmp_path / "t.json", tmp_path / "m.csv"
+    exported = _run("profile", "export", str(out), "--chrome", str(trace), "--csv", str(metrics),
+                    "--json", home=tmp_path)  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(exported.stdout)["chrome"]["by_phase"]["X"] > 0
+    assert json.loads(trace.read_text())["traceEvents"] and metrics.read_text().startswith("run,")
+    deleted = _run("profile", "delete", listed[0]["file"], home=tmp_path)
+    assert deleted.returncode == 0 and json.loads(
+        _run("profile", "list", "--json", home=tmp_path).stdout
+    ) == {"sessions": []}
+
+
+def test_profile_errors_are_clear(tmp_path: Path) -> None:
+    result = _run("profile", "record", "--", "dance", home=tmp_path)
+    assert result.returncode == 2 and "can record: generate" in result.stderr
+    bad = tmp_path / "bad.awprof.json"
+    bad.write_text('{"format": "agent-workbench-profile", "version": 7}')
+    result = _run("profile", "show", str(bad), home=tmp_path)
+    assert result.returncode == 2 and "newer than this Agent Workbench" in result.stderr
+    result = _run("profile", "export", str(bad), home=tmp_path)
+    assert result.returncode == 2 and "--chrome" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bench_matrix_json_and_plain_bench_still_work(tiny_int4: Path, tmp_path: Path) -> None:
+    result = _run(
+        "bench", "matrix", "--model", str(tiny_int4), "--threads", "1", "--runs", "2",
+        "--warmup", "0", "--prompt-tokens", "12", "--new-tokens", "4", "--only-named", "--json",
+        home=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [(r["model"], r["threads"], r["runs"]) for r in data["rows"]] == [("tiny-int4", 1, 2)]
+    assert Path(data["session"]).parent.name == "sessions" and "[matrix]" in result.stderr
+    plain = _run("bench", "--model", str(tiny_int4), "--prompt-tokens", "12", "--new-tokens", "4",
+                 "--runs", "1", "--warmup", "0", "--json", home=tmp_path)  # fmt: skip
+    assert plain.returncode == 0, plain.stderr
+    assert json.loads(plain.stdout)["ours"]["decode_tok_s"]["median"] > 0
