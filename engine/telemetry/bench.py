@@ -48,7 +48,7 @@ def bench_prompt(tokenizer_json: Path, n_tokens: int) -> list[int]:
     return ids[:n_tokens]
 
 
-class _Worker:
+class BenchWorker:
     def __init__(self, spec: dict[str, Any]) -> None:
         self.side = spec["side"]
         self.proc = subprocess.Popen(
@@ -107,12 +107,12 @@ def run_bench(config: BenchConfig, log: Log) -> dict[str, Any]:
     sides = ["ours", *config.vs]
     if "llamacpp" in sides and not str(base["gguf"]).endswith(".gguf"):
         raise WorkbenchError("--vs llamacpp needs a model prepared from a GGUF source")
-    workers: dict[str, _Worker] = {}
+    workers: dict[str, BenchWorker] = {}
     results: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     try:
         for side in sides:
             log(f"[bench] starting {side}")
-            workers[side] = _Worker({**base, "side": side})
+            workers[side] = BenchWorker({**base, "side": side})
         for i in range(config.warmup + config.runs):
             for side in sides:
                 run = workers[side].run()

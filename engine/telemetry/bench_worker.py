@@ -9,6 +9,7 @@ ONNX file), `llamacpp` (llama-cpp-python on the source GGUF).
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -185,6 +186,8 @@ def _send(data: dict[str, Any]) -> None:
 
 
 def main() -> int:
+    # Ctrl-C is the parent's to handle: it closes our stdin, and we finish cleanly.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     spec = json.loads(sys.argv[1])
     try:
         run = SIDES[spec["side"]](spec)

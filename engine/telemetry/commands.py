@@ -46,20 +46,39 @@ def cmd_record(args: argparse.Namespace) -> int:
     target, rest = argv[0], argv[1:]
     sampler = HardwareSampler(default_sources(), rate_hz=args.rate, seconds=3600.0)
     recorder = Recorder(name=args.name or target, sampler=sampler, command=argv)
-    echo = None if args.json else (lambda text: (sys.stdout.write(text), sys.stdout.flush()))
+    echo = None if args.json else _echo
+    cancelled = False
     with tempfile.TemporaryDirectory(prefix="aw-ort-profile-") as tmp:
-        options = RecordOptions(Path(tmp) if args.ort_profile else None, echo)  # type: ignore[arg-type]
+        options = RecordOptions(Path(tmp) if args.ort_profile else None, echo)
+        summary: dict[str, Any] = {}
         with recorder:
-            summary = TARGETS[target](rest, recorder, options)
+            try:
+                summary = TARGETS[target](rest, recorder, options)
+            except KeyboardInterrupt:  # keep what was recorded; open spans close as incomplete
+                cancelled = recorder.extra["cancelled"] = True
     session = recorder.finish()
     path = _save(session, args.out)
     metrics = session.runs[-1].metrics if session.runs else {}
     if args.json:
-        _emit_json({"session": str(path), **summary, "runs": len(session.runs), "metrics": metrics})
+        _emit_json(
+            {
+                "session": str(path),
+                **summary,
+                "runs": len(session.runs),
+                "metrics": metrics,
+                "cancelled": cancelled,
+            }
+        )
     else:
         sys.stdout.write("\n")
-        _err(f"recorded {len(session.runs)} run(s), {session.duration_s:.2f} s -> {path}")
-    return 0
+        state = "cancelled, kept" if cancelled else "recorded"
+        _err(f"{state} {len(session.runs)} run(s), {session.duration_s:.2f} s -> {path}")
+    return 130 if cancelled else 0
+
+
+def _echo(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 # --------------------------------------------------------------------------- list / show

@@ -80,6 +80,33 @@ def _quality(a: ProfileSession, b: ProfileSession) -> dict[str, Any]:
     }
 
 
+def _matrix(a: ProfileSession, b: ProfileSession) -> list[dict[str, Any]]:
+    """bench matrix rows of both sessions, paired by model, quantization, provider, threads
+    (or, when the providers differ, by model, quantization and threads: CPU vs CUDA)."""
+    rows_a = a.extra.get("matrix", {}).get("rows", [])
+    rows_b = b.extra.get("matrix", {}).get("rows", [])
+    paired: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for keys in (
+        ("model", "quantization", "provider", "threads"),
+        ("model", "quantization", "threads"),
+    ):
+        index = {tuple(r[k] for k in keys): r for r in rows_b}
+        paired = [
+            (ra, index[pair]) for ra in rows_a if (pair := tuple(ra[k] for k in keys)) in index
+        ]
+        if paired:
+            break
+    out = []
+    for ra, rb in paired:
+        row = {k: ra[k] for k in ("model", "quantization", "threads")}
+        row["provider_a"], row["provider_b"] = ra["provider"], rb["provider"]
+        for key in ("ttft_ms", "prefill_tok_s", "decode_tok_s"):
+            va, vb = ra[key]["median"], rb[key]["median"]
+            row[key] = {"a": va, "b": vb, "ratio": vb / va if va else None}
+        out.append(row)
+    return out
+
+
 def compare(a: ProfileSession, b: ProfileSession) -> dict[str, Any]:
     rows = []
     for path, label, higher_better in METRICS:
@@ -91,7 +118,13 @@ def compare(a: ProfileSession, b: ProfileSession) -> dict[str, Any]:
         rows.append(
             {"metric": path, "label": label, "a": va, "b": vb, "ratio": ratio, "better": better}
         )
-    return {"a": _context(a), "b": _context(b), "metrics": rows, "quality": _quality(a, b)}
+    return {
+        "a": _context(a),
+        "b": _context(b),
+        "metrics": rows,
+        "quality": _quality(a, b),
+        "matrix": _matrix(a, b),
+    }
 
 
 def _fmt(v: float | None) -> str:
@@ -118,6 +151,17 @@ def format_table(result: dict[str, Any]) -> str:
         f"valid tool calls A {q['tool_calls_valid_a'][0]}/{q['tool_calls_valid_a'][1]}, "
         f"B {q['tool_calls_valid_b'][0]}/{q['tool_calls_valid_b'][1]}"
     )
+    for m in result.get("matrix", []):
+        parts = [
+            f"{label} x{m[key]['ratio']:.2f}"
+            for key, label in (("ttft_ms", "TTFT"), ("prefill_tok_s", "prefill"),
+                               ("decode_tok_s", "decode"))
+            if m[key]["ratio"] is not None
+        ]  # fmt: skip
+        lines.append(
+            f"matrix {m['model']} [{m['quantization']}] t{m['threads']} "
+            f"{m['provider_a']} -> {m['provider_b']}: {', '.join(parts)}"
+        )
     for row in q["runs"]:
         if not row["same_answer"]:
             lines.append(

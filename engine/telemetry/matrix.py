@@ -20,7 +20,7 @@ from engine.errors import Cancelled, WorkbenchError
 from engine.llm.events import GenerationFinished, GenerationStats, TokenDelta
 from engine.models.manifest import Manifest, check_folder
 from engine.progress import Reporter
-from engine.telemetry.bench import _Worker, bench_prompt
+from engine.telemetry.bench import BenchWorker, bench_prompt
 from engine.telemetry.recorder import Recorder
 
 Log = Callable[[str], None]
@@ -173,7 +173,7 @@ def run_matrix(
                 "prompt_ids": ids,
                 "new_tokens": config.new_tokens,
             }
-            worker = _Worker(spec)
+            worker = BenchWorker(spec)
             measured: list[dict[str, Any]] = []
             try:
                 with recorder.run(combo.label, kind="bench") as run:
@@ -199,8 +199,8 @@ def run_matrix(
                     run.extra = {"threads": combo.threads, "measured_runs": len(measured)}
             finally:
                 worker.close()
-            if measured:
-                rows.append(_row(combo, measured))
+                if measured:  # a combination cut short keeps the runs it finished
+                    rows.append(_row(combo, measured))
     except (Cancelled, KeyboardInterrupt):
         cancelled = True
         log("[matrix] cancelled: keeping the combinations that finished")

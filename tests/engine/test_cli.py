@@ -202,3 +202,67 @@ def test_bench_matrix_json_and_plain_bench_still_work(tiny_int4: Path, tmp_path:
                  "--runs", "1", "--warmup", "0", "--json", home=tmp_path)  # fmt: skip
     assert plain.returncode == 0, plain.stderr
     assert json.loads(plain.stdout)["ours"]["decode_tok_s"]["median"] > 0
+
+
+def _interrupt_after(
+    args: list[str], marker: str, home: Path, on_stdout: bool = False
+) -> tuple[int, str, str]:
+    """Start a command, press Ctrl-C (SIGINT) once `marker` shows on stderr (or any stdout)."""
+    import os
+    import signal
+
+    env = {**os.environ, "AGENT_WORKBENCH_HOME": str(home)}
+    proc = subprocess.Popen(
+        [sys.executable, "main.py", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stderr is not None and proc.stdout is not None
+    if on_stdout:
+        first = proc.stdout.read(1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        return proc.returncode, first + out, err
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if marker in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out, "".join(seen) + err
+
+
+def test_bench_matrix_ctrl_c_keeps_the_finished_runs(tiny_int4: Path, tmp_path: Path) -> None:
+    code, out, err = _interrupt_after(
+        ["bench", "matrix", "--model", str(tiny_int4), "--threads", "1", "2", "--runs", "500",
+         "--prompt-tokens", "12", "--new-tokens", "4", "--only-named", "--json"],
+        "run 3:",
+        tmp_path,
+    )  # fmt: skip
+    assert code == 130, err
+    data = json.loads(out)
+    assert data["cancelled"] and len(data["rows"]) == 1
+    assert 3 <= data["rows"][0]["runs"] < 500 and data["rows"][0]["threads"] == 1
+    saved = _run("profile", "show", data["session"], "--json", home=tmp_path)
+    assert json.loads(saved.stdout)["extra"]["matrix"]["cancelled"] is True
+    assert "Traceback" not in err
+
+
+def test_profile_record_ctrl_c_keeps_the_session(tiny_int4: Path, tmp_path: Path) -> None:
+    out_file = tmp_path / "cut.awprof.json"
+    code, _, err = _interrupt_after(
+        ["profile", "record", "--out", str(out_file), "--", "generate", "--model", str(tiny_int4),
+         "--prompt", "a", "--max-new-tokens", "500"],
+        "",
+        tmp_path,
+        on_stdout=True,
+    )  # fmt: skip
+    assert code == 130, err
+    assert "cancelled, kept 1 run(s)" in err and "Traceback" not in err
+    shown = json.loads(_run("profile", "show", str(out_file), "--json", home=tmp_path).stdout)
+    assert shown["extra"]["cancelled"] is True
+    assert shown["runs"][0]["metrics"]["generations"] == 0  # cut before its finish event
