@@ -154,56 +154,85 @@ def _row(combo: Combo, runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _run_combo(
+    combo: Combo,
+    ids: list[int],
+    config: MatrixConfig,
+    recorder: Recorder,
+    progress: Callable[[str], None],
+    log: Log,
+    measured: list[dict[str, Any]],
+) -> dict[str, str] | None:
+    """Warm-up and measured runs (appended to `measured`) of one combination in its own
+    worker process; returns why it was skipped when its provider did not really start."""
+    spec = {
+        "side": "ours",
+        "model": str(combo.model),
+        "threads": combo.threads,
+        "provider": combo.provider,
+        "prompt_ids": ids,
+        "new_tokens": config.new_tokens,
+    }
+    with recorder.run(combo.label, kind="bench") as run:
+        run.manifest = combo.manifest.to_dict()
+        run.extra = {"threads": combo.threads}
+        recorder.mark("model_load_started", model=combo.manifest.name)
+        worker = BenchWorker(spec)  # its own process, so the load shows in the timeline
+        recorder.mark("model_load_finished")
+        try:
+            for i in range(config.warmup + config.runs):
+                result = worker.run()
+                run.provider = result["provider_report"]
+                if result["provider"] != combo.provider:
+                    return _fallback(combo, result)
+                if i >= config.warmup:
+                    measured.append(result)
+                    _record(recorder, result)
+                kind = "warm-up" if i < config.warmup else f"run {i - config.warmup + 1}"
+                log(
+                    f"[matrix] {combo.label} {kind}: ttft {result['ttft_ms']:.0f} ms, "
+                    f"prefill {result['prefill_tok_s']:.0f} tok/s, "
+                    f"decode {result['decode_tok_s']:.1f} tok/s"
+                )
+                progress(combo.label)
+        finally:
+            worker.close()
+            run.extra["measured_runs"] = len(measured)
+    return None
+
+
 def run_matrix(
     config: MatrixConfig, recorder: Recorder, report: Reporter, log: Log
 ) -> dict[str, Any]:
     combos, skipped = plan(config)
     total = len(combos) * (config.warmup + config.runs)
     rows: list[dict[str, Any]] = []
-    done, cancelled = 0, False
+    done = 0
+    cancelled = False
+
+    def progress(label: str) -> None:
+        nonlocal done
+        done += 1
+        report("matrix", done, total, label)
+
     try:
-        for combo in combos:
+        for n, combo in enumerate(combos):
+            done = n * (config.warmup + config.runs)
             report("matrix", done, total, combo.label)
             ids = bench_prompt(combo.model / "tokenizer.json", config.prompt_tokens)
-            spec = {
-                "side": "ours",
-                "model": str(combo.model),
-                "threads": combo.threads,
-                "provider": combo.provider,
-                "prompt_ids": ids,
-                "new_tokens": config.new_tokens,
-            }
-            worker = BenchWorker(spec)
             measured: list[dict[str, Any]] = []
             try:
-                with recorder.run(combo.label, kind="bench") as run:
-                    run.manifest = combo.manifest.to_dict()
-                    for i in range(config.warmup + config.runs):
-                        result = worker.run()
-                        run.provider = result["provider_report"]
-                        if result["provider"] != combo.provider:
-                            skipped.append(_fallback(combo, result))
-                            done += config.warmup + config.runs - i
-                            break
-                        done += 1
-                        if i >= config.warmup:
-                            measured.append(result)
-                            _record(recorder, result)
-                        kind = "warmup" if i < config.warmup else f"run {i - config.warmup + 1}"
-                        log(
-                            f"[matrix] {combo.label} {kind}: ttft {result['ttft_ms']:.0f} ms, "
-                            f"prefill {result['prefill_tok_s']:.0f} tok/s, "
-                            f"decode {result['decode_tok_s']:.1f} tok/s"
-                        )
-                        report("matrix", done, total, combo.label)
-                    run.extra = {"threads": combo.threads, "measured_runs": len(measured)}
-            finally:
-                worker.close()
-                if measured:  # a combination cut short keeps the runs it finished
+                fallback = _run_combo(combo, ids, config, recorder, progress, log, measured)
+                if fallback is not None:
+                    skipped.append(fallback)
+            finally:  # a combination cut short keeps the runs it finished
+                if measured:
                     rows.append(_row(combo, measured))
     except (Cancelled, KeyboardInterrupt):
         cancelled = True
         log("[matrix] cancelled: keeping the combinations that finished")
+    if not cancelled:
+        report("matrix", total, total, "done")
     return {
         "prompt_tokens": config.prompt_tokens,
         "new_tokens": config.new_tokens,

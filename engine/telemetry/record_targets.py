@@ -33,27 +33,29 @@ def record_generate(argv: list[str], recorder: Recorder, options: RecordOptions)
     from engine.llm.session import LLMSession
 
     args = build_parser().parse_args(["generate", *argv])
-    session = LLMSession(
-        resolve_model(args.model),
-        provider=args.provider,
-        threads=args.threads,
-        profile_dir=options.ort_profile_dir,
-    )
-    params = SamplingParams(
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        repetition_penalty=args.repetition_penalty,
-        seed=args.seed,
-    )
-    prompt: str = args.prompt
-    if args.chat:
-        prompt = render_chat(session, [{"role": "user", "content": args.prompt}])
-    constraint = _constraint(session, args) if (args.json_schema or args.grammar) else None
     with recorder.run(f"generate {args.prompt[:40]!r}", kind="generation") as run:
+        recorder.mark("model_load_started", model=args.model)
+        session = LLMSession(
+            resolve_model(args.model),
+            provider=args.provider,
+            threads=args.threads,
+            profile_dir=options.ort_profile_dir,
+        )
+        recorder.mark("model_load_finished", provider=session.provider.active)
         run.manifest = session.manifest.to_dict()
         run.provider = session.provider.to_dict()
         run.extra = {"argv": argv, "max_new_tokens": args.max_new_tokens}
+        params = SamplingParams(
+            temperature=args.temperature,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            repetition_penalty=args.repetition_penalty,
+            seed=args.seed,
+        )
+        prompt: str = args.prompt
+        if args.chat:
+            prompt = render_chat(session, [{"role": "user", "content": args.prompt}])
+        constraint = _constraint(session, args) if (args.json_schema or args.grammar) else None
         stream = session.generate(
             prompt,
             max_new_tokens=args.max_new_tokens,

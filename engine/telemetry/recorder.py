@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from engine.telemetry.adapters import adapt
-from engine.telemetry.records import EventRecord, Observed
+from engine.telemetry.records import EventRecord, Observed, json_safe
 from engine.telemetry.run_metrics import RunMetrics
 from engine.telemetry.sampler import HardwareSampler
 from engine.telemetry.session_file import ProfileSession, RunRecord, SampleSeries
@@ -165,6 +165,12 @@ class Recorder:
             raise RuntimeError("record() needs a run: use `with recorder.run(...)`")
         for observed in adapt(event):
             self._add(observed)
+
+    def mark(self, kind: str, **data: Any) -> None:
+        """Record a point in time of the current run from the caller's side (e.g. a load)."""
+        if self.current is None:
+            raise RuntimeError("mark() needs a run: use `with recorder.run(...)`")
+        self._add(Observed(kind, self.clock(), json_safe(data)))
 
     def _add(self, observed: Observed) -> None:
         handle = self.current

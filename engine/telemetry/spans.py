@@ -29,6 +29,7 @@ class SpanRule:
 SPAN_RULES: tuple[SpanRule, ...] = (
     SpanRule("run", RUN_BEGIN, (RUN_END,), label="label"),
     SpanRule("agent_run", "run_started", ("run_finished", "run_error")),
+    SpanRule("load", "model_load_started", ("model_load_finished",), label="model"),
     SpanRule("generation", "generation_started", ("generation_finished",)),
     SpanRule("prefill", "generation_started", ("prefill_finished",)),
     SpanRule("decode", "prefill_finished", ("generation_finished",)),

@@ -148,6 +148,10 @@ def test_profile_record_list_show_compare_export_delete(tiny_int4: Path, tmp_pat
     data = json.loads(result.stdout)
     assert data["session"] == str(out) and data["metrics"]["new_tokens"] <= 5
     assert data["provider"] == "cpu" and data["metrics"]["ttft_ms"] > 0
+    from engine.telemetry.session_file import load
+
+    spans = {sp.kind: sp for sp in load(out).runs[0].spans}
+    assert spans["load"].end <= spans["generation"].start  # model load, then the generation
     # recorded into the data home when no --out is given
     again = _run("profile", "record", "--", "generate", "--model", str(tiny_int4),
                  "--prompt", "hi", "--max-new-tokens", "3", home=tmp_path)  # fmt: skip

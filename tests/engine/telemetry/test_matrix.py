@@ -70,6 +70,10 @@ def test_matrix_runs_and_is_saved_as_a_session(tiny_int4: Path, tmp_path: Path) 
     assert run.metrics["generations"] == 2 and run.metrics["new_tokens"] == 12
     assert sum(e.kind == "token" for e in run.events) == 12
     assert all(run.start <= e.t <= run.end for e in run.events)
+    load = next(sp for sp in run.spans if sp.kind == "load")  # the worker's start-up
+    assert load.name == "tiny-int4" and load.end <= min(
+        e.t for e in run.events if e.kind == "token"
+    )
     assert s.extra["matrix"]["rows"][0]["decode_tok_s"] == rows[0]["decode_tok_s"]
     assert problems(chrome_trace.build(s)) == []
     table = format_table(result)
