@@ -159,6 +159,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         f"{', '.join(g['device'] for g in m.get('gpus', [])) or 'none detected'}",
         f"libraries: {', '.join(f'{k} {v}' for k, v in m.get('libraries', {}).items())}",
     ]
+    if m.get("load_average"):
+        out.append(
+            "load average at the end (1/5/15 min): "
+            + "/".join(f"{x:.2f}" for x in m["load_average"])
+        )
     for r in runs:
         mt: dict[str, Any] = r["metrics"]
         it: dict[str, float] = mt["inter_token"]

@@ -91,6 +91,7 @@ def describe(sources: list[Source] | None = None) -> dict[str, Any]:
         "ram_gb": round(ram / 1e9, 2),
         "gpus": gpus(sources),
         "gpu_reasons": {s.name: s.reason for s in sources or [] if not s.available},
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "python": sys.version.split()[0],
         "libraries": library_versions(),
         "onnxruntime_providers": ort_providers,

@@ -69,6 +69,7 @@ def test_real_generation_recorded_saved_loaded(tiny_int4: Path, tmp_path: Path) 
     assert machine["cores_logical"] >= 1 and machine["ram_gb"] > 0 and machine["python"]
     assert "onnxruntime" in machine["libraries"] and "numpy" in machine["libraries"]
     assert machine["gpus"] == [] and "nvidia" in machine["gpu_reasons"]
+    assert len(machine["load_average"]) == 3  # how busy the machine was (Linux)
     assert session_file.list_sessions()[0]["runs"] == 2
 
 
