@@ -99,6 +99,10 @@ class Recorder:
                 "rate_hz": self.sampler.rate_hz,
                 "cpu_seconds": self.sampler.cpu_seconds,
                 "ticks": self.sampler.ticks,
+                # rows older than the rings' capacity (an hour at 10 Hz) are not kept
+                "dropped": sum(
+                    max(0, r.total_written - r.capacity) for r in self.sampler.buffers.values()
+                ),
                 "sources": [vars(s) for s in self.sampler.status()],
             },
             command=self.command,

@@ -183,6 +183,10 @@ def test_profile_record_list_show_compare_export_delete(tiny_int4: Path, tmp_pat
 def test_profile_errors_are_clear(tmp_path: Path) -> None:
     result = _run("profile", "record", "--", "dance", home=tmp_path)
     assert result.returncode == 2 and "can record: generate" in result.stderr
+    result = _run("profile", "record", "--", "generate", "--model", "nope", "--prompt", "x",
+                  home=tmp_path)  # fmt: skip
+    assert result.returncode == 2 and "model prepare" in result.stderr
+    assert json.loads(_run("profile", "list", "--json", home=tmp_path).stdout) == {"sessions": []}
     bad = tmp_path / "bad.awprof.json"
     bad.write_text('{"format": "agent-workbench-profile", "version": 7}')
     result = _run("profile", "show", str(bad), home=tmp_path)

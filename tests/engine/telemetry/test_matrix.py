@@ -39,6 +39,10 @@ def test_plan_finds_the_other_quantizations_and_skips_missing_providers(
         plan(_config(tiny_int4, providers=("auto",)))
     with pytest.raises(WorkbenchError, match="at least 1"):
         plan(_config(tiny_int4, threads=(0,)))
+    with pytest.raises(WorkbenchError, match="unknown provider 'tpu'"):
+        plan(_config(tiny_int4, providers=("tpu",)))
+    with pytest.raises(WorkbenchError, match="--runs"):
+        plan(_config(tiny_int4, runs=0))
 
 
 def _recorder() -> Recorder:

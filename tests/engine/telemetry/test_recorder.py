@@ -62,6 +62,7 @@ def test_real_generation_recorded_saved_loaded(tiny_int4: Path, tmp_path: Path) 
     # hardware samples on the same clock, covering the runs
     system = next(x for x in s.samples if x.source == "system")
     assert len(system.t) >= 2 and system.t[0] <= run.start and system.t[-1] >= s.runs[-1].end
+    assert s.sampler["dropped"] == 0 and s.sampler["ticks"] == len(system.t)
     names = [c["name"] for c in system.channels]
     rss = [row[names.index("process_rss_mb")] for row in system.values]
     assert all(v is not None and v > 10 for v in rss)
