@@ -183,6 +183,9 @@ def test_profile_record_list_show_compare_export_delete(tiny_int4: Path, tmp_pat
 def test_profile_errors_are_clear(tmp_path: Path) -> None:
     result = _run("profile", "record", "--", "dance", home=tmp_path)
     assert result.returncode == 2 and "can record: generate" in result.stderr
+    result = _run("profile", "record", "--rate", "0", "--", "generate", "--prompt", "x",
+                  home=tmp_path)  # fmt: skip
+    assert result.returncode == 2 and "--rate must be more than 0" in result.stderr
     result = _run("profile", "record", "--", "generate", "--model", "nope", "--prompt", "x",
                   home=tmp_path)  # fmt: skip
     assert result.returncode == 2 and "model prepare" in result.stderr
