@@ -169,7 +169,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         providers=tuple(args.provider or ()),
         runs=args.runs,
         warmup=args.warmup,
-        prompt_tokens=args.prompt_tokens,
+        prompt_tokens=tuple(args.prompt_tokens),
         new_tokens=args.new_tokens,
         siblings=not args.only_named,
     )
@@ -245,9 +245,9 @@ def register(profile: Any, bench: argparse.ArgumentParser) -> None:
     mx.add_argument(
         "--only-named", action="store_true", help="skip the other prepared quantizations"
     )
-    mx.add_argument("--runs", type=int, default=3)
+    mx.add_argument("--runs", type=int, default=5, help="measured runs per combination")
     mx.add_argument("--warmup", type=int, default=1)
-    mx.add_argument("--prompt-tokens", type=int, default=209)
+    mx.add_argument("--prompt-tokens", nargs="+", type=int, default=[209], help="sizes to sweep")
     mx.add_argument("--new-tokens", type=int, default=128)
     mx.add_argument("--out", help="session file (default: the data home's sessions/)")
     mx.add_argument("--json", action="store_true")

@@ -87,8 +87,8 @@ def _matrix(a: ProfileSession, b: ProfileSession) -> list[dict[str, Any]]:
     rows_b = b.extra.get("matrix", {}).get("rows", [])
     paired: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for keys in (
-        ("model", "quantization", "provider", "threads"),
-        ("model", "quantization", "threads"),
+        ("model", "quantization", "provider", "threads", "prompt_tokens"),
+        ("model", "quantization", "threads", "prompt_tokens"),
     ):
         index = {tuple(r[k] for k in keys): r for r in rows_b}
         paired = [
@@ -98,7 +98,7 @@ def _matrix(a: ProfileSession, b: ProfileSession) -> list[dict[str, Any]]:
             break
     out = []
     for ra, rb in paired:
-        row = {k: ra[k] for k in ("model", "quantization", "threads")}
+        row = {k: ra[k] for k in ("model", "quantization", "threads", "prompt_tokens")}
         row["provider_a"], row["provider_b"] = ra["provider"], rb["provider"]
         for key in ("ttft_ms", "prefill_tok_s", "decode_tok_s"):
             va, vb = ra[key]["median"], rb[key]["median"]
@@ -159,7 +159,7 @@ def format_table(result: dict[str, Any]) -> str:
             if m[key]["ratio"] is not None
         ]  # fmt: skip
         lines.append(
-            f"matrix {m['model']} [{m['quantization']}] t{m['threads']} "
+            f"matrix {m['model']} [{m['quantization']}] t{m['threads']} p{m['prompt_tokens']} "
             f"{m['provider_a']} -> {m['provider_b']}: {', '.join(parts)}"
         )
     for row in q["runs"]:

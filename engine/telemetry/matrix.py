@@ -34,7 +34,7 @@ class MatrixConfig:
     providers: tuple[str, ...] = ()  # empty: every provider this onnxruntime build has
     runs: int = 3
     warmup: int = 1
-    prompt_tokens: int = 209
+    prompt_tokens: tuple[int, ...] = (209,)  # a sweep, like llama-bench's -p 128,512
     new_tokens: int = 128
     siblings: bool = True  # also the other prepared quantizations of each model
 
@@ -45,11 +45,14 @@ class Combo:
     manifest: Manifest
     provider: str
     threads: int
+    prompt_tokens: int
 
     @property
     def label(self) -> str:
         quant = self.manifest.quantization.get("recipe", "?")
-        return f"{self.manifest.name} [{quant}] {self.provider} t{self.threads}"
+        return (
+            f"{self.manifest.name} [{quant}] {self.provider} t{self.threads} p{self.prompt_tokens}"
+        )
 
 
 def quantizations(model: Path) -> list[Path]:
@@ -104,17 +107,26 @@ def plan(config: MatrixConfig) -> tuple[list[Combo], list[dict[str, str]]]:
     threads = list(dict.fromkeys(config.threads)) or [default_threads()]
     if any(t < 1 for t in threads):
         raise WorkbenchError("--threads values must be at least 1")
+    prompts = list(dict.fromkeys(config.prompt_tokens))
+    if not prompts or any(n < 1 for n in prompts):
+        raise WorkbenchError("--prompt-tokens values must be at least 1")
     combos = [
-        Combo(folder, check_folder(folder), provider, t)
+        Combo(folder, check_folder(folder), provider, t, n)
         for folder in folders
         for provider in chosen
         for t in threads
+        for n in prompts
     ]
     return combos, skipped
 
 
 def _spread(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "stdev": statistics.stdev(values) if len(values) > 1 else 0.0,
+    }
 
 
 def _record(recorder: Recorder, result: dict[str, Any]) -> None:
@@ -147,6 +159,7 @@ def _row(combo: Combo, runs: list[dict[str, Any]]) -> dict[str, Any]:
         "agreement": combo.manifest.validation.get("top1_agreement"),
         "provider": combo.provider,
         "threads": combo.threads,
+        "prompt_tokens": combo.prompt_tokens,
         "runs": len(runs),
         **{key: _spread([r[key] for r in runs]) for key in SPREAD_KEYS},
         "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
@@ -219,7 +232,7 @@ def run_matrix(
         for n, combo in enumerate(combos):
             done = n * (config.warmup + config.runs)
             report("matrix", done, total, combo.label)
-            ids = bench_prompt(combo.model / "tokenizer.json", config.prompt_tokens)
+            ids = bench_prompt(combo.model / "tokenizer.json", combo.prompt_tokens)
             measured: list[dict[str, Any]] = []
             try:
                 fallback = _run_combo(combo, ids, config, recorder, progress, log, measured)
@@ -234,7 +247,7 @@ def run_matrix(
     if not cancelled:
         report("matrix", total, total, "done")
     return {
-        "prompt_tokens": config.prompt_tokens,
+        "prompt_tokens": list(config.prompt_tokens),
         "new_tokens": config.new_tokens,
         "runs": config.runs,
         "warmup": config.warmup,
@@ -252,17 +265,18 @@ def _cell(spread: dict[str, float], digits: int) -> str:
 
 def format_table(result: dict[str, Any]) -> str:
     lines = [
-        f"prompt {result['prompt_tokens']} tok, {result['new_tokens']} new tok, "
+        f"{result['new_tokens']} new tok, "
         f"{result['runs']} runs (+{result['warmup']} warm-up) per row; median (min-max)",
         "",
-        "| model | quant | provider | threads | TTFT ms | prefill tok/s | decode tok/s "
+        "| model | quant | provider | threads | prompt | TTFT ms | prefill tok/s | decode tok/s "
         "| peak RSS MB | GPU MB |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in result["rows"]:
         gpu = f"{r['gpu_mem_mb']:.0f}" if r["gpu_mem_mb"] is not None else "n/a"
         lines.append(
             f"| {r['model']} | {r['quantization']} | {r['provider']} | {r['threads']} "
+            f"| {r.get('prompt_tokens', '')} "
             f"| {_cell(r['ttft_ms'], 0)} | {_cell(r['prefill_tok_s'], 0)} "
             f"| {_cell(r['decode_tok_s'], 1)} | {r['peak_rss_mb']:.0f} | {gpu} |"
         )

@@ -52,8 +52,16 @@ def test_ratios_better_side_and_quality() -> None:
 
 def _row(provider: str, threads: int, decode: float) -> dict[str, Any]:
     spread = {"median": decode, "min": decode, "max": decode}
-    return {"model": "default", "quantization": "int4", "provider": provider, "threads": threads,
-            "ttft_ms": spread, "prefill_tok_s": spread, "decode_tok_s": spread}  # fmt: skip
+    return {
+        "model": "default",
+        "quantization": "int4",
+        "provider": provider,
+        "threads": threads,
+        "prompt_tokens": 209,
+        "ttft_ms": spread,
+        "prefill_tok_s": spread,
+        "decode_tok_s": spread,
+    }
 
 
 def test_matrix_rows_pair_by_configuration_then_across_providers() -> None:
@@ -64,4 +72,4 @@ def test_matrix_rows_pair_by_configuration_then_across_providers() -> None:
     cuda = _session("cuda", [], [_row("cuda", 1, 400.0)])
     across = compare(cpu, cuda)
     assert [(m["provider_a"], m["provider_b"]) for m in across["matrix"]] == [("cpu", "cuda")]
-    assert "cpu -> cuda: TTFT x4.00, prefill x4.00, decode x4.00" in format_table(across)
+    assert "t1 p209 cpu -> cuda: TTFT x4.00, prefill x4.00, decode x4.00" in format_table(across)

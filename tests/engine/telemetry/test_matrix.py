@@ -18,7 +18,7 @@ from engine.telemetry.trace_check import problems
 
 def _config(model: Path, **kw: object) -> MatrixConfig:
     base: dict = {"models": (model,), "threads": (1, 2), "providers": ("cpu", "cuda"), "runs": 2,
-                  "warmup": 1, "prompt_tokens": 16, "new_tokens": 6}  # fmt: skip
+                  "warmup": 1, "prompt_tokens": (16,), "new_tokens": 6}  # fmt: skip
     base.update(kw)
     return MatrixConfig(**base)
 
@@ -35,6 +35,8 @@ def test_plan_finds_the_other_quantizations_and_skips_missing_providers(
     assert skipped[0]["provider"] == "cuda" and "CUDAExecutionProvider" in skipped[0]["reason"]
     only, _ = plan(_config(tiny_int4, siblings=False, threads=(2, 2)))
     assert [(c.manifest.name, c.threads) for c in only] == [("tiny-int4", 2)]
+    sweep, _ = plan(_config(tiny_int4, siblings=False, threads=(1,), prompt_tokens=(8, 64)))
+    assert [(c.threads, c.prompt_tokens) for c in sweep] == [(1, 8), (1, 64)]
     with pytest.raises(WorkbenchError, match="auto"):
         plan(_config(tiny_int4, providers=("auto",)))
     with pytest.raises(WorkbenchError, match="at least 1"):
@@ -66,10 +68,14 @@ def test_matrix_runs_and_is_saved_as_a_session(tiny_int4: Path, tmp_path: Path) 
     for r in rows:
         for key in ("ttft_ms", "prefill_tok_s", "decode_tok_s"):
             assert r[key]["min"] <= r[key]["median"] <= r[key]["max"] and r[key]["min"] > 0
+            assert r[key]["stdev"] >= 0
         assert r["peak_rss_mb"] > 10 and r["gpu_mem_mb"] is None
     assert not result["cancelled"] and progress[-1].done == progress[-1].total == 6
     # every measured generation is in the session, with its tokens, on the shared clock
-    assert [r.label for r in s.runs] == ["tiny-int4 [int4] cpu t1", "tiny-int4 [int4] cpu t2"]
+    assert [r.label for r in s.runs] == [
+        "tiny-int4 [int4] cpu t1 p16",
+        "tiny-int4 [int4] cpu t2 p16",
+    ]
     run = s.runs[0]
     assert run.metrics["generations"] == 2 and run.metrics["new_tokens"] == 12
     assert sum(e.kind == "token" for e in run.events) == 12
@@ -81,7 +87,7 @@ def test_matrix_runs_and_is_saved_as_a_session(tiny_int4: Path, tmp_path: Path) 
     assert s.extra["matrix"]["rows"][0]["decode_tok_s"] == rows[0]["decode_tok_s"]
     assert problems(chrome_trace.build(s)) == []
     table = format_table(result)
-    assert "| tiny-int4 | int4 | cpu | 1 |" in table and "skipped all models on cuda" in table
+    assert "| tiny-int4 | int4 | cpu | 1 | 16 |" in table and "skipped all models on cuda" in table
 
 
 def test_matrix_can_be_cancelled_and_keeps_what_finished(tiny_int4: Path) -> None:
