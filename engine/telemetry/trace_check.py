@@ -2,7 +2,9 @@
 
 Checks what a viewer relies on: the required fields of each phase, numeric counter
 values, complete events with a duration, begin/end events that match per thread (a
-stack, like the viewers use), and timestamps that never go backwards in file order.
+stack, like the viewers use), complete events on one thread that nest or follow each
+other (Perfetto's rule for slices on a track), and timestamps that never go backwards
+in file order.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def problems(trace: Any) -> list[str]:
         return ["the trace is neither a list of events nor an object with traceEvents"]
     found: list[str] = []
     stacks: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
+    complete: dict[tuple[Any, Any], list[float]] = {}  # open X events' ends, per thread
     last_ts = -math.inf
     for i, ev in enumerate(events):
         where = f"event {i}"
@@ -58,8 +61,16 @@ def problems(trace: Any) -> list[str]:
         if ts < last_ts:
             found.append(f"{where} ({ph}): ts {ts} goes back in time (after {last_ts})")
         last_ts = max(last_ts, ts)
-        if ph == "X" and (not _number(ev.get("dur")) or ev["dur"] < 0):
-            found.append(f"{where} (X): dur missing or negative")
+        if ph == "X":
+            if not _number(ev.get("dur")) or ev["dur"] < 0:
+                found.append(f"{where} (X): dur missing or negative")
+            else:
+                ends = complete.setdefault((ev.get("pid"), ev.get("tid")), [])
+                while ends and ends[-1] <= ts:
+                    ends.pop()
+                if ends and ts + ev["dur"] > ends[-1]:
+                    found.append(f"{where} (X): overlaps an enclosing slice without nesting")
+                ends.append(ts + ev["dur"])
         if ph in ("i", "I") and ev.get("s", "t") not in ("g", "p", "t"):
             found.append(f"{where} (i): scope must be g, p or t")
         if ph == "C":

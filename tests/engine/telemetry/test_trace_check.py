@@ -83,3 +83,14 @@ def test_each_broken_field_is_reported(index: int, change: dict[str, Any], messa
 
 def test_not_a_trace() -> None:
     assert problems({"events": []}) and problems("text")
+
+
+def test_complete_events_on_one_thread_must_nest() -> None:
+    def x(ts: float, dur: float, tid: int = 1) -> dict[str, Any]:
+        return {"ph": "X", "name": "op", "ts": ts, "dur": dur, "pid": 3, "tid": tid}
+
+    nested = [x(0, 10), x(1, 2), x(3, 7), x(10, 1)]
+    assert problems(nested) == []
+    crossing = [x(0, 10), x(5, 6)]
+    assert problems(crossing) == ["event 1 (X): overlaps an enclosing slice without nesting"]
+    assert problems([x(0, 10), x(5, 6, tid=2)]) == []  # other threads are independent
