@@ -18,11 +18,10 @@ from typing import Any
 
 from engine.telemetry.records import SpanRecord
 from engine.telemetry.session_file import ProfileSession, RunRecord
-from engine.telemetry.spans import RUN_BEGIN, RUN_END, SPAN_RULES
+from engine.telemetry.spans import is_span_event
 from engine.telemetry.trace_check import check
 
 RUNS_PID, HARDWARE_PID, ORT_PID = 1, 2, 3
-SPAN_EVENT_KINDS = {RUN_BEGIN, RUN_END} | {k for r in SPAN_RULES for k in (r.begin, *r.ends)}
 Event = dict[str, Any]
 
 
@@ -79,7 +78,7 @@ def _end(span: SpanRecord, tid: int) -> Event:
 
 def _instants(run: RunRecord, tid: int) -> Iterator[Event]:
     for ev in run.events:
-        if ev.kind in SPAN_EVENT_KINDS:
+        if is_span_event(ev):
             continue
         args = {k: v for k, v in ev.data.items() if isinstance(v, str | int | float | bool)}
         yield {

@@ -1,7 +1,8 @@
 """Spans from begin/end pairs of recorded events, and one span per step.
 
-A `SpanRule` names the event kind that opens a span and the kinds that close it; an
-optional `key` pairs them when several are open at once (a tool call id), otherwise the
+A `SpanRule` names the event kind that opens a span and the kinds that close it (a kind
+may be narrowed by one data field: `plan_step[status=started]`); an optional `key` pairs
+them when several are open at once (the tool's name, a subtask's index), otherwise the
 most recent open one closes first. A begin whose end never came is closed at the run's
 end and marked incomplete, so a cancelled run still draws (and exports) correctly.
 """
@@ -33,9 +34,28 @@ SPAN_RULES: tuple[SpanRule, ...] = (
     SpanRule("generation", "generation_started", ("generation_finished",)),
     SpanRule("prefill", "generation_started", ("prefill_finished",)),
     SpanRule("decode", "prefill_finished", ("generation_finished",)),
-    SpanRule("tool", "tool_call", ("tool_result",), key="call_id", label="name"),
+    SpanRule("tool", "tool_call", ("tool_result",), key="tool", label="tool"),
+    SpanRule("subtask", "plan_step[status=started]", ("plan_step[status=done]",), key="index"),
     SpanRule("retrieval", "memory_query", ("memory_hit",)),
 )
+
+
+def matches(event: EventRecord, pattern: str) -> bool:
+    """`kind` or `kind[field=value]` (the value compared as text)."""
+    kind, _, condition = pattern.partition("[")
+    if event.kind != kind:
+        return False
+    if not condition:
+        return True
+    name, _, value = condition.rstrip("]").partition("=")
+    return str(event.data.get(name)) == value
+
+
+def is_span_event(event: EventRecord, rules: Sequence[SpanRule] = SPAN_RULES) -> bool:
+    """Whether the event opens or closes a span (a timeline draws the span, not the point)."""
+    if event.kind in (RUN_BEGIN, RUN_END):
+        return True
+    return any(matches(event, p) for rule in rules for p in (rule.begin, *rule.ends))
 
 
 def build_spans(
@@ -50,12 +70,12 @@ def build_spans(
     ordered = sorted(events, key=lambda e: e.t)
     for ev in ordered:
         for i, rule in enumerate(rules):
-            if ev.kind in rule.ends:
+            if any(matches(ev, end) for end in rule.ends):
                 stack = open_.get((i, ev.data.get(rule.key) if rule.key else None))
                 if stack:
                     spans.append(_span(rule, stack.pop(), ev.t))
         for i, rule in enumerate(rules):
-            if ev.kind == rule.begin:
+            if matches(ev, rule.begin):
                 key = ev.data.get(rule.key) if rule.key else None
                 open_.setdefault((i, key), []).append(ev)
     for (i, _), stack in open_.items():

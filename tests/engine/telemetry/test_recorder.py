@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.llm.events import GenerationFinished, TokenDelta
+from engine.llm.events import GenerationFinished
 from engine.llm.session import LLMSession
 from engine.telemetry import chrome_trace, csv_export, ort_profile, session_file
 from engine.telemetry.compare import compare, format_table
@@ -130,49 +130,60 @@ def _pairs(events: list[dict], name: str) -> list[tuple[dict, dict]]:
 
 
 # ----------------------------------------------------------------- agent-shaped events
+# The shape of the agent core's run events (its branch, engine/agent/events.py): each a
+# frozen dataclass with a monotonic `t` and a `step`. A scripted run, no model.
 @dataclass(frozen=True)
-class RunStarted:
+class RunEvent:
+    t: float
+    step: int
+
+
+@dataclass(frozen=True)
+class RunStarted(RunEvent):
+    run_id: str
     task: str
-    t: float
-    step: int = 0
 
 
 @dataclass(frozen=True)
-class PlanStep:
+class PlanStep(RunEvent):
+    plan: tuple[str, ...]
+    status: str = "planned"
+    index: int = -1
+    result: str = ""
+
+
+@dataclass(frozen=True)
+class TokenDelta(RunEvent):
     text: str
-    t: float
-    step: int
+    phase: str = "step"
 
 
 @dataclass(frozen=True)
-class ToolCall:
-    call_id: str
-    name: str
+class ToolCall(RunEvent):
+    tool: str
     arguments: dict
-    valid: bool
-    t: float
-    step: int
+    valid: bool = True
 
 
 @dataclass(frozen=True)
-class ToolResult:
-    call_id: str
+class ToolResult(RunEvent):
+    tool: str
+    ok: bool
     output: str
-    t: float
-    step: int
 
 
 @dataclass(frozen=True)
-class FinalAnswer:
+class FinalAnswer(RunEvent):
     text: str
-    t: float
-    step: int
 
 
 @dataclass(frozen=True)
-class RunFinished:
-    t: float
-    step: int
+class RunFinished(RunEvent):
+    stop_reason: str
+    final_answer: str | None
+
+
+PLAN = ("add", "answer")
 
 
 def test_agent_events_record_through_the_generic_adapter(tmp_path: Path) -> None:
@@ -181,23 +192,27 @@ def test_agent_events_record_through_the_generic_adapter(tmp_path: Path) -> None
     rec.start()
     with rec.run("agent run", kind="agent"):
         for ev in [
-            RunStarted("add", 100.1),
-            PlanStep("use the calculator twice", 100.2, 1),
-            ToolCall("c1", "calculator", {"x": "1+1"}, True, 100.3, 1),
-            ToolCall("c2", "calculator", {"x": "1+"}, False, 100.4, 1),
-            TokenDelta("2", 17, 0, 100.42),
-            ToolResult("c1", "2", 100.45, 1),  # c1 ends first: paired by call_id, not LIFO
-            ToolResult("c2", "error", 100.5, 1),
-            PlanStep("answer", 101.0, 2),
-            FinalAnswer("2", 101.5, 2),
-            RunFinished(101.6, 2),
+            RunStarted(100.1, 0, "r1", "add"),
+            PlanStep(100.15, 0, PLAN),
+            PlanStep(100.2, 1, PLAN, "started", 0),
+            ToolCall(100.3, 1, "calculator", {"x": "1+1"}),
+            ToolCall(100.4, 1, "search", {"q": "1+"}, valid=False),
+            TokenDelta(100.42, 1, "2"),
+            ToolResult(100.45, 1, "calculator", True, "2"),  # ends first: paired by tool name
+            ToolResult(100.5, 1, "search", False, "error"),
+            PlanStep(100.9, 1, PLAN, "done", 0, "2"),
+            PlanStep(101.0, 2, PLAN, "started", 1),
+            FinalAnswer(101.5, 2, "2"),
+            RunFinished(101.6, 2, "final_answer", "2"),
         ]:
             rec.record(ev)
     s = rec.finish()
     run = s.runs[0]
     assert [e.kind for e in run.events][:3] == ["run_begin", "run_started", "plan_step"]
-    spans = sorted((sp for sp in run.spans if sp.kind == "tool"), key=lambda sp: sp.start)
-    assert [(sp.name, round(sp.ms)) for sp in spans] == [("calculator", 150), ("calculator", 100)]
+    tools = sorted((sp for sp in run.spans if sp.kind == "tool"), key=lambda sp: sp.start)
+    assert [(sp.name, round(sp.ms)) for sp in tools] == [("calculator", 150), ("search", 100)]
+    subtasks = [(round(sp.ms), sp.incomplete) for sp in run.spans if sp.kind == "subtask"]
+    assert subtasks == [(700, False), (8000, True)]  # the second never said "done": run end
     agent = next(sp for sp in run.spans if sp.kind == "agent_run")
     assert agent.ms == pytest.approx(1500) and not agent.incomplete
     m = run.metrics
@@ -215,14 +230,16 @@ def test_agent_events_record_through_the_generic_adapter(tmp_path: Path) -> None
     # the two tool calls overlap without nesting: the second goes to a second lane
     lanes = {e["args"]["name"] for e in trace["traceEvents"] if e["name"] == "thread_name"}
     assert lanes == {"run 1: agent run", "run 1: agent run (lane 2)"}
+    instants = [e["name"] for e in trace["traceEvents"] if e["ph"] == "i"]
+    assert instants == ["plan_step", "token_delta", "final_answer"]  # "planned" is a point
 
 
 def test_a_run_cut_short_keeps_its_open_spans_matched() -> None:
     rec = Recorder(name="cut", sampler=HardwareSampler([SystemSource()]))
     rec.start()
     with rec.run("agent", kind="agent"):
-        rec.record(RunStarted("x", time.monotonic()))
-        rec.record(ToolCall("c1", "shell", {}, True, time.monotonic(), 1))  # no result ever
+        rec.record(RunStarted(time.monotonic(), 0, "r1", "x"))
+        rec.record(ToolCall(time.monotonic(), 1, "shell", {}))  # no result ever
         time.sleep(0.01)
     s = rec.finish()
     open_spans = [sp for sp in s.runs[0].spans if sp.incomplete]
