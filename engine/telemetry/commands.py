@@ -173,10 +173,15 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         new_tokens=args.new_tokens,
         siblings=not args.only_named,
     )
+    from engine.telemetry.sampler import HardwareSampler
+    from engine.telemetry.sources import ProcessSource, default_sources
+
     bar = TerminalProgress()
-    recorder = Recorder(name="bench matrix", command=["bench", "matrix", *args.model])
+    worker = ProcessSource("worker")  # each combination's worker process, in turn
+    sampler = HardwareSampler([*default_sources(), worker], rate_hz=10.0, seconds=3600.0)
+    recorder = Recorder("bench matrix", sampler, command=["bench", "matrix", *args.model])
     with recorder:
-        result = run_matrix(config, recorder, Reporter(bar, CancelToken()), log=_err)
+        result = run_matrix(config, recorder, Reporter(bar, CancelToken()), _err, worker.watch)
     bar.close()
     recorder.extra["matrix"] = result
     session = recorder.finish()

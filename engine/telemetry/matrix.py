@@ -175,6 +175,7 @@ def _run_combo(
     progress: Callable[[str], None],
     log: Log,
     measured: list[dict[str, Any]],
+    on_worker: Callable[[int | None], None],
 ) -> dict[str, str] | None:
     """Warm-up and measured runs (appended to `measured`) of one combination in its own
     worker process; returns why it was skipped when its provider did not really start."""
@@ -192,6 +193,7 @@ def _run_combo(
         recorder.mark("model_load_started", model=combo.manifest.name)
         worker = BenchWorker(spec)  # its own process, so the load shows in the timeline
         recorder.mark("model_load_finished")
+        on_worker(worker.proc.pid)
         try:
             for i in range(config.warmup + config.runs):
                 result = worker.run()
@@ -209,14 +211,21 @@ def _run_combo(
                 )
                 progress(combo.label)
         finally:
+            on_worker(None)
             worker.close()
             run.extra["measured_runs"] = len(measured)
     return None
 
 
 def run_matrix(
-    config: MatrixConfig, recorder: Recorder, report: Reporter, log: Log
+    config: MatrixConfig,
+    recorder: Recorder,
+    report: Reporter,
+    log: Log,
+    on_worker: Callable[[int | None], None] = lambda pid: None,
 ) -> dict[str, Any]:
+    """Run every combination; `on_worker(pid)` is told which worker process is running
+    (a `ProcessSource.watch`, so the session charts the worker's own CPU and memory)."""
     combos, skipped = plan(config)
     total = len(combos) * (config.warmup + config.runs)
     rows: list[dict[str, Any]] = []
@@ -235,7 +244,9 @@ def run_matrix(
             ids = bench_prompt(combo.model / "tokenizer.json", combo.prompt_tokens)
             measured: list[dict[str, Any]] = []
             try:
-                fallback = _run_combo(combo, ids, config, recorder, progress, log, measured)
+                fallback = _run_combo(
+                    combo, ids, config, recorder, progress, log, measured, on_worker
+                )
                 if fallback is not None:
                     skipped.append(fallback)
             finally:  # a combination cut short keeps the runs it finished

@@ -12,7 +12,7 @@ from engine.telemetry import chrome_trace, session_file
 from engine.telemetry.matrix import MatrixConfig, format_table, plan, quantizations, run_matrix
 from engine.telemetry.recorder import Recorder
 from engine.telemetry.sampler import HardwareSampler
-from engine.telemetry.sources import SystemSource
+from engine.telemetry.sources import ProcessSource, SystemSource
 from engine.telemetry.trace_check import problems
 
 
@@ -53,10 +53,15 @@ def _recorder() -> Recorder:
 
 def test_matrix_runs_and_is_saved_as_a_session(tiny_int4: Path, tmp_path: Path) -> None:
     progress: list[Progress] = []
-    rec = _recorder()
+    worker = ProcessSource("worker")
+    rec = Recorder(name="matrix", sampler=HardwareSampler([SystemSource(), worker], rate_hz=50.0))
     with rec:
         result = run_matrix(
-            _config(tiny_int4, siblings=False), rec, Reporter(progress.append), log=lambda _: None
+            _config(tiny_int4, siblings=False),
+            rec,
+            Reporter(progress.append),
+            lambda _: None,
+            worker.watch,
         )
     rec.extra["matrix"] = result
     s = session_file.load(session_file.save(rec.finish()))
@@ -85,6 +90,10 @@ def test_matrix_runs_and_is_saved_as_a_session(tiny_int4: Path, tmp_path: Path) 
         e.t for e in run.events if e.kind == "token"
     )
     assert s.extra["matrix"]["rows"][0]["decode_tok_s"] == rows[0]["decode_tok_s"]
+    # the workers' own memory, charted while each one ran (gaps between them)
+    series = next(x for x in s.samples if x.source == "worker")
+    rss = [row[1] for row in series.values]
+    assert any(v is not None and v > 20 for v in rss) and rss[0] is None
     assert problems(chrome_trace.build(s)) == []
     table = format_table(result)
     assert "| tiny-int4 | int4 | cpu | 1 | 16 |" in table and "skipped all models on cuda" in table
