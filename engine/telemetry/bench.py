@@ -49,7 +49,8 @@ def bench_prompt(tokenizer_json: Path, n_tokens: int) -> list[int]:
 
 
 class BenchWorker:
-    def __init__(self, spec: dict[str, Any]) -> None:
+    def __init__(self, spec: dict[str, Any], on_start: Callable[[int], None] | None = None) -> None:
+        """Start the worker and wait until its engine is loaded (`on_start(pid)` before)."""
         self.side = spec["side"]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "engine.telemetry.bench_worker", json.dumps(spec)],
@@ -58,6 +59,8 @@ class BenchWorker:
             text=True,
             cwd=Path(__file__).resolve().parents[2],
         )
+        if on_start is not None:
+            on_start(self.proc.pid)
         hello = self._read()
         if "error" in hello:
             self.close()

@@ -191,9 +191,13 @@ def _run_combo(
         run.manifest = combo.manifest.to_dict()
         run.extra = {"threads": combo.threads}
         recorder.mark("model_load_started", model=combo.manifest.name)
-        worker = BenchWorker(spec)  # its own process, so the load shows in the timeline
+        try:
+            # its own process (watched from its start), so the load shows in the timeline
+            worker = BenchWorker(spec, on_start=on_worker)
+        except WorkbenchError:
+            on_worker(None)
+            raise
         recorder.mark("model_load_finished")
-        on_worker(worker.proc.pid)
         try:
             for i in range(config.warmup + config.runs):
                 result = worker.run()
@@ -243,15 +247,22 @@ def run_matrix(
             report("matrix", done, total, combo.label)
             ids = bench_prompt(combo.model / "tokenizer.json", combo.prompt_tokens)
             measured: list[dict[str, Any]] = []
+            fallback = None
             try:
                 fallback = _run_combo(
                     combo, ids, config, recorder, progress, log, measured, on_worker
                 )
-                if fallback is not None:
-                    skipped.append(fallback)
+            except Cancelled:
+                raise
+            except WorkbenchError as exc:  # one broken combination does not stop the rest
+                log(f"[matrix] {combo.label} failed: {exc}")
+                fallback = {"provider": combo.provider, "model": combo.manifest.name,
+                            "reason": f"failed: {exc}"}  # fmt: skip
             finally:  # a combination cut short keeps the runs it finished
                 if measured:
                     rows.append(_row(combo, measured))
+            if fallback is not None:
+                skipped.append(fallback)
     except (Cancelled, KeyboardInterrupt):
         cancelled = True
         log("[matrix] cancelled: keeping the combinations that finished")

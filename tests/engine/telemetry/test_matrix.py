@@ -113,3 +113,27 @@ def test_matrix_can_be_cancelled_and_keeps_what_finished(tiny_int4: Path) -> Non
         )
     assert result["cancelled"] and [r["threads"] for r in result["rows"]] == [1]
     assert "cancelled" in format_table(result)
+
+
+def test_a_combination_that_fails_is_reported_and_the_rest_go_on(
+    tiny_int4: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_int4, broken)
+    onnx = broken / "model.onnx"
+    onnx.write_bytes(b"\0" * onnx.stat().st_size)  # same size: only loading finds out
+    rec = _recorder()
+    with rec:
+        result = run_matrix(
+            MatrixConfig(models=(broken, tiny_int4), threads=(1,), providers=("cpu",), runs=1,
+                         warmup=0, prompt_tokens=(8,), new_tokens=2, siblings=False),
+            rec,
+            Reporter(),
+            lambda _: None,
+        )  # fmt: skip
+    assert [r["model"] for r in result["rows"]] == ["tiny-int4"]
+    (failure,) = result["skipped"]
+    assert failure["provider"] == "cpu" and failure["reason"].startswith("failed: bench side")
+    assert "could not start" in failure["reason"] and not result["cancelled"]
