@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,24 @@ def _emit_json(data: dict[str, Any]) -> None:
 def _err(text: str) -> None:
     sys.stderr.write(text + "\n")
     sys.stderr.flush()
+
+
+def _reading(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """A command that reads sessions: content a file should not hold (a hand-edited or
+    damaged session that still parses) becomes a clear error, not a traceback."""
+
+    @functools.wraps(func)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            names = [getattr(args, k) for k in ("file", "a", "b") if getattr(args, k, None)]
+            raise session_file.SessionFileError(
+                f"{' / '.join(names)}: unexpected content in the session "
+                f"({type(exc).__name__}: {exc}); the file is damaged or was edited"
+            ) from exc
+
+    return run
 
 
 def _save(session: session_file.ProfileSession, out: str | None) -> Path:
@@ -102,6 +122,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+@_reading
 def cmd_show(args: argparse.Namespace) -> int:
     from engine.telemetry.summary import format_summary, summarize
 
@@ -114,6 +135,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- compare / export
+@_reading
 def cmd_compare(args: argparse.Namespace) -> int:
     from engine.telemetry.compare import compare, format_table
 
@@ -125,6 +147,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+@_reading
 def cmd_export(args: argparse.Namespace) -> int:
     from engine.telemetry import chrome_trace, csv_export
 

@@ -90,15 +90,15 @@ def _matrix(a: ProfileSession, b: ProfileSession) -> list[dict[str, Any]]:
         ("model", "quantization", "provider", "threads", "prompt_tokens"),
         ("model", "quantization", "threads", "prompt_tokens"),
     ):
-        index = {tuple(r[k] for k in keys): r for r in rows_b}
+        index = {tuple(r.get(k) for k in keys): r for r in rows_b}
         paired = [
-            (ra, index[pair]) for ra in rows_a if (pair := tuple(ra[k] for k in keys)) in index
+            (ra, index[pair]) for ra in rows_a if (pair := tuple(ra.get(k) for k in keys)) in index
         ]
         if paired:
             break
     out = []
     for ra, rb in paired:
-        row = {k: ra[k] for k in ("model", "quantization", "threads", "prompt_tokens")}
+        row = {k: ra.get(k) for k in ("model", "quantization", "threads", "prompt_tokens")}
         row["provider_a"], row["provider_b"] = ra["provider"], rb["provider"]
         for key in ("ttft_ms", "prefill_tok_s", "decode_tok_s"):
             va, vb = ra[key]["median"], rb[key]["median"]

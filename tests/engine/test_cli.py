@@ -196,6 +196,16 @@ def test_profile_errors_are_clear(tmp_path: Path) -> None:
     assert result.returncode == 2 and "newer than this Agent Workbench" in result.stderr
     result = _run("profile", "export", str(bad), home=tmp_path)
     assert result.returncode == 2 and "--chrome" in result.stderr
+    edited = tmp_path / "edited.awprof.json"
+    edited.write_text(
+        json.dumps({"format": "agent-workbench-profile", "version": 1, "name": "x",
+                    "created": "2026-11-24T12:00:00+00:00", "duration_s": 1.0, "machine": {},
+                    "samples": [], "runs": [{"index": 0, "label": "r", "kind": "generation",
+                    "start": 0, "end": 1, "events": [], "spans": [], "metrics": {}}]})
+    )  # fmt: skip
+    for command in (["show", str(edited)], ["compare", str(edited), str(edited)]):
+        result = _run("profile", *command, home=tmp_path)
+        assert result.returncode == 2 and "unexpected content" in result.stderr, command
     assert "Traceback" not in result.stderr
 
 
