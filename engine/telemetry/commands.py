@@ -208,13 +208,20 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     bar.close()
     recorder.extra["matrix"] = result
     session = recorder.finish()
-    path = _save(session, args.out)
-    result = {**result, "session": str(path)}
+    failed: session_file.SessionFileError | None = None
+    try:  # the table is printed even when the session cannot be written
+        path: Path | None = _save(session, args.out)
+    except session_file.SessionFileError as exc:
+        path, failed = None, exc
+    result = {**result, "session": str(path) if path else None}
     if args.json:
         _emit_json(result)
     else:
         sys.stdout.write(format_table(result) + "\n")
-        _err(f"saved as a profiling session: {path}")
+        if path:
+            _err(f"saved as a profiling session: {path}")
+    if failed is not None:
+        raise failed
     return 130 if result["cancelled"] else 0
 
 

@@ -108,11 +108,19 @@ def default_path(session: ProfileSession) -> Path:
 
 def save(session: ProfileSession, path: Path | None = None) -> Path:
     """Write the session (atomically: a half-written file never replaces a good one)."""
-    target = Path(path) if path is not None else default_path(session)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(session.to_dict(), allow_nan=False), encoding="utf-8")
-    os.replace(tmp, target)
+    text = json.dumps(session.to_dict(), allow_nan=False)
+    try:
+        target = Path(path) if path is not None else default_path(session)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        where = path if path is not None else "the data home's sessions/ folder"
+        raise SessionFileError(
+            f"cannot write the profiling session to {where} ({exc}); "
+            "give a writable file with --out"
+        ) from exc
     session.path = target
     return target
 

@@ -219,6 +219,13 @@ def test_bench_matrix_json_and_plain_bench_still_work(tiny_int4: Path, tmp_path:
     data = json.loads(result.stdout)
     assert [(r["model"], r["threads"], r["runs"]) for r in data["rows"]] == [("tiny-int4", 1, 2)]
     assert Path(data["session"]).parent.name == "sessions" and "[matrix]" in result.stderr
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    unsaved = _run("bench", "matrix", "--model", str(tiny_int4), "--threads", "1", "--runs", "1",
+                   "--warmup", "0", "--prompt-tokens", "8", "--new-tokens", "2", "--only-named",
+                   "--json", "--out", str(blocker / "m.awprof.json"), home=tmp_path)  # fmt: skip
+    assert unsaved.returncode == 2 and "cannot write the profiling session" in unsaved.stderr
+    assert json.loads(unsaved.stdout)["rows"][0]["runs"] == 1  # the results are still shown
     plain = _run("bench", "--model", str(tiny_int4), "--prompt-tokens", "12", "--new-tokens", "4",
                  "--runs", "1", "--warmup", "0", "--json", home=tmp_path)  # fmt: skip
     assert plain.returncode == 0, plain.stderr

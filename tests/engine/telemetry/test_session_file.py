@@ -108,3 +108,11 @@ def test_migrations_run_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(session_file, "VERSION", 3)  # no migration from 2 to 3
     with pytest.raises(SessionFileError, match="no migration"):
         session_file.load(path)
+
+
+def test_an_unwritable_place_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(SessionFileError, match=r"cannot write the profiling session.*--out"):
+        session_file.save(_session(), blocker / "s.awprof.json")
+    assert blocker.read_text() == "not a folder"
