@@ -82,8 +82,13 @@ def test_process_source_follows_a_process_that_comes_and_goes() -> None:
 
     source = ProcessSource("worker")
     assert all(math.isnan(v) for v in source.read())  # nothing watched yet
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
+        assert child.stdout is not None and child.stdout.readline() == "up\n"  # running
         source.watch(child.pid)
         cpu, rss, threads = source.read()
         assert rss > 1 and threads >= 1 and cpu >= 0
