@@ -103,7 +103,13 @@ def default_path(session: ProfileSession) -> Path:
     from engine.paths import sessions_dir
 
     stamp = re.sub(r"[^0-9T]", "", session.created)[:15]
-    return sessions_dir() / f"{stamp}-{slug(session.name)}{SUFFIX}"
+    base = f"{stamp}-{slug(session.name)}"
+    path = sessions_dir() / f"{base}{SUFFIX}"
+    n = 1
+    while path.exists():  # two sessions in the same second never overwrite each other
+        n += 1
+        path = sessions_dir() / f"{base}-{n}{SUFFIX}"
+    return path
 
 
 def save(session: ProfileSession, path: Path | None = None) -> Path:

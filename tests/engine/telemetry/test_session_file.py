@@ -37,6 +37,9 @@ def _session(name: str = "s") -> ProfileSession:
 def test_round_trip_list_delete() -> None:
     path = session_file.save(_session("first run"))
     assert path.name == "20261124T120000-first-run.awprof.json"
+    twin = session_file.save(_session("first run"))  # same name, same second
+    assert twin.name == "20261124T120000-first-run-2.awprof.json" and path.is_file()
+    session_file.delete(twin)
     doc = json.loads(path.read_text())
     assert doc["format"] == "agent-workbench-profile" and doc["version"] == session_file.VERSION
     loaded = session_file.load(path.name)  # by file name in sessions/
