@@ -352,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     sources = profile.add_parser("sources", help="which hardware counters are available")
     sources.add_argument("--json", action="store_true")
     sources.set_defaults(func=cmd_profile_sources)
+    from engine.telemetry.commands import register as register_telemetry
+
+    register_telemetry(profile, bench)
 
     demo = sub.add_parser("demo", help="one streamed generation with timings (headless)")
     demo.add_argument("--model", default="default")

@@ -27,7 +27,13 @@ from tokenizers import Tokenizer
 from engine.errors import Cancelled, ModelError, PromptTooLongError
 from engine.llm.detokenizer import IncrementalDetokenizer
 from engine.llm.events import GenerationEvent, GenerationFinished, GenerationStats, TokenDelta
-from engine.llm.providers import PROVIDERS, ProviderReport, candidates, create_session
+from engine.llm.providers import (
+    PROVIDERS,
+    ProviderReport,
+    candidates,
+    create_session,
+    session_options,
+)
 from engine.llm.rows import RowTable
 from engine.llm.sampling import SamplingParams, make_rng, sample
 from engine.llm.stats import peak_rss_mb, release_freed_memory
@@ -107,6 +113,14 @@ class ModelIO:
         )
 
 
+@dataclass(frozen=True)
+class OrtProfile:
+    """ONNX Runtime's operator profile: its file, and when its `ts` 0 was (time.monotonic)."""
+
+    path: Path
+    start: float
+
+
 class LLMSession:
     """A prepared causal-LM folder loaded into ONNX Runtime, ready to stream generations."""
 
@@ -118,7 +132,9 @@ class LLMSession:
         prefill_chunk: int = 256,
         options: ort.SessionOptions | None = None,
         lean: bool = True,
+        profile_dir: Path | None = None,
     ) -> None:
+        """`profile_dir`: turn on ONNX Runtime's operator profiling, writing its file there."""
         self.folder = Path(folder)
         self.manifest: Manifest = check_folder(self.folder)
         if self.manifest.kind != "causal-lm":
@@ -132,7 +148,14 @@ class LLMSession:
         self.eos_ids = frozenset(self.manifest.eos_token_ids)
         self.prefill_chunk = max(1, prefill_chunk)
         model_path = self._choose_graph(provider, lean)
+        if profile_dir is not None:
+            options = options or session_options(threads)
+            options.enable_profiling = True
+            options.profile_file_prefix = str(Path(profile_dir) / "onnxruntime")
         self.session, self.provider = create_session(model_path, provider, threads, options)
+        self._profiling = profile_dir is not None
+        # ORT stamps its profile on the wall clock; our events use the monotonic one.
+        self._wall_minus_monotonic_ns = time.time_ns() - time.monotonic_ns()
         self.io = ModelIO.read(self.session)
         release_freed_memory()
         self._device = _DEVICES.get(self.provider.active, "cpu")
@@ -449,6 +472,15 @@ class LLMSession:
                 finished = event
         assert finished is not None
         return finished
+
+    def end_profiling(self) -> OrtProfile | None:
+        """Stop the operator profiling asked for with `profile_dir` and return its file."""
+        if not self._profiling:
+            return None
+        start_ns = self.session.get_profiling_start_time_ns()
+        path = Path(self.session.end_profiling())
+        self._profiling = False
+        return OrtProfile(path, (start_ns - self._wall_minus_monotonic_ns) / 1e9)
 
     @property
     def report(self) -> ProviderReport:

@@ -48,8 +48,9 @@ def bench_prompt(tokenizer_json: Path, n_tokens: int) -> list[int]:
     return ids[:n_tokens]
 
 
-class _Worker:
-    def __init__(self, spec: dict[str, Any]) -> None:
+class BenchWorker:
+    def __init__(self, spec: dict[str, Any], on_start: Callable[[int], None] | None = None) -> None:
+        """Start the worker and wait until its engine is loaded (`on_start(pid)` before)."""
         self.side = spec["side"]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "engine.telemetry.bench_worker", json.dumps(spec)],
@@ -58,6 +59,8 @@ class _Worker:
             text=True,
             cwd=Path(__file__).resolve().parents[2],
         )
+        if on_start is not None:
+            on_start(self.proc.pid)
         hello = self._read()
         if "error" in hello:
             self.close()
@@ -107,12 +110,12 @@ def run_bench(config: BenchConfig, log: Log) -> dict[str, Any]:
     sides = ["ours", *config.vs]
     if "llamacpp" in sides and not str(base["gguf"]).endswith(".gguf"):
         raise WorkbenchError("--vs llamacpp needs a model prepared from a GGUF source")
-    workers: dict[str, _Worker] = {}
+    workers: dict[str, BenchWorker] = {}
     results: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     try:
         for side in sides:
             log(f"[bench] starting {side}")
-            workers[side] = _Worker({**base, "side": side})
+            workers[side] = BenchWorker({**base, "side": side})
         for i in range(config.warmup + config.runs):
             for side in sides:
                 run = workers[side].run()

@@ -9,6 +9,7 @@ ONNX file), `llamacpp` (llama-cpp-python on the source GGUF).
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ def _ours(spec: dict[str, Any]) -> Runner:
 
     session = LLMSession(spec["model"], provider=spec["provider"], threads=spec["threads"])
     ids = spec["prompt_ids"]
+    gpu_memory = _gpu_memory_probe()
 
     def run() -> dict[str, Any]:
         finished = None
@@ -36,6 +38,9 @@ def _ours(spec: dict[str, Any]) -> Runner:
         assert finished is not None
         st = finished.stats
         return {
+            "stats": st.to_dict(latencies=True),
+            "provider_report": session.provider.to_dict(),
+            "gpu_mem_mb": gpu_memory(),
             "ttft_ms": st.ttft_ms,
             "prefill_tok_s": st.prefill_tok_s,
             "decode_tok_s": st.decode_tok_s,
@@ -45,6 +50,21 @@ def _ours(spec: dict[str, Any]) -> Runner:
         }
 
     return run
+
+
+def _gpu_memory_probe() -> Callable[[], float | None]:
+    """This process's GPU memory (MB) from the first GPU counter source that works here."""
+    from engine.telemetry.gpu_nvidia import NvmlSource
+    from engine.telemetry.gpu_windows import PdhSource
+
+    for source, channel in (
+        (NvmlSource(), "process_mem_mb"),
+        (PdhSource(), "process_dedicated_mb"),
+    ):
+        if source.available:
+            index = [c.name for c in source.channels].index(channel)
+            return lambda: float(source.read()[index])
+    return lambda: None
 
 
 class _Clock:
@@ -166,6 +186,8 @@ def _send(data: dict[str, Any]) -> None:
 
 
 def main() -> int:
+    # Ctrl-C is the parent's to handle: it closes our stdin, and we finish cleanly.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     spec = json.loads(sys.argv[1])
     try:
         run = SIDES[spec["side"]](spec)

@@ -35,6 +35,7 @@ class NvmlSource:
         self.reason = ""
         self.channels: tuple[Channel, ...] = ()
         self.device = ""
+        self.driver = ""
         self._pid = pid or os.getpid()
         if nvml is None:
             try:
@@ -55,6 +56,12 @@ class NvmlSource:
             self.reason = f"NVML could not start: {exc}"
             return
         self.device = name.decode() if isinstance(name, bytes) else str(name)
+        driver = getattr(nvml, "nvmlSystemGetDriverVersion", None)
+        try:
+            version = driver() if driver is not None else ""
+        except Exception:  # noqa: BLE001 - the driver version is only descriptive
+            version = ""
+        self.driver = version.decode() if isinstance(version, bytes) else str(version)
         self.available = True
         self.channels = CHANNELS
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,52 @@ class SystemSource:
             rss / 1e6,
             float(threads),
         )
+
+
+class ProcessSource:
+    """CPU, RSS and threads of another process that comes and goes (a benchmark worker).
+
+    `watch(pid)` points it at a process, `watch(None)` at nothing; readings while there
+    is no process (or after it exited) are NaN, so a chart shows a gap, not a zero.
+    """
+
+    def __init__(self, name: str = "worker") -> None:
+        import psutil
+
+        self._psutil = psutil
+        self.name = name
+        self.available = True
+        self.reason = ""
+        self.channels: tuple[Channel, ...] = (
+            Channel("cpu_percent", "%"),
+            Channel("rss_mb", "MB"),
+            Channel("threads", "count"),
+        )
+        self._process: Any = None
+
+    def watch(self, pid: int | None) -> None:
+        process = None
+        if pid is not None:
+            try:
+                process = self._psutil.Process(pid)
+                process.cpu_percent()  # the reference point for the next reading
+            except self._psutil.Error:
+                process = None
+        self._process = process
+
+    def read(self) -> Sequence[float]:
+        process = self._process
+        if process is None:
+            return (math.nan, math.nan, math.nan)
+        try:
+            with process.oneshot():
+                return (
+                    process.cpu_percent(),
+                    process.memory_info().rss / 1e6,
+                    float(process.num_threads()),
+                )
+        except self._psutil.Error:  # it exited between two samples
+            return (math.nan, math.nan, math.nan)
 
 
 class UnavailableSource:

@@ -208,3 +208,24 @@ def test_shared_kv_buffer_grows_and_still_equals_optimum(int4: LLMSession) -> No
     ids = [2, *rng.integers(4, int4.vocab_size - 1, size=299).tolist()]
     ours = int4.complete(ids, max_new_tokens=12, ignore_eos=True, reuse_cache=False)
     assert list(ours.token_ids) == optimum_greedy(int4.folder, ids, 12)
+
+
+def test_operator_profiling_on_request(tiny_int4: Path, tmp_path: Path) -> None:
+    import time
+
+    before = time.monotonic()
+    session = LLMSession(tiny_int4, provider="cpu", profile_dir=tmp_path)
+    finished = session.complete(PROMPT, max_new_tokens=4, ignore_eos=True)
+    profile = session.end_profiling()
+    assert profile is not None and profile.path.parent == tmp_path and profile.path.is_file()
+    assert session.end_profiling() is None  # once only
+    events = json.loads(profile.path.read_text())
+    runs = [e for e in events if e.get("name") == "model_run"]
+    assert len(runs) == 4  # prefill + 3 decode steps
+    # ONNX Runtime's clock mapped onto time.monotonic(): its runs sit inside the generation
+    st = finished.stats
+    assert before <= profile.start <= st.t_start
+    first = profile.start + runs[0]["ts"] / 1e6
+    last = profile.start + (runs[-1]["ts"] + runs[-1]["dur"]) / 1e6
+    assert st.t_start - 0.002 <= first and last <= st.t_end + 0.002
+    assert LLMSession(tiny_int4, provider="cpu").end_profiling() is None  # off by default

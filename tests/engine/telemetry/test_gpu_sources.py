@@ -46,6 +46,9 @@ class RecordedNvml:
     def nvmlDeviceGetName(self, handle: str) -> bytes:
         return b"NVIDIA GeForce RTX 3060"
 
+    def nvmlSystemGetDriverVersion(self) -> str:
+        return "550.54.14"
+
     def nvmlDeviceGetUtilizationRates(self, handle: str) -> Any:
         return SimpleNamespace(gpu=87, memory=41)
 
@@ -81,6 +84,17 @@ def test_nvml_record_is_parsed() -> None:
     assert values["temperature_c"] == 64 and values["power_w"] == pytest.approx(142.35)
     assert values["sm_clock_mhz"] == 1875 and values["mem_clock_mhz"] == 7501
     assert values["process_mem_mb"] == pytest.approx(1073.741824)  # only this process
+
+
+def test_nvml_gpu_is_described_in_the_machine_description() -> None:
+    from engine.telemetry.machine import describe
+
+    source = NvmlSource(nvml=RecordedNvml())
+    assert source.driver == "550.54.14"
+    machine = describe([source])
+    assert machine["gpus"] == [
+        {"source": "nvidia", "device": "NVIDIA GeForce RTX 3060", "driver": "550.54.14"}
+    ]
 
 
 def test_nvml_unsupported_counter_reads_nan() -> None:

@@ -71,3 +71,30 @@ def test_unavailable_and_failing_sources_are_reported_not_fatal() -> None:
     assert status["system"].available
     assert len(sampler.buffers["flaky"]) == 2 and len(sampler.buffers["system"]) == 5
     assert "nvml" not in sampler.buffers
+
+
+def test_process_source_follows_a_process_that_comes_and_goes() -> None:
+    import math
+    import subprocess
+    import sys
+
+    from engine.telemetry.sources import ProcessSource
+
+    source = ProcessSource("worker")
+    assert all(math.isnan(v) for v in source.read())  # nothing watched yet
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "up\n"  # running
+        source.watch(child.pid)
+        cpu, rss, threads = source.read()
+        assert rss > 1 and threads >= 1 and cpu >= 0
+    finally:
+        child.kill()
+        child.wait()
+    assert all(math.isnan(v) for v in source.read())  # it exited: a gap, not an error
+    source.watch(child.pid)  # a pid that is gone
+    assert all(math.isnan(v) for v in source.read())
