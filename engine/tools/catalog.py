@@ -155,7 +155,7 @@ def build_registry(
         if mcp_servers:
             from engine.tools.mcp_client import attach_servers
 
-            attach_servers(registry, mcp_servers)
+            attach_servers(registry, mcp_servers, workspace)
         for tool in extra:
             _add(registry, tool, f"tool {tool.name!r}")
     except BaseException:
