@@ -171,3 +171,17 @@ def _add(registry: ToolRegistry, tool: Tool, label: str) -> None:
         registry.add(tool)
     except (ValueError, jsonschema.SchemaError) as exc:
         raise ToolConfigError(f"{label}: {exc}") from exc
+
+
+def tool_entry_schema() -> dict[str, Any]:
+    """JSON Schema of one `tools` entry (for the agent file's schema and editors)."""
+    from engine.tools.entry_schema import tool_entry_schema as schema
+
+    return schema(BUILTINS)
+
+
+def mcp_server_schema() -> dict[str, Any]:
+    """JSON Schema of one `mcp_servers` entry."""
+    from engine.tools.entry_schema import MCP_SERVER
+
+    return MCP_SERVER

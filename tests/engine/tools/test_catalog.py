@@ -129,3 +129,30 @@ def test_close_runs_every_closer_once(workspace: Path) -> None:
         pass
     registry.close()
     assert calls == ["b", "a"]
+
+
+def test_entry_schemas_agree_with_the_catalogue() -> None:
+    import jsonschema
+
+    from engine.tools.catalog import mcp_server_schema, tool_entry_schema
+
+    tools = jsonschema.Draft202012Validator(tool_entry_schema())
+    servers = jsonschema.Draft202012Validator(mcp_server_schema())
+    good_tools = [
+        {"name": "calculator"},
+        {"name": "python", "approval": "ask", "settings": {"timeout_s": 5, "scratch": "temp"}},
+        {"name": "http.get", "settings": {"allow_hosts": ["example.com"]}},
+        {"name": "w", "kind": "command", "description": "d", "command": ["w"], "timeout_s": 3},
+    ]
+    bad_tools = [
+        {"name": "calculater"},
+        {"name": "clock", "settings": {"zone": "UTC"}},
+        {"name": "clock", "approval": "maybe"},
+        {"name": "w", "kind": "command", "command": ["w"]},
+    ]
+    assert all(tools.is_valid(t) for t in good_tools)
+    assert not any(tools.is_valid(t) for t in bad_tools)
+    assert servers.is_valid({"name": "notes", "command": ["notes"], "env": {"A": "b"}})
+    assert servers.is_valid({"name": "r", "transport": "http", "url": "http://h/mcp"})
+    assert not servers.is_valid({"name": "my.notes", "command": ["n"]})
+    assert not servers.is_valid({"name": "r", "transport": "http", "url": "ftp://h"})
