@@ -106,14 +106,14 @@ class MCPHub:
         self.thread = threading.Thread(target=self.loop.run_forever, name="aw-mcp", daemon=True)
         self.thread.start()
         self.servers: dict[str, _Server] = {}
-        self._tasks: list[asyncio.Future[None]] = []
+        self._runs: list[tuple[_Server, asyncio.Future[None]]] = []
 
     def connect(self, name: str, entry: Mapping[str, Any], label: str) -> _Server:
         server = _Server(name, entry)
 
         async def start() -> None:
             ready: asyncio.Future[None] = self.loop.create_future()
-            self._tasks.append(asyncio.ensure_future(server.run(ready)))
+            self._runs.append((server, asyncio.ensure_future(server.run(ready))))
             await ready
 
         future = asyncio.run_coroutine_threadsafe(start(), self.loop)
@@ -156,11 +156,14 @@ class MCPHub:
             return
 
         async def stop_all() -> None:
-            for server in self.servers.values():
+            for server, task in self._runs:
                 server.stop.set()
-            if self._tasks:
-                await asyncio.wait(self._tasks, timeout=10.0)
-            for task in self._tasks:
+                if server.session is None:
+                    task.cancel()  # it never connected: nothing to close gently
+            tasks = [task for _, task in self._runs]
+            if tasks:
+                await asyncio.wait(tasks, timeout=10.0)
+            for task in tasks:
                 task.cancel()
 
         with contextlib.suppress(FutureTimeout, RuntimeError):
@@ -169,7 +172,7 @@ class MCPHub:
         self.thread.join(5.0)
         if not self.thread.is_alive():
             self.loop.close()
-        for server in self.servers.values():
+        for server, _ in self._runs:
             if server.errlog is not None:
                 server.errlog.close()
 

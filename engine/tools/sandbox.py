@@ -27,6 +27,7 @@ import pwd
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -120,11 +121,25 @@ def _environment(scratch: Path, token: str) -> dict[str, str]:
 
 
 def _chown_tree(folder: Path, uid: int) -> None:
-    os.chown(folder, uid, uid)
+    """Give the scratch folder to the sandbox user: only what earlier runs made there, or
+    plain files of ours with one link (never a hard link a run planted to a file elsewhere)."""
+    me = os.geteuid()
+
+    def ours(path: str) -> bool:
+        info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode):
+            return False
+        return info.st_uid in UID_RANGE or (
+            info.st_uid == me and (stat.S_ISDIR(info.st_mode) or info.st_nlink == 1)
+        )
+
     for root, dirs, files in os.walk(folder):
         for name in dirs + files:
+            path = os.path.join(root, name)
             with contextlib.suppress(OSError):
-                os.chown(os.path.join(root, name), uid, uid, follow_symlinks=False)
+                if ours(path):
+                    os.chown(path, uid, uid, follow_symlinks=False)
+    os.chown(folder, uid, uid, follow_symlinks=False)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

@@ -133,3 +133,23 @@ def test_bad_command_entries(workspace: Path, change: dict[str, Any], message: s
     with pytest.raises(ToolSettingsError, match=message) as caught:
         build_registry([entry], workspace=workspace, trust=True)
     assert "tools[0] 'weather'" in str(caught.value)
+
+
+def test_ask_approval_guards_the_program(workspace: Path, ctx: ToolContext) -> None:
+    script = "import pathlib; pathlib.Path('ran').write_text('yes'); print('done')"
+    entry = _tool(workspace, script)
+    del entry["approval"]  # command tools ask by default
+    asked: list[dict[str, Any]] = []
+    with build_registry([entry], workspace=workspace, trust=True) as registry:
+        refused = registry.call(
+            "weather",
+            {"city": "Oslo"},
+            context=ctx,
+            before_call=lambda r: asked.append(r.arguments) is not None,
+        )
+        assert refused.error_kind == "refused" and not (workspace / "ran").exists()
+        allowed = registry.call(
+            "weather", {"city": "Oslo"}, context=ctx, before_call=lambda r: True
+        )
+        assert allowed.ok and allowed.output == "done" and (workspace / "ran").exists()
+    assert asked == [{"city": "Oslo"}]

@@ -182,3 +182,20 @@ def test_fork_bomb_as_an_ordinary_user(code: str) -> None:
     else:
         assert report["timed_out"]
     assert not [p for p in psutil.process_iter(["uids"]) if p.info["uids"].real == 60500]
+
+
+@pytest.mark.skipif(os.name == "posix" and os.geteuid() != 0, reason="root-only separation")
+def test_scratch_hand_over_never_gives_away_linked_files(
+    workspace: Path, ctx: ToolContext, tmp_path: Path
+) -> None:
+    outside = tmp_path / "precious.txt"
+    outside.write_text("root's")
+    scratch = workspace / "scratch"
+    scratch.mkdir()
+    os.link(outside, scratch / "planted")  # a hard link a run could have left there
+    os.symlink(outside, scratch / "pointer")
+    (scratch / "mine.txt").write_text("from files.write")
+    result = run(workspace, ctx, "print(open('mine.txt').read())\nopen('mine.txt', 'a').write('!')")
+    assert result.ok and result.output == "from files.write"
+    assert outside.stat().st_uid == 0 and outside.read_text() == "root's"
+    assert (scratch / "mine.txt").read_text() == "from files.write!"
