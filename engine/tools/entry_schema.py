@@ -89,6 +89,16 @@ MCP_SERVER: dict[str, Any] = {
 }
 
 
-def tool_entry_schema(builtins: dict[str, BuiltinSpec]) -> dict[str, Any]:
-    """One item of the agent file's `tools` list: a built-in or a command tool."""
-    return {"anyOf": [*(_builtin(spec) for spec in builtins.values()), COMMAND_TOOL]}
+def tool_entry_schema(
+    builtins: dict[str, BuiltinSpec], reserved: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """One item of the agent file's `tools` list: a built-in, a memory tool or a command."""
+    memory = {
+        "type": "object",
+        "description": "A memory tool, supplied by the run when memory is on.",
+        "properties": {"name": {"enum": list(reserved)}, "approval": _APPROVAL},
+        "required": ["name"],
+        "additionalProperties": False,
+    }
+    variants = [*(_builtin(spec) for spec in builtins.values()), COMMAND_TOOL]
+    return {"anyOf": [*variants, memory] if reserved else variants}

@@ -143,12 +143,14 @@ def test_entry_schemas_agree_with_the_catalogue() -> None:
         {"name": "python", "approval": "ask", "settings": {"timeout_s": 5, "scratch": "temp"}},
         {"name": "http.get", "settings": {"allow_hosts": ["example.com"]}},
         {"name": "w", "kind": "command", "description": "d", "command": ["w"], "timeout_s": 3},
+        {"name": "memory.search", "approval": "ask"},
     ]
     bad_tools = [
         {"name": "calculater"},
         {"name": "clock", "settings": {"zone": "UTC"}},
         {"name": "clock", "approval": "maybe"},
         {"name": "w", "kind": "command", "command": ["w"]},
+        {"name": "memory.save", "settings": {}},
     ]
     assert all(tools.is_valid(t) for t in good_tools)
     assert not any(tools.is_valid(t) for t in bad_tools)
@@ -156,3 +158,18 @@ def test_entry_schemas_agree_with_the_catalogue() -> None:
     assert servers.is_valid({"name": "r", "transport": "http", "url": "http://h/mcp"})
     assert not servers.is_valid({"name": "my.notes", "command": ["n"]})
     assert not servers.is_valid({"name": "r", "transport": "http", "url": "ftp://h"})
+
+
+def test_memory_tools_listed_in_the_file_come_from_extra(workspace: Path, ctx: ToolContext) -> None:
+    memory = Tool.from_function(search, name="memory.search")
+    entries = [{"name": "memory.search", "approval": "ask"}, {"name": "calculator"}]
+    with build_registry(entries, workspace=workspace, extra=[memory]) as registry:
+        assert registry.names == ["memory.search", "calculator"]
+        assert registry.get("memory.search").approval == "ask"  # type: ignore[union-attr]
+        assert memory.approval == "auto"  # the supplied tool itself is not changed
+        result = registry.call(
+            "memory.search", {"query": "x"}, context=ctx, before_call=lambda r: True
+        )
+        assert result.ok
+    with pytest.raises(ToolConfigError, match=r"tools\[0\] 'memory.search': .*turn memory on"):
+        build_registry(entries, workspace=workspace)
