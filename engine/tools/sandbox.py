@@ -41,6 +41,7 @@ from engine.progress import CancelToken
 from engine.tools.process import Finished, kill_group, run_process
 
 SUPERVISOR = Path(__file__).with_name("sandbox_supervisor.py")
+RUNNER = Path(__file__).with_name("sandbox_runner.py")
 MARKER = "AW_SANDBOX_RUN"
 UID_RANGE = range(61000, 62000)
 
@@ -205,7 +206,7 @@ def run_python(
     token = secrets.token_hex(8)
     scratch.mkdir(parents=True, exist_ok=True)
     env = _environment(scratch, token)
-    child = [python, "-I", "-X", "utf8", "-"]
+    child = [python, "-I", "-X", "utf8", str(RUNNER)]
     if os.name != "posix":
         done = run_process(
             child,

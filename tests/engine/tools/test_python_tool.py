@@ -52,6 +52,18 @@ def test_errors_and_empty_output(workspace: Path, ctx: ToolContext) -> None:
     assert "before" in failed.output
     quiet = run(workspace, ctx, "x = 2 + 2")
     assert quiet.ok and "use print()" in quiet.output
+    assert "sandbox_runner" not in failed.output and 'File "<program>", line 2' in failed.output
+    syntax = run(workspace, ctx, "print('a'")
+    assert syntax.error_kind == "failed" and "SyntaxError" in syntax.output
+
+
+def test_a_last_expression_shows_its_value(workspace: Path, ctx: ToolContext) -> None:
+    assert run(workspace, ctx, "2 + 2").output == "4"
+    assert run(workspace, ctx, "x = [1, 2]\nprint('list:')\nx * 2").output == "list:\n[1, 2, 1, 2]"
+    assert run(workspace, ctx, "'hi'").output == "'hi'"
+    assert "use print()" in run(workspace, ctx, "None").output
+    exited = run(workspace, ctx, "import sys\nprint('bye')\nsys.exit(3)")
+    assert exited.error_kind == "failed" and "exit status 3" in exited.output
 
 
 def test_environment_is_stripped(workspace: Path, ctx: ToolContext, _data_home: Path) -> None:
@@ -195,7 +207,9 @@ def test_scratch_hand_over_never_gives_away_linked_files(
     os.link(outside, scratch / "planted")  # a hard link a run could have left there
     os.symlink(outside, scratch / "pointer")
     (scratch / "mine.txt").write_text("from files.write")
-    result = run(workspace, ctx, "print(open('mine.txt').read())\nopen('mine.txt', 'a').write('!')")
+    result = run(
+        workspace, ctx, "print(open('mine.txt').read())\nn = open('mine.txt', 'a').write('!')"
+    )
     assert result.ok and result.output == "from files.write"
     assert outside.stat().st_uid == 0 and outside.read_text() == "root's"
     assert (scratch / "mine.txt").read_text() == "from files.write!"
