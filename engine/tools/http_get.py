@@ -118,7 +118,10 @@ def _build(settings: Mapping[str, Any], workspace: Path) -> Tool:
         except TimeoutError as exc:
             raise ToolTimeout(f"{url} did not answer within {timeout:g} s") from exc
         except (urllib.error.URLError, OSError) as exc:
-            raise ToolError(f"could not fetch {url}: {getattr(exc, 'reason', exc)}") from exc
+            reason = getattr(exc, "reason", exc)
+            if isinstance(reason, TimeoutError):
+                raise ToolTimeout(f"{url} did not answer within {timeout:g} s") from exc
+            raise ToolError(f"could not fetch {url}: {reason}") from exc
         if not any(t in kind for t in _TEXT_TYPES):
             raise ToolError(f"{url} is {kind}, not text")
         text = body[:max_bytes].decode(charset, errors="replace")

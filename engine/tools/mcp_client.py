@@ -13,12 +13,15 @@ import contextlib
 import shlex
 import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import IO, Any
 
-from engine.tools.base import Tool, ToolError, ToolRegistry, ToolTimeout
+from engine.progress import CancelToken
+from engine.tools.base import Tool, ToolContext, ToolError, ToolRegistry, ToolTimeout
+from engine.tools.command import CONTEXT
 from engine.tools.errors import MCPServerError, ToolSettingsError
 
 CONNECT_TIMEOUT_S = 30.0
@@ -134,16 +137,34 @@ class MCPHub:
         self.servers[name] = server
         return server
 
-    def call(self, server: _Server, tool: str, arguments: dict[str, Any], timeout: float) -> Any:
+    def call(
+        self,
+        server: _Server,
+        tool: str,
+        arguments: dict[str, Any],
+        timeout: float,
+        cancel: CancelToken | None = None,
+    ) -> Any:
         if server.session is None:
             raise ToolError(f"the MCP server {server.name!r} is not connected any more")
         coro = server.session.call_tool(tool, arguments, read_timeout_seconds=timeout)
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        deadline = time.monotonic() + timeout + 2.0
         try:
-            return future.result(timeout + 2.0)
+            while True:
+                if cancel is not None and cancel.cancelled:
+                    future.cancel()
+                    raise ToolError("cancelled")
+                try:
+                    return future.result(min(0.1, max(deadline - time.monotonic(), 0)))
+                except FutureTimeout:
+                    if time.monotonic() >= deadline:
+                        raise
         except (FutureTimeout, TimeoutError) as exc:
             future.cancel()
             raise ToolTimeout(f"the MCP tool did not answer within {timeout:g} s") from exc
+        except ToolError:
+            raise
         except Exception as exc:
             from mcp.types import REQUEST_TIMEOUT
 
@@ -255,7 +276,9 @@ def _tool(hub: MCPHub, server: _Server, spec: Any, approval: Any, timeout: float
     output_schema = spec.output_schema
 
     def run(**arguments: Any) -> Any:
-        return result_of(hub.call(server, remote, arguments, timeout), output_schema)
+        context: ToolContext = arguments.pop(CONTEXT)
+        answer = hub.call(server, remote, arguments, timeout, context.cancel)
+        return result_of(answer, output_schema)
 
     schema = dict(spec.input_schema or {"type": "object"})
     schema.setdefault("type", "object")
@@ -266,7 +289,9 @@ def _tool(hub: MCPHub, server: _Server, spec: Any, approval: Any, timeout: float
         function=run,
         approval=approval,
         timeout_s=timeout + 5.0,
+        takes_context=True,
         source=f"mcp:{server.name}",
+        context_argument=CONTEXT,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -33,6 +34,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Location", "http://example.org/steal")
             self.end_headers()
             return
+        if self.path == "/slow":
+            time.sleep(2)
         if self.path == "/hop":
             self.send_response(302)
             self.send_header("Location", "/data")
@@ -114,3 +117,12 @@ def test_host_rules() -> None:
     assert not host_allowed("http://example.com@evil.com/", allow)
     assert host_allowed("http://api.test:8080/", allow)
     assert not host_allowed("http://api.test/", allow)
+
+
+def test_a_slow_server_is_a_timeout(workspace: Path, ctx: ToolContext, server: str) -> None:
+    entry = _entry(allow_hosts=["127.0.0.1"], timeout_s=0.5)
+    with build_registry([entry], workspace=workspace) as reg:
+        start = time.monotonic()
+        slow = reg.call("http.get", {"url": f"{server}/slow"}, context=ctx)
+    assert slow.error_kind == "timeout" and "within 0.5 s" in slow.output
+    assert time.monotonic() - start < 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import psutil
 import pytest
 
+from engine.progress import CancelToken
 from engine.tools.base import ToolContext, ToolRegistry
 from engine.tools.catalog import build_registry
 from engine.tools.errors import MCPServerError, ToolSettingsError
@@ -153,3 +155,14 @@ def test_bad_server_entries(workspace: Path, change: dict[str, Any], message: st
         del entry["command"]
     with pytest.raises(ToolSettingsError, match=message):
         build_registry([], [entry], workspace=workspace, trust=True)
+
+
+def test_cancel_ends_a_waiting_call(workspace: Path) -> None:
+    cancel = CancelToken()
+    ctx = ToolContext(workspace=workspace, cancel=cancel)
+    with build_registry([], [stdio_entry()], workspace=workspace, trust=True) as registry:
+        threading.Timer(0.5, cancel.cancel).start()
+        start = time.monotonic()
+        result = registry.call("notes.nap", {"seconds": 20}, context=ctx)
+        assert result.error_kind == "failed" and result.output == "cancelled"
+        assert time.monotonic() - start < 5

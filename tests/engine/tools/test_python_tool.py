@@ -8,12 +8,14 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 
+from engine.progress import CancelToken
 from engine.tools.base import ToolContext, ToolRegistry
 from engine.tools.catalog import build_registry
 from engine.tools.sandbox import Limits, leftovers, run_python
@@ -213,3 +215,13 @@ def test_scratch_hand_over_never_gives_away_linked_files(
     assert result.ok and result.output == "from files.write"
     assert outside.stat().st_uid == 0 and outside.read_text() == "root's"
     assert (scratch / "mine.txt").read_text() == "from files.write!"
+
+
+def test_cancel_stops_the_program(workspace: Path) -> None:
+    cancel = CancelToken()
+    ctx = ToolContext(workspace=workspace, cancel=cancel)
+    threading.Timer(0.5, cancel.cancel).start()
+    start = time.monotonic()
+    result = run(workspace, ctx, "import time\ntime.sleep(30)", timeout_s=30)
+    assert result.error_kind == "failed" and "cancelled" in result.output
+    assert time.monotonic() - start < 8
