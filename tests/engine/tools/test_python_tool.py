@@ -18,7 +18,8 @@ import pytest
 from engine.progress import CancelToken
 from engine.tools.base import ToolContext, ToolRegistry
 from engine.tools.catalog import build_registry
-from engine.tools.sandbox import Limits, leftovers, run_python
+from engine.tools.sandbox import Limits, run_python
+from engine.tools.sandbox_user import leftovers
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the sandbox's limits are POSIX")
 
@@ -166,7 +167,8 @@ def test_fork_bomb_is_contained_and_cleaned_up(tmp_path: Path) -> None:
 NOT_ROOT = """
 import json, sys
 from pathlib import Path
-from engine.tools.sandbox import Limits, leftovers, run_python
+from engine.tools.sandbox import Limits, run_python
+from engine.tools.sandbox_user import leftovers
 done, token, uid = run_python(sys.argv[1], scratch=Path(sys.argv[2]), limits=Limits(timeout_s=2))
 print(json.dumps({"uid": uid, "timed_out": done.timed_out, "out": done.stdout,
                   "left": len(leftovers(token, uid))}))
