@@ -20,6 +20,12 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         "memory_mb": {"type": "integer", "minimum": 64, "maximum": 65536, "default": 512},
         "max_processes": {"type": "integer", "minimum": 1, "maximum": 256, "default": 16},
         "max_output_bytes": {"type": "integer", "minimum": 1000, "default": 100000},
+        "network": {
+            "type": "boolean",
+            "default": False,
+            "description": "let the program use the network (off: a network namespace with "
+            "no interface, where Linux allows it)",
+        },
         "scratch": {
             "enum": ["workspace", "temp"],
             "default": "workspace",
@@ -60,6 +66,7 @@ def _build(settings: Mapping[str, Any], workspace: Path) -> Tool:
         memory_mb=int(settings.get("memory_mb", 512)),
         max_processes=int(settings.get("max_processes", 16)),
         max_output_bytes=int(settings.get("max_output_bytes", 100_000)),
+        network=bool(settings.get("network", False)),
     )
     keep = settings.get("scratch", "workspace") == "workspace"
 

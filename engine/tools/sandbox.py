@@ -14,9 +14,12 @@ What it does (POSIX; Linux is where it is tested):
 - A supervisor process (`sandbox_supervisor.py`) adopts every orphan and kills the whole
   tree when the code ends or runs out of time; the app then sweeps what could remain.
 
+- Unless `network` is allowed, the program runs in a new user + network namespace with no
+  usable interface (Linux, where unprivileged namespaces are allowed; see the runner).
+
 What it does not do: it is not a container. The code can read any file the sandbox user
-can read (world-readable files; all of the user's files when not running as root), use
-the network, and use up to its limits of CPU and memory.
+can read (world-readable files; all of the user's files when not running as root) and use
+up to its limits of CPU and memory.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ class Limits:
     max_processes: int = 16
     max_output_bytes: int = 100_000
     max_file_mb: int = 64
+    network: bool = False
 
 
 def _limiter(limits: Limits, nproc: int) -> object:
@@ -111,6 +115,8 @@ def run_python(
     scratch.mkdir(parents=True, exist_ok=True)
     env = _environment(scratch, token)
     child = [python, "-I", "-X", "utf8", str(RUNNER)]
+    if not limits.network:
+        child.append("--no-network")
     if os.name != "posix":
         done = run_process(
             child,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -227,3 +228,17 @@ def test_cancel_stops_the_program(workspace: Path) -> None:
     result = run(workspace, ctx, "import time\ntime.sleep(30)", timeout_s=30)
     assert result.error_kind == "failed" and "cancelled" in result.output
     assert time.monotonic() - start < 8
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="network namespaces are Linux")
+def test_network_is_cut_off_unless_allowed(workspace: Path, ctx: ToolContext) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        code = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), 2)\nprint('in')"
+        cut = run(workspace, ctx, code)
+        assert cut.error_kind == "failed" and "Network is unreachable" in cut.output
+        assert "could not be cut off" not in cut.output
+        allowed = run(workspace, ctx, code, network=True)
+        assert allowed.ok and allowed.output == "in"
