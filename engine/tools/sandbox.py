@@ -47,8 +47,9 @@ from engine.tools.sandbox_user import (
     user_process_count,
 )
 
-SUPERVISOR = Path(__file__).with_name("sandbox_supervisor.py")
-RUNNER = Path(__file__).with_name("sandbox_runner.py")
+# Passed with -c, so the sandbox user needs no access to where the app is installed.
+SUPERVISOR = Path(__file__).with_name("sandbox_supervisor.py").read_text(encoding="utf-8")
+RUNNER = Path(__file__).with_name("sandbox_runner.py").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def run_python(
     token = secrets.token_hex(8)
     scratch.mkdir(parents=True, exist_ok=True)
     env = _environment(scratch, token)
-    child = [python, "-I", "-X", "utf8", str(RUNNER)]
+    child = [python, "-I", "-X", "utf8", "-c", RUNNER]
     if not limits.network:
         child.append("--no-network")
     if os.name != "posix":
@@ -140,7 +141,7 @@ def run_python(
             options = {}
         options["preexec_fn"] = _limiter(limits, nproc)
         flag = ["--dedicated"] if uid is not None else []
-        argv = [python, "-I", str(SUPERVISOR), *flag, "--", *child]
+        argv = [python, "-I", "-c", SUPERVISOR, *flag, "--", *child]
         done = run_process(
             argv,
             stdin=code.encode(),

@@ -1,6 +1,6 @@
 """Runs the program on standard input like a notebook cell, inside the sandbox.
 
-Run as a script (`python -I sandbox_runner.py [--no-network]`), never imported. With
+Run with its text as `python -I -c RUNNER [--no-network]`, never imported. With
 `--no-network` it first moves into a new user and network namespace (Linux), where the
 only interface is a loopback that is down: no connection leaves the sandbox, not even to
 this computer's own services. When the system does not allow that, a note says so on

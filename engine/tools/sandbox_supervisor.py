@@ -1,6 +1,6 @@
 """The first process of a Python sandbox: runs the child, then kills and reaps the rest.
 
-Run as a script (`python -I sandbox_supervisor.py [--dedicated] -- CHILD ARGV...`), never
+Run with its text as `python -I -c SUPERVISOR [--dedicated] -- CHILD ARGV...`, never
 imported. On Linux it makes itself a child subreaper, so every descendant that is orphaned
 (even one that called setsid to leave the process group) is re-parented to it and can be
 found and killed. When the child exits, or on SIGTERM (the time limit), everything left is

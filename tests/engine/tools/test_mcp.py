@@ -166,3 +166,12 @@ def test_cancel_ends_a_waiting_call(workspace: Path) -> None:
         result = registry.call("notes.nap", {"seconds": 20}, context=ctx)
         assert result.error_kind == "failed" and result.output == "cancelled"
         assert time.monotonic() - start < 5
+
+
+def test_deny_keeps_server_tools_out_of_reach(workspace: Path, ctx: ToolContext) -> None:
+    with build_registry(
+        [], [stdio_entry(approval="deny")], workspace=workspace, trust=True
+    ) as registry:
+        assert len(registry) == len(REMOTE_TOOLS) and registry.callable_tools() == []
+        denied = registry.call("notes.list_notes", {}, context=ctx, before_call=lambda r: True)
+        assert denied.error_kind == "refused"
