@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -20,7 +21,7 @@ from engine.progress import CancelToken
 from engine.tools.base import ToolContext, ToolRegistry
 from engine.tools.catalog import build_registry
 from engine.tools.sandbox import Limits, run_python
-from engine.tools.sandbox_user import leftovers
+from engine.tools.sandbox_user import UID_RANGE, leftovers
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the sandbox's limits are POSIX")
 
@@ -156,13 +157,37 @@ def test_process_count_is_limited_and_nothing_outlives_the_call(tmp_path: Path) 
     assert leftovers(token, uid) == []  # the sleeping, setsid'd children were killed
 
 
+def _sandbox_processes() -> int:
+    count = 0
+    for proc in psutil.process_iter(["uids", "status"]):
+        with contextlib.suppress(psutil.Error):
+            alive = proc.info["status"] != psutil.STATUS_ZOMBIE
+            count += alive and proc.info["uids"].real in UID_RANGE
+    return count
+
+
 def test_fork_bomb_is_contained_and_cleaned_up(tmp_path: Path) -> None:
-    before = len(psutil.pids())
+    peak = [0]
+    running = threading.Event()
+    running.set()
+
+    def watch() -> None:  # how many sandbox processes run at once (root: own user ids)
+        while running.is_set():
+            peak[0] = max(peak[0], _sandbox_processes())
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     start = time.monotonic()
-    done, token, uid = run_python(FORK_BOMB, scratch=tmp_path / "s", limits=Limits(timeout_s=2))
+    limits = Limits(timeout_s=2, max_processes=16)
+    done, token, uid = run_python(FORK_BOMB, scratch=tmp_path / "s", limits=limits)
+    running.clear()
+    watcher.join()
     assert done.timed_out and time.monotonic() - start < 10
     assert leftovers(token, uid) == []
-    assert len(psutil.pids()) < before + 20
+    if uid is not None:
+        assert 3 <= peak[0] <= 16 + 2  # it did fork, and never past the limit
+        assert _sandbox_processes() == 0
 
 
 NOT_ROOT = """
