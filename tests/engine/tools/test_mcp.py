@@ -134,6 +134,8 @@ def test_unreachable_and_broken_servers_name_the_entry(workspace: Path) -> None:
     missing = stdio_entry(command=["/nonexistent/mcp-server"])
     with pytest.raises(MCPServerError, match=r"mcp_servers\[0\] 'notes'"):
         build_registry([], [missing], workspace=workspace, trust=True)
+    time.sleep(0.2)
+    assert not [t for t in threading.enumerate() if t.name == "aw-mcp"], "loop threads stopped"
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from engine.progress import CancelToken
-from engine.tools.base import ToolContext, ToolRegistry
+from engine.tools.base import ToolContext, ToolRegistry, ToolResult
 from engine.tools.catalog import build_registry
 from engine.tools.sandbox import Limits, run_python
 from engine.tools.sandbox_user import UID_RANGE, leftovers
@@ -31,7 +31,7 @@ def _registry(workspace: Path, **settings: object) -> ToolRegistry:
     return build_registry([entry], workspace=workspace)
 
 
-def run(workspace: Path, ctx: ToolContext, code: str, **settings: object):  # type: ignore[no-untyped-def]
+def run(workspace: Path, ctx: ToolContext, code: str, **settings: object) -> ToolResult:
     with _registry(workspace, **settings) as registry:
         return registry.call("python", {"code": textwrap.dedent(code)}, context=ctx)
 
