@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pwd
 import stat
 import subprocess
 import sys
@@ -34,6 +33,8 @@ def _used_uids() -> set[int]:
 
 
 def _known(uid: int) -> bool:
+    import pwd  # POSIX only; this module is used only there
+
     try:
         pwd.getpwuid(uid)
     except KeyError:

@@ -173,3 +173,23 @@ def test_memory_tools_listed_in_the_file_come_from_extra(workspace: Path, ctx: T
         assert result.ok
     with pytest.raises(ToolConfigError, match=r"tools\[0\] 'memory.search': .*turn memory on"):
         build_registry(entries, workspace=workspace)
+
+
+def test_the_catalogue_imports_without_posix_only_modules() -> None:
+    """Windows has no pwd, resource or fcntl: building a registry must not need them."""
+    import subprocess
+
+    code = (
+        "import sys, psutil  # psutil has its own Windows build\n"
+        "for name in ('pwd', 'resource', 'fcntl', 'grp'): sys.modules[name] = None\n"
+        "from pathlib import Path\n"
+        "from engine.tools.catalog import BUILTINS, build_registry\n"
+        "names = [{'name': n} for n in BUILTINS if n != 'http.get']\n"
+        "build_registry(names, workspace=Path('.')).close()\n"
+        "print('ok')\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=False
+    )
+    assert done.stdout == "ok\n", done.stderr
