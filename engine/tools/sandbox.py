@@ -80,7 +80,7 @@ def _limiter(limits: Limits, nproc: int) -> object:
 
 
 def _environment(scratch: Path, token: str) -> dict[str, str]:
-    return {
+    env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(scratch),
         "TMPDIR": str(scratch),
@@ -91,6 +91,9 @@ def _environment(scratch: Path, token: str) -> dict[str, str]:
         "MKL_NUM_THREADS": "1",
         MARKER: token,
     }
+    if os.name == "nt":  # Windows' Python does not start well without it
+        env["SYSTEMROOT"] = os.environ.get("SYSTEMROOT", "C:\\Windows")
+    return env
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
