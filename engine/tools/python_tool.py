@@ -38,10 +38,12 @@ SETTINGS_SCHEMA: dict[str, Any] = {
 
 
 def _signal_name(code: int) -> str:
+    """The signal behind an exit status: 128+N from the supervisor, -N from Popen."""
+    number = code - 128 if code > 128 else -code
     try:
-        return signal.Signals(code - 128).name
+        return signal.Signals(number).name
     except ValueError:
-        return f"signal {code - 128}"
+        return f"signal {number}"
 
 
 def describe(done: Finished, limits: Limits) -> str:
@@ -51,7 +53,7 @@ def describe(done: Finished, limits: Limits) -> str:
         parts.append(f"[{done.stdout_dropped} more bytes of output cut]")
     if done.stderr.strip():
         parts.append("[stderr]\n" + done.stderr.rstrip("\n")[-3000:])
-    if done.returncode and done.returncode > 128:
+    if done.returncode and (done.returncode > 128 or done.returncode < 0):
         name = _signal_name(done.returncode)
         why = {"SIGXCPU": "CPU time limit", "SIGXFSZ": "file size limit"}.get(name, "")
         parts.append(f"[killed by {name}{' (' + why + ')' if why else ''}]")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -190,6 +191,29 @@ def test_fork_bomb_is_contained_and_cleaned_up(tmp_path: Path) -> None:
         assert _sandbox_processes() == 0
 
 
+KILL_SUPERVISOR = """
+import os, signal, time
+if os.fork() == 0:
+    os.setsid()
+    time.sleep(60)
+    os._exit(0)
+os.kill(os.getppid(), signal.SIGKILL)  # the supervisor
+print("supervisor gone", flush=True)
+time.sleep(60)
+"""
+
+
+def test_what_survives_a_killed_supervisor_is_swept(tmp_path: Path) -> None:
+    start = time.monotonic()
+    done, token, uid = run_python(KILL_SUPERVISOR, scratch=tmp_path / "s", limits=Limits())
+    assert time.monotonic() - start < 8  # not the 10 s limit: the supervisor's end ends it
+    assert done.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 3
+    while leftovers(token, uid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert leftovers(token, uid) == []
+
+
 NOT_ROOT = """
 import json, sys
 from pathlib import Path
@@ -202,7 +226,7 @@ print(json.dumps({"uid": uid, "timed_out": done.timed_out, "out": done.stdout,
 
 
 @pytest.mark.skipif(os.name == "posix" and os.geteuid() != 0, reason="needs root to switch user")
-@pytest.mark.parametrize("code", [FORK_COUNT, FORK_BOMB])
+@pytest.mark.parametrize("code", [FORK_COUNT, FORK_BOMB, KILL_SUPERVISOR])
 def test_fork_bomb_as_an_ordinary_user(code: str) -> None:
     """The desktop case: no user id of its own; the process limit counts the user's processes."""
     with tempfile.TemporaryDirectory() as folder:
@@ -221,9 +245,12 @@ def test_fork_bomb_as_an_ordinary_user(code: str) -> None:
     assert report["uid"] is None and report["left"] == 0
     if code is FORK_COUNT:
         assert 1 <= int(report["out"]) <= 16
-    else:
+    if code is FORK_BOMB:
         assert report["timed_out"]
-    assert not [p for p in psutil.process_iter(["uids"]) if p.info["uids"].real == 60500]
+    left = [p for p in psutil.process_iter(["uids", "status"]) if p.info["uids"].real == 60500]
+    if code is KILL_SUPERVISOR:  # orphans of a killed supervisor go to PID 1, which may not reap
+        left = [p for p in left if p.info["status"] != psutil.STATUS_ZOMBIE]
+    assert not left
 
 
 @pytest.mark.skipif(os.name == "posix" and os.geteuid() != 0, reason="root-only separation")
@@ -267,3 +294,10 @@ def test_network_is_cut_off_unless_allowed(workspace: Path, ctx: ToolContext) ->
         assert "could not be cut off" not in cut.output
         allowed = run(workspace, ctx, code, network=True)
         assert allowed.ok and allowed.output == "in"
+
+
+def test_signals_are_named(workspace: Path, ctx: ToolContext) -> None:
+    cpu = run(workspace, ctx, "import os, signal\nos.kill(os.getpid(), signal.SIGXCPU)")
+    assert cpu.error_kind == "failed" and "killed by SIGXCPU (CPU time limit)" in cpu.output
+    big = run(workspace, ctx, "open('big', 'wb').write(b'x' * (65 * 2**20))")
+    assert big.error_kind == "failed" and "File too large" in big.output  # 64 MB per file
