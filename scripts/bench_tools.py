@@ -37,7 +37,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=10)
     runs = parser.parse_args().runs
-    workspace = Path(tempfile.mkdtemp(prefix="aw-bench-tools-"))
+    with tempfile.TemporaryDirectory(prefix="aw-bench-tools-") as folder:
+        print(json.dumps(measure(Path(folder), runs)))
+
+
+def measure(workspace: Path, runs: int) -> dict[str, Any]:
     ctx = ToolContext(workspace=workspace)
     out: dict[str, Any] = {}
     entries = [
@@ -65,7 +69,7 @@ def main() -> None:
     start = time.perf_counter()
     mcp.close()
     out["mcp_close_ms"] = round((time.perf_counter() - start) * 1000, 1)
-    print(json.dumps(out))
+    return out
 
 
 if __name__ == "__main__":
