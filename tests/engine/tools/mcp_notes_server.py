@@ -54,6 +54,12 @@ def nap(seconds: float) -> str:
     return "rested"
 
 
+@server.tool()
+def crash() -> str:
+    """Ends the server process."""
+    os._exit(3)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "http":
         server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))

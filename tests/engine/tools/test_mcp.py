@@ -20,7 +20,7 @@ from engine.tools.catalog import build_registry
 from engine.tools.errors import MCPServerError, ToolSettingsError
 
 SERVER = str(Path(__file__).with_name("mcp_notes_server.py"))
-REMOTE_TOOLS = ["add_note", "list_notes", "stats", "whoami", "explode", "nap"]
+REMOTE_TOOLS = ["add_note", "list_notes", "stats", "whoami", "explode", "nap", "crash"]
 
 
 def stdio_entry(**fields: Any) -> dict[str, Any]:
@@ -177,3 +177,14 @@ def test_deny_keeps_server_tools_out_of_reach(workspace: Path, ctx: ToolContext)
         assert len(registry) == len(REMOTE_TOOLS) and registry.callable_tools() == []
         denied = registry.call("notes.list_notes", {}, context=ctx, before_call=lambda r: True)
         assert denied.error_kind == "refused"
+
+
+def test_a_server_that_dies_gives_error_results(workspace: Path, ctx: ToolContext) -> None:
+    entry = stdio_entry(timeout_s=5)
+    with build_registry([], [entry], workspace=workspace, trust=True) as registry:
+        start = time.monotonic()
+        died = registry.call("notes.crash", {}, context=ctx)
+        after = registry.call("notes.list_notes", {}, context=ctx)
+        assert died.error_kind == after.error_kind == "failed"
+        assert "the MCP server 'notes' failed" in after.output
+        assert time.monotonic() - start < 15
