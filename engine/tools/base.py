@@ -36,6 +36,10 @@ class ToolError(Exception):
     """Raised inside a tool: the call failed for a reason the model should read."""
 
 
+class ToolTimeout(ToolError):
+    """Raised inside a tool that enforces its own time limit (a process it killed)."""
+
+
 @dataclass(frozen=True)
 class ToolContext:
     """What a tool may know about the run that calls it."""
@@ -94,6 +98,8 @@ class Tool:
     timeout_s: float | None = 30.0
     takes_context: bool = False
     source: str = "builtin"
+    #: The keyword the context is passed as (tools whose arguments may use "context").
+    context_argument: str = "context"
 
     @classmethod
     def from_function(
@@ -156,8 +162,31 @@ class ToolRegistry:
 
     def __init__(self, tools: list[Tool] | None = None) -> None:
         self._tools: dict[str, Tool] = {}
+        self._closers: list[Callable[[], None]] = []
         for tool in tools or []:
             self.add(tool)
+
+    def on_close(self, closer: Callable[[], None]) -> None:
+        """Run `closer` when the registry closes (MCP sessions, server processes)."""
+        self._closers.append(closer)
+
+    def close(self) -> None:
+        """Release what the tools hold open; safe to call twice."""
+        closers, self._closers = self._closers[::-1], []
+        failure: Exception | None = None
+        for closer in closers:
+            try:
+                closer()
+            except Exception as exc:  # noqa: BLE001 - close the rest, then raise the first
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+
+    def __enter__(self) -> ToolRegistry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def add(self, tool: Tool) -> None:
         if tool.name in self._tools:
@@ -239,8 +268,12 @@ class ToolRegistry:
 
         def target() -> None:
             try:
-                kwargs = dict(args, context=context) if tool.takes_context else dict(args)
+                kwargs = dict(args)
+                if tool.takes_context:
+                    kwargs[tool.context_argument] = context
                 box["value"] = tool.function(**kwargs)
+            except ToolTimeout as exc:
+                box["timeout"] = str(exc) or f"{tool.name!r} ran out of time"
             except ToolError as exc:
                 box["error"] = str(exc) or type(exc).__name__
             except Exception as exc:  # noqa: BLE001 - a broken tool must not end the run
@@ -253,6 +286,8 @@ class ToolRegistry:
         if worker.is_alive():
             message = f"{tool.name!r} did not finish within {tool.timeout_s:g} s"
             return ToolResult(tool.name, args, False, message, None, "timeout", took)
+        if "timeout" in box:
+            return ToolResult(tool.name, args, False, _clip(box["timeout"]), None, "timeout", took)
         if "error" in box:
             return ToolResult(tool.name, args, False, _clip(box["error"]), None, "failed", took)
         output, data = _as_output(box.get("value"))
