@@ -126,11 +126,18 @@ def schema_errors(data: Any, document: Any = None, source: str = "agent file") -
         if error.validator in ("if", "oneOf", "allOf") and error.context:
             error = min(error.context, key=lambda e: len(list(e.path)))
             path += list(error.path)
+        message = error.message
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+            extra = sorted(str(k) for k in error.instance if k not in known)
+            if extra:
+                path.append(extra[0])
+                message = f"unknown key {extra[0]!r}"
         line = _line_of(document, path) if document is not None else None
         where = f"{source}, line {line}" if line else source
         allowed = _allowed(error)
         messages.append(
-            f"{where}: {_field(path)}: {error.message}" + (f" ({allowed})" if allowed else "")
+            f"{where}: {_field(path)}: {message}" + (f" ({allowed})" if allowed else "")
         )
     return messages
 

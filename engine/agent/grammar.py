@@ -165,13 +165,14 @@ def parse_step(
         arguments = json.loads(given.group(1).strip())
     except json.JSONDecodeError as exc:
         return _invalid(thought, f"Action Input is not valid JSON: {exc.msg}", name)
-    if not allow_tool:
-        return _invalid(thought, "no tool call is allowed at this step; give the answer", name)
+    args = arguments if isinstance(arguments, dict) else {}
     tool = registry.get(name)
     if tool is not None and tool.approval == "deny":
-        return _invalid(thought, f"the tool {name!r} is not allowed for this agent", name)
-    problems = registry.validate(name, arguments)
-    args = arguments if isinstance(arguments, dict) else {}
+        problems = [f"the tool {name!r} is not allowed for this agent"]
+    elif not allow_tool:
+        problems = ["no tool call is allowed at this step; give the final answer"]
+    else:
+        problems = registry.validate(name, arguments)
     if problems:
         return ParsedStep("invalid", thought, name, args, problems=tuple(problems))
     return ParsedStep("tool", thought, name, args)
