@@ -15,7 +15,7 @@ from typing import Any
 
 import jsonschema
 
-from engine.tools import calculator, clock, files
+from engine.tools import calculator, clock, files, python_tool
 from engine.tools.base import APPROVAL_POLICIES, Tool, ToolError, ToolRegistry
 from engine.tools.builtin import BuiltinSpec
 from engine.tools.errors import (
@@ -25,7 +25,7 @@ from engine.tools.errors import (
     UntrustedToolsError,
 )
 
-_SPECS: list[BuiltinSpec] = [calculator.SPEC, clock.SPEC, *files.SPECS]
+_SPECS: list[BuiltinSpec] = [calculator.SPEC, python_tool.SPEC, *files.SPECS, clock.SPEC]
 
 #: Every built-in tool by name: description, settings JSON Schema, default approval.
 BUILTINS: dict[str, BuiltinSpec] = {spec.name: spec for spec in _SPECS}

@@ -84,9 +84,14 @@ def run_process(
     max_output_bytes: int,
     cancel: CancelToken | None = None,
     popen_options: Mapping[str, object] | None = None,
+    stop: Callable[[subprocess.Popen[bytes]], None] | None = None,
     after: Callable[[subprocess.Popen[bytes]], None] | None = None,
 ) -> Finished:
-    """Run `argv` to its end or its time limit; `after` cleans up more (always called)."""
+    """Run `argv` to its end or its time limit.
+
+    `stop` ends the child and what it started (default: SIGKILL its process group); it runs
+    whenever the call ends. `after` cleans up more, and is always called.
+    """
     start = time.monotonic()
     options: dict[str, object] = dict(popen_options or {})
     if os.name == "posix":
@@ -117,7 +122,7 @@ def run_process(
             except subprocess.TimeoutExpired:
                 continue
     finally:
-        kill_group(proc)
+        (stop or kill_group)(proc)
         if after is not None:
             after(proc)
         proc.wait()

@@ -1,0 +1,100 @@
+"""The `python` built-in: runs a snippet in the sandbox and shows what it printed."""
+
+from __future__ import annotations
+
+import signal
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from engine.tools.base import Tool, ToolContext, ToolError, ToolTimeout
+from engine.tools.builtin import BuiltinSpec
+from engine.tools.process import Finished
+from engine.tools.sandbox import Limits, remove_scratch, run_python
+
+SETTINGS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "timeout_s": {"type": "number", "exclusiveMinimum": 0, "maximum": 600, "default": 10},
+        "memory_mb": {"type": "integer", "minimum": 64, "maximum": 65536, "default": 512},
+        "max_processes": {"type": "integer", "minimum": 1, "maximum": 256, "default": 16},
+        "max_output_bytes": {"type": "integer", "minimum": 1000, "default": 100000},
+        "scratch": {
+            "enum": ["workspace", "temp"],
+            "default": "workspace",
+            "description": "workspace: the folder 'scratch' in the workspace, kept between "
+            "calls; temp: a new temporary folder for each call, removed after it",
+        },
+    },
+    "additionalProperties": False,
+}
+
+
+def _signal_name(code: int) -> str:
+    try:
+        return signal.Signals(code - 128).name
+    except ValueError:
+        return f"signal {code - 128}"
+
+
+def describe(done: Finished, limits: Limits) -> str:
+    """What the model reads: standard output, then standard error if any."""
+    parts = [done.stdout.rstrip("\n")] if done.stdout.strip() else []
+    if done.stdout_dropped:
+        parts.append(f"[{done.stdout_dropped} more bytes of output cut]")
+    if done.stderr.strip():
+        parts.append("[stderr]\n" + done.stderr.rstrip("\n")[-3000:])
+    if done.returncode and done.returncode > 128:
+        name = _signal_name(done.returncode)
+        why = {"SIGXCPU": "CPU time limit", "SIGXFSZ": "file size limit"}.get(name, "")
+        parts.append(f"[killed by {name}{' (' + why + ')' if why else ''}]")
+    if "MemoryError" in done.stderr:
+        parts.append(f"[the memory limit is {limits.memory_mb} MB]")
+    return "\n".join(parts) or "(no output; use print() to show results)"
+
+
+def _build(settings: Mapping[str, Any], workspace: Path) -> Tool:
+    limits = Limits(
+        timeout_s=float(settings.get("timeout_s", 10)),
+        memory_mb=int(settings.get("memory_mb", 512)),
+        max_processes=int(settings.get("max_processes", 16)),
+        max_output_bytes=int(settings.get("max_output_bytes", 100_000)),
+    )
+    keep = settings.get("scratch", "workspace") == "workspace"
+
+    def python(code: str, *, context: ToolContext) -> str:
+        """Run Python 3 code in a separate, limited process and return what it prints.
+
+        Only printed output is shown: use print(). Files written land in a scratch folder.
+
+        Args:
+            code: a complete Python program
+        """
+        scratch = context.workspace / "scratch" if keep else Path(tempfile.mkdtemp(prefix="aw-py-"))
+        try:
+            done, _, _ = run_python(code, scratch=scratch, limits=limits, cancel=context.cancel)
+        except OSError as exc:
+            raise ToolError(f"could not start Python: {exc}") from exc
+        finally:
+            if not keep:
+                remove_scratch(scratch)
+        text = describe(done, limits)
+        if done.timed_out:
+            raise ToolTimeout(f"stopped after the time limit of {limits.timeout_s:g} s\n{text}")
+        if done.cancelled:
+            raise ToolError("cancelled")
+        if done.returncode != 0:
+            raise ToolError(f"exit status {done.returncode}\n{text}")
+        return text
+
+    return Tool.from_function(python, timeout_s=limits.timeout_s + 15.0)
+
+
+SPEC = BuiltinSpec(
+    name="python",
+    description="Runs Python code in a separate process with time, memory and process limits.",
+    factory=_build,
+    settings_schema=SETTINGS_SCHEMA,
+    approval="ask",
+)
