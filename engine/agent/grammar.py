@@ -16,6 +16,7 @@ model (or a broken grammar) yields an invalid step, never a crash.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import re
@@ -29,6 +30,8 @@ from engine.tools.base import Tool, ToolRegistry
 THOUGHT_CHARS = 240
 ANSWER_CHARS = 600
 PLAN_ITEM_CHARS = 120
+#: Characters of a step that are not free text: labels, tool name, JSON keys and quotes.
+STEP_OVERHEAD = 64
 
 #: JSON arguments are written compactly apart from one space after `:` and `,`.
 _JSON_STYLE = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
@@ -43,8 +46,15 @@ def _lit(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _schema(tool: Tool) -> str:
-    schema = dict(tool.parameters)
+def _schema(tool: Tool, string_chars: int) -> str:
+    """The tool's schema for the grammar: compact JSON, and text arguments no longer than
+    `string_chars` each, so that a step always fits in its token allowance."""
+    schema = copy.deepcopy(tool.parameters)
+    props = schema.get("properties", {})
+    texts = [p for p in props.values() if isinstance(p, dict) and p.get("type") == "string"]
+    for prop in texts:
+        limit = max(8, string_chars // len(texts))
+        prop["maxLength"] = min(int(prop.get("maxLength", limit)), limit)
     schema["x-guidance"] = dict(_JSON_STYLE)
     return json.dumps(schema, ensure_ascii=False, sort_keys=True)
 
@@ -56,13 +66,22 @@ def step_grammar(
     allow_tool: bool = True,
     allow_final: bool = True,
     final_label: str = "Final Answer",
+    max_tokens: int = 256,
 ) -> Grammar:
-    """The Lark grammar of one step for these tools (cached by its text)."""
+    """The Lark grammar of one step for these tools (cached by its text).
+
+    Free text is bounded so that a whole step fits in `max_tokens` (a token is at least
+    one character): of what the labels leave, a thought gets a quarter, the text
+    arguments half, an answer all but the thought.
+    """
     if not (allow_final or (allow_tool and tools)):
         raise ValueError("a step must allow a tool call or a final answer")
+    free = max(32, max_tokens - STEP_OVERHEAD)
+    thought_chars = max(8, min(THOUGHT_CHARS, free // 4))
+    answer_chars = max(8, min(ANSWER_CHARS, free - thought_chars))
     rules = [
         'start: " "? body',
-        f"thought: {_lit('Thought: ')} /[^\\n]{{1,{THOUGHT_CHARS}}}/ {_lit(chr(10))}",
+        f"thought: {_lit('Thought: ')} /[^\\n]{{1,{thought_chars}}}/ {_lit(chr(10))}",
     ]
     choices = []
     if allow_tool and tools:
@@ -72,13 +91,13 @@ def step_grammar(
                 f"call{i}: {_lit('Action: ' + tool.name + chr(10) + 'Action Input: ')} "
                 f"args{i} {_lit(chr(10))}"
             )
-            rules.append(f"args{i}: %json {_schema(tool)}")
+            rules.append(f"args{i}: %json {_schema(tool, free // 2)}")
             calls.append(f"call{i}")
         rules.append("action: " + " | ".join(calls))
         choices.append("action")
     if allow_final:
         rules.append(
-            f"final: {_lit(final_label + ': ')} /[^\\n]{{1,{ANSWER_CHARS}}}/ {_lit(chr(10))}"
+            f"final: {_lit(final_label + ': ')} /[^\\n]{{1,{answer_chars}}}/ {_lit(chr(10))}"
         )
         choices.append("final")
     body = " | ".join(choices)

@@ -74,6 +74,9 @@ def example_messages(examples: Sequence[Example], final_label: str) -> list[dict
     """Worked examples as a conversation (few-shot for base models)."""
     messages: list[dict[str, str]] = []
     for example in examples:
+        if example.plan:
+            messages.extend(_plan_example(example))
+            continue
         messages.append({"role": "user", "content": example.task})
         for step in example.steps:
             head = f"Thought: {step.thought}\n" if step.thought else ""
@@ -87,6 +90,17 @@ def example_messages(examples: Sequence[Example], final_label: str) -> list[dict
             messages.append({"role": "tool", "content": step.observation})
         messages.append({"role": "assistant", "content": f"{final_label}: {example.answer}"})
     return messages
+
+
+def _plan_example(example: Example) -> list[dict[str, str]]:
+    """A plan_execute example: the task, its plan, and the answer."""
+    numbered = "\n".join(f"{i}. {step}" for i, step in enumerate(example.plan, 1))
+    return [
+        {"role": "user", "content": f"{example.task}\n{turns()['plan_request']}"},
+        {"role": "assistant", "content": f"Plan:\n{numbered}"},
+        {"role": "user", "content": turns()["synthesize"].format(task=example.task)},
+        {"role": "assistant", "content": f"Final Answer: {example.answer}"},
+    ]
 
 
 @dataclass(frozen=True)

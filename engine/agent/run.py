@@ -237,6 +237,7 @@ class AgentRun:
                 allow_tool=allow_tool,
                 allow_final=allow_final,
                 final_label=final_label,
+                max_tokens=min(self.spec.model.max_step_tokens, self.budget.tokens_left),
             )
             text = yield from self.generate(messages, grammar, "step")
             parsed = parse_step(

@@ -70,7 +70,7 @@ class MemorySpec:
 class ModelSpec:
     name: str = "default"
     provider: str = "auto"
-    max_step_tokens: int = 192
+    max_step_tokens: int = 256
     sampling: SamplingParams = field(default_factory=SamplingParams)
 
 
@@ -89,6 +89,7 @@ class Example:
     task: str
     answer: str
     steps: tuple[ExampleStep, ...] = ()
+    plan: tuple[str, ...] = ()  # for plan_execute agents: a worked plan
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,8 @@ class AgentSpec:
 
 def _example(data: dict[str, Any]) -> Example:
     steps = tuple(ExampleStep(**dict(s)) for s in data.get("steps") or ())
-    return Example(task=str(data["task"]), answer=str(data["answer"]), steps=steps)
+    plan = tuple(str(p) for p in data.get("plan") or ())
+    return Example(task=str(data["task"]), answer=str(data["answer"]), steps=steps, plan=plan)
 
 
 def _example_data(example: Example) -> dict[str, Any]:
@@ -182,6 +184,8 @@ def _example_data(example: Example) -> dict[str, Any]:
         step.update(tool=s.tool, arguments=s.arguments, observation=s.observation)
         steps.append(step)
     data: dict[str, Any] = {"task": example.task}
+    if example.plan:
+        data["plan"] = list(example.plan)
     if steps:
         data["steps"] = steps
     data["answer"] = example.answer

@@ -51,3 +51,13 @@ def test_preview_counts_each_section(registry: ToolRegistry) -> None:
     rough = preview(spec, [])
     assert rough.estimated and rough.context_length is None and rough.fraction is None
     assert "no tools" in rough.sections[1].text
+
+
+def test_plan_examples_show_a_plan_then_the_answer() -> None:
+    from engine.agent.prompt import example_messages
+
+    messages = example_messages([Example("Count to 2.", "1, 2", plan=("say 1", "say 2"))], "Result")
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+    assert messages[0]["content"].startswith("Count to 2.\nWrite the plan")
+    assert messages[1]["content"] == "Plan:\n1. say 1\n2. say 2"
+    assert messages[3]["content"] == "Final Answer: 1, 2"
