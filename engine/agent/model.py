@@ -60,7 +60,9 @@ class SessionModel:
         self.manifest_hash = (
             hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else ""
         )
-        self._stops = list(session.manifest.stop_strings)
+        # A model that writes its own observation is stopped there (the classic ReAct stop;
+        # under the step grammar it cannot happen).
+        self._stops = [*session.manifest.stop_strings, "\nObservation:"]
         self._tokenizer: ConstraintTokenizer | None = None
 
     def render(self, messages: Sequence[Message]) -> str:
