@@ -71,6 +71,7 @@ class AgentRun:
         self.forced = False
         self._metrics = ev.RunMetrics()
         self._settings = {t.name: dict(t.settings) for t in spec.tools}
+        self._record: list[dict[str, Any]] = []  # tool steps, for the after-run hook
 
     # ------------------------------------------------------------------ lifecycle
     def __iter__(self) -> Iterator[ev.AgentEvent]:
@@ -146,7 +147,9 @@ class AgentRun:
         metrics = replace(self._metrics, wall_s=time.monotonic() - start)
         if self.hooks.after_run is not None:
             self.hooks.after_run(
-                RunRecord(self.run_id, self.spec.name, self.task, self.final, reason)
+                RunRecord(
+                    self.run_id, self.spec.name, self.task, self.final, reason, tuple(self._record)
+                )
             )
         yield self._event(
             ev.RunFinished, stop_reason=reason, final_answer=self.final, metrics=metrics
@@ -305,6 +308,7 @@ class AgentRun:
         )
         m = self._metrics
         self._metrics = replace(m, tool_s=m.tool_s + result.duration_s)
+        self._record.append(result.to_json())
         yield self._event(
             ev.ToolResult,
             tool=result.tool,

@@ -401,9 +401,18 @@ def test_memory_off_never_calls_the_hook(registry: ToolRegistry, workspace: Path
 
 def test_after_run_hook_gets_the_record(registry: ToolRegistry, workspace: Path) -> None:
     records: list[RunRecord] = []
-    model = ScriptedModel([final("5")])
+    model = ScriptedModel([call("add", '{"a": 2, "b": 3}'), final("5")])
     events = run_all(make_run(model, registry, workspace, hooks=RunHooks(after_run=records.append)))
-    assert records == [RunRecord(events[0].run_id, "Tester", "What is 2 + 3?", "5", "final_answer")]
+    (record,) = records
+    fields = (record.run_id, record.agent, record.task, record.final_answer, record.stop_reason)
+    assert fields == (events[0].run_id, "Tester", "What is 2 + 3?", "5", "final_answer")
+    (step,) = record.steps
+    assert (step["tool"], step["arguments"], step["ok"], step["output"]) == (
+        "add",
+        {"a": 2, "b": 3},
+        True,
+        "5",
+    )
 
 
 def test_unconstrained_runs_pass_no_grammar(registry: ToolRegistry, workspace: Path) -> None:
