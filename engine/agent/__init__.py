@@ -1,5 +1,5 @@
 """Agent core: agent files, prompt assembly, the step grammar, run loop, events, transcripts.
 
-Public entry points: `agentfile.load/save`, `AgentSpec`, `prompt.preview`, `AgentRun`
-(a generator of `events`), `RunHooks`, `session.open_agent` (everything wired for a file).
+Entry points: `agentfile.load/save` (`AgentSpec`), `prompt.preview`, `launch.agent_run`
+(an `AgentRun`: a generator of `events`), `hooks.RunHooks`. See docs/agents.md.
 """

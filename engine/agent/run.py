@@ -72,9 +72,13 @@ class AgentRun:
         self._metrics = ev.RunMetrics()
         self._settings = {t.name: dict(t.settings) for t in spec.tools}
         self._record: list[dict[str, Any]] = []  # tool steps, for the after-run hook
+        self._started = False
 
     # ------------------------------------------------------------------ lifecycle
     def __iter__(self) -> Iterator[ev.AgentEvent]:
+        if self._started:
+            raise RuntimeError("an AgentRun runs once; make a new one for another run")
+        self._started = True
         writer = self._open_transcript()
         try:
             for event in self._run(writer.path if writer else None):

@@ -55,3 +55,22 @@ def test_template_runs_a_task(
         outputs = " ".join(r.output for r in results)
         assert expected in outputs
     assert Path(events[0].transcript).is_file()
+
+
+def test_preview_counts_with_the_model_tokenizer(model: SessionModel) -> None:
+    from engine.agent.agentfile import load
+    from engine.agent.prompt import preview
+    from engine.agent.templates import templates
+    from engine.tools.catalog import build_registry
+
+    spec = load(templates()["calculator"]).spec
+    with build_registry([t.to_entry() for t in spec.tools], workspace=Path.cwd()) as registry:
+        shown = preview(
+            spec,
+            registry.callable_tools(),
+            count_tokens=model.count_tokens,
+            context_length=model.context_length,
+        )
+    assert not shown.estimated and shown.context_length == 8192
+    assert shown.sections[1].tokens == model.count_tokens(shown.sections[1].text) > 10
+    assert shown.total_tokens < 1000

@@ -449,3 +449,10 @@ def test_the_transcript_holds_header_and_events(
     assert types == ["RunStarted", "ToolCall", "ToolResult", "FinalAnswer", "RunFinished"]
     assert rows[1]["arguments"] == {"a": 2, "b": 3}
     assert rows[-1]["metrics"]["tool_calls"] == 1
+
+
+def test_a_run_runs_once(registry: ToolRegistry, workspace: Path) -> None:
+    run = make_run(ScriptedModel([final("5")]), registry, workspace)
+    run_all(run)
+    with pytest.raises(RuntimeError, match="runs once"):
+        run_all(run)
