@@ -142,6 +142,39 @@ def schema_errors(data: Any, document: Any = None, source: str = "agent file") -
     return messages
 
 
+def tool_errors(
+    data: dict[str, Any], document: Any = None, source: str = "agent file"
+) -> list[str]:
+    """Built-in tool entries that name no built-in, or whose settings do not fit it."""
+    from engine.tools.catalog import BUILTINS, RESERVED_NAMES
+
+    messages = []
+    for index, entry in enumerate(data.get("tools") or ()):
+        if entry.get("kind") == "command":
+            continue
+        name = entry["name"]
+        path: list[Any] = ["tools", index, "name"]
+        problem = ""
+        if name in RESERVED_NAMES:
+            continue  # the memory tools, supplied when memory is on
+        if name not in BUILTINS:
+            problem = (
+                f"no built-in tool {name!r} (built-ins: {', '.join(sorted(BUILTINS))}; "
+                "a tool of your own needs kind: command)"
+            )
+        else:
+            validator = jsonschema.Draft202012Validator(BUILTINS[name].settings_schema)
+            for error in validator.iter_errors(entry.get("settings") or {}):
+                path = ["tools", index, "settings", *error.absolute_path]
+                problem = f"{error.message} ({_allowed(error) or 'see the tool settings'})"
+                break
+        if problem:
+            line = _line_of(document, path) if document is not None else None
+            where = f"{source}, line {line}" if line else source
+            messages.append(f"{where}: {_field(path)}: {problem}")
+    return messages
+
+
 def parse(text: str, path: Path | None = None) -> AgentFile:
     """An agent file from YAML text; raises `AgentFileError` naming field, line, allowed."""
     source = str(path) if path else "agent file"
@@ -160,7 +193,7 @@ def parse(text: str, path: Path | None = None) -> AgentFile:
             f"({SCHEMA_VERSION}); update Agent Workbench"
         )
     data = plain(document)
-    problems = schema_errors(data, document, source)
+    problems = schema_errors(data, document, source) or tool_errors(data, document, source)
     if problems:
         raise AgentFileError("\n".join(problems))
     try:

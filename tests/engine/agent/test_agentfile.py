@@ -166,3 +166,32 @@ def test_parse_without_a_path_and_json_round_trip() -> None:
     agent = parse(GOOD)
     data = agent.spec.to_data()
     assert AgentSpec.from_data(json.loads(json.dumps(data))) == agent.spec
+
+
+@pytest.mark.parametrize(
+    ("tools", "expected"),
+    [
+        ("  - name: calculater\n", ["line 5", "tools[0].name", "no built-in tool 'calculater'"]),
+        (
+            "  - name: files.read\n    settings:\n      max_bytes: -1\n",
+            ["line 7", "tools[0].settings.max_bytes", "minimum"],
+        ),
+        (
+            "  - name: calculator\n    settings:\n      precision: 3\n",
+            ["tools[0].settings", "precision"],
+        ),
+    ],
+)
+def test_built_in_tools_are_checked_by_name_and_settings(
+    tmp_path: Path, tools: str, expected: list[str]
+) -> None:
+    text = "schema_version: 1\nname: x\ngoals: [a]\ntools:\n" + tools
+    with pytest.raises(AgentFileError) as info:
+        load(write(tmp_path, text))
+    for part in expected:
+        assert part in str(info.value), str(info.value)
+
+
+def test_memory_tool_names_are_accepted(tmp_path: Path) -> None:
+    text = "schema_version: 1\nname: x\ngoals: [a]\ntools:\n  - name: memory.search\n"
+    assert load(write(tmp_path, text)).spec.tools[0].name == "memory.search"
