@@ -101,3 +101,32 @@ def agent_run(
             header=header,
             constrained=constrained,
         )
+
+
+def preview_tools(spec: AgentSpec, workspace: Path | None = None) -> list[Tool]:
+    """The agent's tools for a prompt preview, without running anything: built-ins and
+    command tools (MCP servers' tools are only known once their server runs)."""
+    from engine.tools.catalog import BUILTINS, build_builtin
+
+    tools: list[Tool] = []
+    for index, entry in enumerate(spec.tools):
+        if entry.kind == "command":
+            tools.append(
+                Tool(
+                    entry.name,
+                    entry.description,
+                    entry.parameters,
+                    function=_not_run,
+                    approval=entry.approval or "auto",  # type: ignore[arg-type]
+                    source="command",
+                )
+            )
+        elif entry.name in BUILTINS:
+            tools.append(
+                build_builtin(entry.to_entry(), workspace or Path.cwd(), f"tools[{index}]")
+            )
+    return tools
+
+
+def _not_run(**arguments: Any) -> None:
+    raise RuntimeError("a preview tool is never called")

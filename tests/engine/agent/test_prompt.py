@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from engine.agent.hooks import MemoryItem
 from engine.agent.prompt import SECTIONS, preview, system_prompt
@@ -61,3 +62,19 @@ def test_plan_examples_show_a_plan_then_the_answer() -> None:
     assert messages[0]["content"].startswith("Count to 2.\nWrite the plan")
     assert messages[1]["content"] == "Plan:\n1. say 1\n2. say 2"
     assert messages[3]["content"] == "Final Answer: 1, 2"
+
+
+def test_preview_tools_need_no_running_tools(tmp_path: Path) -> None:
+    from engine.agent.agentfile import parse
+    from engine.agent.launch import preview_tools
+
+    agent = parse(
+        "schema_version: 1\nname: x\ngoals: [a]\ntools:\n  - name: calculator\n"
+        "  - name: files.write\n    approval: deny\n  - name: memory.search\n"
+        "  - name: echo\n    kind: command\n    description: Echo a text.\n"
+        "    parameters: {type: object, properties: {text: {type: string}}}\n    command: cat\n"
+    )
+    tools = preview_tools(agent.spec, tmp_path)
+    assert [t.name for t in tools] == ["calculator", "files.write", "echo"]
+    shown = preview(agent.spec, tools)
+    assert "echo: Echo a text." in shown.text and "files.write" not in shown.text
