@@ -103,12 +103,69 @@ def run_task(
     }
 
 
-def _summary(rows: list[dict[str, Any]], gens: list[dict[str, Any]]) -> dict[str, Any]:
+def controlled(
+    model: TimedModel, agents: dict[str, Any], tasks: dict[str, list[str]], new_tokens: int
+) -> dict[str, Any]:
+    """The grammar's own cost: each task's first-step prompt, cached once, then one
+    generation with the grammar and one without from the same cache (order alternating),
+    so only the mask and the matcher differ."""
+    from engine.agent.grammar import step_grammar
+    from engine.agent.prompt import system_prompt
+    from engine.agent.run import AgentRun
+    from engine.tools.catalog import build_registry
+
+    rows: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+    count = 0
+    for name, items in tasks.items():
+        spec = agents[name].spec
+        entries = [t.to_entry() for t in spec.tools]
+        with build_registry(entries, workspace=agents[name].workspace) as registry:
+            tools = registry.callable_tools()
+            grammar = step_grammar(tools, thoughts=spec.planning.thoughts, max_tokens=new_tokens)
+            for task in items:
+                run = AgentRun(spec, model, registry, task, workspace=Path("."), transcript=False)
+                system = system_prompt(spec, tools)
+                prompt = model.render(
+                    [{"role": "system", "content": system}, *run.opening("Final Answer")]
+                )
+                model.inner.session.complete(prompt, max_new_tokens=1)  # prefill into the cache
+                order = (True, False) if count % 2 == 0 else (False, True)
+                for constrained in order:
+                    model.rows = []
+                    for _ in model.generate(
+                        prompt,
+                        grammar=grammar if constrained else None,
+                        max_new_tokens=new_tokens,
+                        cancel=None,
+                    ):
+                        pass
+                    rows[constrained].extend(model.rows)
+                count += 1
+    return {
+        "prompts": count,
+        "new_tokens_cap": new_tokens,
+        "constrained": _gen_stats(rows[True]),
+        "unconstrained": _gen_stats(rows[False]),
+    }
+
+
+def _gen_stats(gens: list[dict[str, Any]]) -> dict[str, Any]:
     def med(values: list[float]) -> float | None:
         return round(statistics.median(values), 1) if values else None
 
     ttft = [g["ttft_ms"] for g in gens if g["ttft_ms"] is not None]
     rate = [g["decode_tok_s"] for g in gens if g["decode_tok_s"] is not None]
+    return {
+        "generations": len(gens),
+        "generated_tokens": sum(g["tokens"] for g in gens),
+        "ttft_ms_median": med(ttft),
+        "ttft_ms_mean": round(statistics.mean(ttft), 1) if ttft else None,
+        "decode_tok_s_median": med(rate),
+        "decode_tok_s_mean": round(statistics.mean(rate), 1) if rate else None,
+    }
+
+
+def _summary(rows: list[dict[str, Any]], gens: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "runs": len(rows),
         "steps": sum(r["steps"] for r in rows),
@@ -118,13 +175,8 @@ def _summary(rows: list[dict[str, Any]], gens: list[dict[str, Any]]) -> dict[str
         "runs_with_valid_tool_call": sum(r["valid_tool_calls"] > 0 for r in rows),
         "runs_with_final_answer": sum(bool(r["final_answer"]) for r in rows),
         "stop_reasons": dict(Counter(r["stop_reason"] for r in rows)),
-        "generations": len(gens),
-        "generated_tokens": sum(g["tokens"] for g in gens),
-        "ttft_ms_median": med(ttft),
-        "ttft_ms_mean": round(statistics.mean(ttft), 1) if ttft else None,
-        "decode_tok_s_median": med(rate),
-        "decode_tok_s_mean": round(statistics.mean(rate), 1) if rate else None,
         "wall_s": round(sum(r["wall_s"] for r in rows), 1),
+        **(_gen_stats(gens) if gens else {}),
     }
 
 
@@ -134,6 +186,7 @@ def main() -> int:
     parser.add_argument("--out", help="write every run's details as JSON here")
     parser.add_argument("--limit", type=int, default=0, help="tasks per template (0 = all)")
     parser.add_argument("--constrained-only", action="store_true")
+    parser.add_argument("--controlled-tokens", type=int, default=48)
     args = parser.parse_args()
     tasks: dict[str, list[str]] = yaml.safe_load(TASKS.read_text(encoding="utf-8"))
     work = Path(tempfile.mkdtemp(prefix="aw-bench-agents-"))
@@ -146,11 +199,12 @@ def main() -> int:
     model = TimedModel(inner)
     for constrained in (True, False):  # warm-up: the first generation of a session is slower
         run_task(first.path or found["calculator"], "What is 1 + 1?", model, constrained, work)
+    agents = {name: new_agent(name, work / f"{name}.agent.yaml") for name in tasks}
     runs: list[dict[str, Any]] = []
     gens: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
     modes = [True] if args.constrained_only else [True, False]
     for name, items in tasks.items():
-        agent = new_agent(name, work / f"{name}.agent.yaml")
+        agent = agents[name]
         for task in items[: args.limit or None]:
             for constrained in modes:
                 model.rows = []
@@ -163,6 +217,9 @@ def main() -> int:
                     f"{row['valid_steps']}/{row['steps']} valid  {row['stop_reason']:<12} "
                     f"{task[:50]!r} -> {str(row['final_answer'])[:60]!r}\n"
                 )
+    limited = {name: items[: args.limit or None] for name, items in tasks.items()}
+    sys.stderr.write("controlled comparison of the grammar's cost...\n")
+    same_prompt = controlled(model, agents, limited, args.controlled_tokens)
     result = {
         "model": model.name,
         "provider": model.provider,
@@ -170,6 +227,7 @@ def main() -> int:
         "grammar_tokenizer_build_s": round(tokenizer_s, 2),
         "constrained": _summary([r for r in runs if r["constrained"]], gens[True]),
         "unconstrained": _summary([r for r in runs if not r["constrained"]], gens[False]),
+        "same_prompt": same_prompt,
         "per_template": {
             name: _summary([r for r in runs if r["template"] == name and r["constrained"]], [])
             for name in tasks
