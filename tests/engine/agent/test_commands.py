@@ -143,3 +143,10 @@ def test_run_budget_flags(
     assert main(["agent", "run", str(path), "--task", "t", "--json", "--max-steps", "2"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["stop_reason"] == "max_steps" and len(scripted.models[0].prompts) == 2
+
+
+def test_run_without_a_prepared_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _agent(tmp_path)
+    assert main(["agent", "run", str(path), "--task", "t", "--model", "nothing-here"]) == 2
+    err = capsys.readouterr().err
+    assert "error: no prepared model 'nothing-here'" in err and "model prepare" in err
