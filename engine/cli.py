@@ -360,6 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--provider", default="auto", choices=[*CHOICES, "directml"])
     demo.add_argument("--max-new-tokens", type=int, default=64)
     demo.set_defaults(func=cmd_demo)
+    from engine.tools import commands as tools_commands
+
+    tools_commands.register(sub)
     return parser
 
 

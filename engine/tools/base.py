@@ -98,6 +98,8 @@ class Tool:
     timeout_s: float | None = 30.0
     takes_context: bool = False
     source: str = "builtin"
+    #: The keyword the context is passed as (tools whose arguments may use "context").
+    context_argument: str = "context"
 
     @classmethod
     def from_function(
@@ -266,7 +268,9 @@ class ToolRegistry:
 
         def target() -> None:
             try:
-                kwargs = dict(args, context=context) if tool.takes_context else dict(args)
+                kwargs = dict(args)
+                if tool.takes_context:
+                    kwargs[tool.context_argument] = context
                 box["value"] = tool.function(**kwargs)
             except ToolTimeout as exc:
                 box["timeout"] = str(exc) or f"{tool.name!r} ran out of time"

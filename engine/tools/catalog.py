@@ -9,13 +9,14 @@ servers run programs on this machine, so they need `trust=True`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-from engine.tools import calculator, clock, files, python_tool
+from engine.tools import calculator, clock, files, http_get, python_tool
 from engine.tools.base import APPROVAL_POLICIES, Tool, ToolError, ToolRegistry
 from engine.tools.builtin import BuiltinSpec
 from engine.tools.errors import (
@@ -25,7 +26,13 @@ from engine.tools.errors import (
     UntrustedToolsError,
 )
 
-_SPECS: list[BuiltinSpec] = [calculator.SPEC, python_tool.SPEC, *files.SPECS, clock.SPEC]
+_SPECS: list[BuiltinSpec] = [
+    calculator.SPEC,
+    python_tool.SPEC,
+    *files.SPECS,
+    clock.SPEC,
+    http_get.SPEC,
+]
 
 #: Every built-in tool by name: description, settings JSON Schema, default approval.
 BUILTINS: dict[str, BuiltinSpec] = {spec.name: spec for spec in _SPECS}
@@ -136,11 +143,16 @@ def build_registry(
             "run with --trust if you trust it"
         )
     registry = ToolRegistry()
+    supplied = {tool.name: tool for tool in extra}
     try:
         for index, entry in enumerate(tools):
             label = where(entry, index)
             _check_kind(entry, label)
-            if _is_command(entry):
+            if entry["name"] in RESERVED_NAMES and not _is_command(entry):
+                tool = _reserved(entry, supplied, label)
+                _add(registry, tool, label)
+                supplied.pop(tool.name)
+            elif _is_command(entry):
                 from engine.tools.command import build_command_tool
 
                 _add(registry, build_command_tool(entry, workspace, label), label)
@@ -149,13 +161,26 @@ def build_registry(
         if mcp_servers:
             from engine.tools.mcp_client import attach_servers
 
-            attach_servers(registry, mcp_servers)
-        for tool in extra:
+            attach_servers(registry, mcp_servers, workspace)
+        for tool in supplied.values():
             _add(registry, tool, f"tool {tool.name!r}")
     except BaseException:
         registry.close()
         raise
     return registry
+
+
+def _reserved(entry: Mapping[str, Any], supplied: dict[str, Tool], label: str) -> Tool:
+    """A memory tool the agent file lists: the one the run supplies, with the entry's approval."""
+    tool = supplied.get(entry["name"])
+    if tool is None:
+        raise ToolConfigError(
+            f"{label}: {entry['name']!r} comes with the agent's memory, which is not available "
+            "for this run; turn memory on in the agent file or remove this tool"
+        )
+    if "settings" in entry:
+        raise ToolSettingsError(f"{label}: field 'settings': the memory tools take no settings")
+    return dataclasses.replace(tool, approval=approval_of(entry, tool.approval, label))
 
 
 def _add(registry: ToolRegistry, tool: Tool, label: str) -> None:
@@ -165,3 +190,17 @@ def _add(registry: ToolRegistry, tool: Tool, label: str) -> None:
         registry.add(tool)
     except (ValueError, jsonschema.SchemaError) as exc:
         raise ToolConfigError(f"{label}: {exc}") from exc
+
+
+def tool_entry_schema() -> dict[str, Any]:
+    """JSON Schema of one `tools` entry (for the agent file's schema and editors)."""
+    from engine.tools.entry_schema import tool_entry_schema as schema
+
+    return schema(BUILTINS, RESERVED_NAMES)
+
+
+def mcp_server_schema() -> dict[str, Any]:
+    """JSON Schema of one `mcp_servers` entry."""
+    from engine.tools.entry_schema import MCP_SERVER
+
+    return MCP_SERVER

@@ -20,6 +20,8 @@ from engine.tools.errors import ToolSettingsError
 from engine.tools.process import run_process
 
 DEFAULT_TIMEOUT_S = 30.0
+#: The keyword the run's context arrives in (the tool's own arguments may say "context").
+CONTEXT = "__workbench_context__"
 MAX_OUTPUT_BYTES = 1_000_000
 FIELDS = ("name", "kind", "description", "parameters", "command", "timeout_s", "approval", "cwd")
 
@@ -82,7 +84,8 @@ def build_command_tool(entry: Mapping[str, Any], workspace: Path, label: str) ->
         raise ToolSettingsError(f"{label}: field 'cwd' must be a folder path")
     name = str(entry["name"])
 
-    def run(context: ToolContext, **arguments: Any) -> Any:
+    def run(**arguments: Any) -> Any:
+        context: ToolContext = arguments.pop(CONTEXT)
         cwd = (context.workspace / cwd_field) if cwd_field else context.workspace
         if not cwd.is_dir():
             raise ToolError(f"the working folder {cwd} of {name!r} does not exist")
@@ -117,5 +120,6 @@ def build_command_tool(entry: Mapping[str, Any], workspace: Path, label: str) ->
         approval=approval_of(entry, "ask", label),
         timeout_s=timeout + 5.0,
         takes_context=True,
+        context_argument=CONTEXT,
         source="command",
     )

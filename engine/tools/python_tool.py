@@ -20,6 +20,12 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         "memory_mb": {"type": "integer", "minimum": 64, "maximum": 65536, "default": 512},
         "max_processes": {"type": "integer", "minimum": 1, "maximum": 256, "default": 16},
         "max_output_bytes": {"type": "integer", "minimum": 1000, "default": 100000},
+        "network": {
+            "type": "boolean",
+            "default": False,
+            "description": "let the program use the network (off: a network namespace with "
+            "no interface, where Linux allows it)",
+        },
         "scratch": {
             "enum": ["workspace", "temp"],
             "default": "workspace",
@@ -32,10 +38,12 @@ SETTINGS_SCHEMA: dict[str, Any] = {
 
 
 def _signal_name(code: int) -> str:
+    """The signal behind an exit status: 128+N from the supervisor, -N from Popen."""
+    number = code - 128 if code > 128 else -code
     try:
-        return signal.Signals(code - 128).name
+        return signal.Signals(number).name
     except ValueError:
-        return f"signal {code - 128}"
+        return f"signal {number}"
 
 
 def describe(done: Finished, limits: Limits) -> str:
@@ -45,7 +53,7 @@ def describe(done: Finished, limits: Limits) -> str:
         parts.append(f"[{done.stdout_dropped} more bytes of output cut]")
     if done.stderr.strip():
         parts.append("[stderr]\n" + done.stderr.rstrip("\n")[-3000:])
-    if done.returncode and done.returncode > 128:
+    if done.returncode and (done.returncode > 128 or done.returncode < 0):
         name = _signal_name(done.returncode)
         why = {"SIGXCPU": "CPU time limit", "SIGXFSZ": "file size limit"}.get(name, "")
         parts.append(f"[killed by {name}{' (' + why + ')' if why else ''}]")
@@ -60,6 +68,7 @@ def _build(settings: Mapping[str, Any], workspace: Path) -> Tool:
         memory_mb=int(settings.get("memory_mb", 512)),
         max_processes=int(settings.get("max_processes", 16)),
         max_output_bytes=int(settings.get("max_output_bytes", 100_000)),
+        network=bool(settings.get("network", False)),
     )
     keep = settings.get("scratch", "workspace") == "workspace"
 

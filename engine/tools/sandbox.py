@@ -14,37 +14,42 @@ What it does (POSIX; Linux is where it is tested):
 - A supervisor process (`sandbox_supervisor.py`) adopts every orphan and kills the whole
   tree when the code ends or runs out of time; the app then sweeps what could remain.
 
+- Unless `network` is allowed, the program runs in a new user + network namespace with no
+  usable interface (Linux, where unprivileged namespaces are allowed; see the runner).
+
 What it does not do: it is not a container. The code can read any file the sandbox user
-can read (world-readable files; all of the user's files when not running as root), use
-the network, and use up to its limits of CPU and memory.
+can read (world-readable files; all of the user's files when not running as root) and use
+up to its limits of CPU and memory.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import pwd
 import secrets
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 from engine.progress import CancelToken
 from engine.tools.process import Finished, kill_group, run_process
+from engine.tools.sandbox_user import (
+    MARKER,
+    claim_uid,
+    give_scratch,
+    leftovers,
+    release_uid,
+    sweep,
+    user_process_count,
+)
 
-SUPERVISOR = Path(__file__).with_name("sandbox_supervisor.py")
-MARKER = "AW_SANDBOX_RUN"
-UID_RANGE = range(61000, 62000)
-
-_taken: set[int] = set()
-_lock = threading.Lock()
+# Passed with -c, so the sandbox user needs no access to where the app is installed.
+SUPERVISOR = Path(__file__).with_name("sandbox_supervisor.py").read_text(encoding="utf-8")
+RUNNER = Path(__file__).with_name("sandbox_runner.py").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -54,38 +59,7 @@ class Limits:
     max_processes: int = 16
     max_output_bytes: int = 100_000
     max_file_mb: int = 64
-
-
-def _used_uids() -> set[int]:
-    used = set()
-    for proc in psutil.process_iter(["uids"]):
-        with contextlib.suppress(psutil.Error, TypeError):
-            used.add(proc.info["uids"].real)
-    return used
-
-
-def _known(uid: int) -> bool:
-    try:
-        pwd.getpwuid(uid)
-    except KeyError:
-        return False
-    return True
-
-
-def claim_uid() -> int:
-    """An unused user id (no account, no process) for one sandboxed run."""
-    with _lock:
-        used = _used_uids() | _taken
-        for uid in UID_RANGE:
-            if uid not in used and not _known(uid):
-                _taken.add(uid)
-                return uid
-    raise OSError("no free user id for the Python sandbox")
-
-
-def release_uid(uid: int) -> None:
-    with _lock:
-        _taken.discard(uid)
+    network: bool = False
 
 
 def _limiter(limits: Limits, nproc: int) -> object:
@@ -106,7 +80,7 @@ def _limiter(limits: Limits, nproc: int) -> object:
 
 
 def _environment(scratch: Path, token: str) -> dict[str, str]:
-    return {
+    env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(scratch),
         "TMPDIR": str(scratch),
@@ -117,14 +91,9 @@ def _environment(scratch: Path, token: str) -> dict[str, str]:
         "MKL_NUM_THREADS": "1",
         MARKER: token,
     }
-
-
-def _chown_tree(folder: Path, uid: int) -> None:
-    os.chown(folder, uid, uid)
-    for root, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            with contextlib.suppress(OSError):
-                os.chown(os.path.join(root, name), uid, uid, follow_symlinks=False)
+    if os.name == "nt":  # Windows' Python does not start well without it
+        env["SYSTEMROOT"] = os.environ.get("SYSTEMROOT", "C:\\Windows")
+    return env
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -134,47 +103,6 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=3.0)
     kill_group(proc)
-
-
-def sweep(token: str, uid: int | None) -> None:
-    """Kill whatever still runs from this run: by user id when it had its own, else by mark."""
-    if uid is not None:
-        subprocess.run(
-            [sys.executable, "-I", "-S", "-c", "import os; os.kill(-1, 9)"],
-            user=uid,
-            group=uid,
-            extra_groups=[],
-            check=False,
-            capture_output=True,
-        )
-        return
-    for proc in psutil.process_iter():
-        with contextlib.suppress(psutil.Error):
-            if proc.environ().get(MARKER) == token:
-                proc.kill()
-
-
-def leftovers(token: str, uid: int | None) -> list[psutil.Process]:
-    """Processes of a run that still run (not zombies), for checks and tests."""
-    found = []
-    for proc in psutil.process_iter(["uids", "status"]):
-        with contextlib.suppress(psutil.Error):
-            if proc.info["status"] == psutil.STATUS_ZOMBIE:
-                continue
-            if (uid is not None and proc.info["uids"].real == uid) or (
-                uid is None and proc.environ().get(MARKER) == token
-            ):
-                found.append(proc)
-    return found
-
-
-def _user_process_count() -> int:
-    me = os.getuid()
-    count = 0
-    for proc in psutil.process_iter(["uids"]):
-        with contextlib.suppress(psutil.Error, TypeError):
-            count += proc.info["uids"].real == me
-    return count
 
 
 def run_python(
@@ -190,7 +118,9 @@ def run_python(
     token = secrets.token_hex(8)
     scratch.mkdir(parents=True, exist_ok=True)
     env = _environment(scratch, token)
-    child = [python, "-I", "-X", "utf8", "-"]
+    child = [python, "-I", "-X", "utf8", "-c", RUNNER]
+    if not limits.network:
+        child.append("--no-network")
     if os.name != "posix":
         done = run_process(
             child,
@@ -206,15 +136,15 @@ def run_python(
     try:
         options: dict[str, object]
         if uid is not None:
-            _chown_tree(scratch, uid)
+            give_scratch(scratch, uid)
             nproc = limits.max_processes + 2
             options = {"user": uid, "group": uid, "extra_groups": []}
         else:
-            nproc = _user_process_count() + limits.max_processes + 2
+            nproc = user_process_count() + limits.max_processes + 2
             options = {}
         options["preexec_fn"] = _limiter(limits, nproc)
         flag = ["--dedicated"] if uid is not None else []
-        argv = [python, "-I", str(SUPERVISOR), *flag, "--", *child]
+        argv = [python, "-I", "-c", SUPERVISOR, *flag, "--", *child]
         done = run_process(
             argv,
             stdin=code.encode(),

@@ -1,6 +1,6 @@
 """The first process of a Python sandbox: runs the child, then kills and reaps the rest.
 
-Run as a script (`python -I sandbox_supervisor.py [--dedicated] -- CHILD ARGV...`), never
+Run with its text as `python -I -c SUPERVISOR [--dedicated] -- CHILD ARGV...`, never
 imported. On Linux it makes itself a child subreaper, so every descendant that is orphaned
 (even one that called setsid to leave the process group) is re-parented to it and can be
 found and killed. When the child exits, or on SIGTERM (the time limit), everything left is
@@ -53,11 +53,13 @@ def reap() -> None:
             return
 
 
-def clean_up(dedicated: bool) -> None:
+def clean_up(child: int, dedicated: bool) -> None:
     """SIGKILL every process left behind and reap it."""
     if dedicated:
         with contextlib.suppress(OSError):
             os.kill(-1, signal.SIGKILL)  # every process of the sandbox user but this one
+    with contextlib.suppress(OSError):
+        os.killpg(child, signal.SIGKILL)  # the child's group: all that did not leave it
     if not os.path.isdir("/proc"):
         return
     for _ in range(10_000):
@@ -65,6 +67,8 @@ def clean_up(dedicated: bool) -> None:
         if not left:
             break
         for pid in left:
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)  # a group it may lead (after setsid)
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
         for pid in left:
@@ -78,15 +82,16 @@ def main(argv: list[str]) -> int:
     child_argv = argv[argv.index("--") + 1 :]
     become_subreaper()
 
+    child = os.posix_spawn(child_argv[0], child_argv, dict(os.environ), setpgroup=0)
+
     def on_term(signum: int, frame: FrameType | None) -> None:
-        clean_up(dedicated)
+        clean_up(child, dedicated)
         os._exit(124)
 
     signal.signal(signal.SIGTERM, on_term)
-    child = os.posix_spawn(child_argv[0], child_argv, dict(os.environ))
     _, status = os.waitpid(child, 0)
     code = os.waitstatus_to_exitcode(status)
-    clean_up(dedicated)
+    clean_up(child, dedicated)
     return code if code >= 0 else 128 - code
 
 

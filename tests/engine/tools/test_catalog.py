@@ -129,3 +129,67 @@ def test_close_runs_every_closer_once(workspace: Path) -> None:
         pass
     registry.close()
     assert calls == ["b", "a"]
+
+
+def test_entry_schemas_agree_with_the_catalogue() -> None:
+    import jsonschema
+
+    from engine.tools.catalog import mcp_server_schema, tool_entry_schema
+
+    tools = jsonschema.Draft202012Validator(tool_entry_schema())
+    servers = jsonschema.Draft202012Validator(mcp_server_schema())
+    good_tools = [
+        {"name": "calculator"},
+        {"name": "python", "approval": "ask", "settings": {"timeout_s": 5, "scratch": "temp"}},
+        {"name": "http.get", "settings": {"allow_hosts": ["example.com"]}},
+        {"name": "w", "kind": "command", "description": "d", "command": ["w"], "timeout_s": 3},
+        {"name": "memory.search", "approval": "ask"},
+    ]
+    bad_tools = [
+        {"name": "calculater"},
+        {"name": "clock", "settings": {"zone": "UTC"}},
+        {"name": "clock", "approval": "maybe"},
+        {"name": "w", "kind": "command", "command": ["w"]},
+        {"name": "memory.save", "settings": {}},
+    ]
+    assert all(tools.is_valid(t) for t in good_tools)
+    assert not any(tools.is_valid(t) for t in bad_tools)
+    assert servers.is_valid({"name": "notes", "command": ["notes"], "env": {"A": "b"}})
+    assert servers.is_valid({"name": "r", "transport": "http", "url": "http://h/mcp"})
+    assert not servers.is_valid({"name": "my.notes", "command": ["n"]})
+    assert not servers.is_valid({"name": "r", "transport": "http", "url": "ftp://h"})
+
+
+def test_memory_tools_listed_in_the_file_come_from_extra(workspace: Path, ctx: ToolContext) -> None:
+    memory = Tool.from_function(search, name="memory.search")
+    entries = [{"name": "memory.search", "approval": "ask"}, {"name": "calculator"}]
+    with build_registry(entries, workspace=workspace, extra=[memory]) as registry:
+        assert registry.names == ["memory.search", "calculator"]
+        assert registry.get("memory.search").approval == "ask"  # type: ignore[union-attr]
+        assert memory.approval == "auto"  # the supplied tool itself is not changed
+        result = registry.call(
+            "memory.search", {"query": "x"}, context=ctx, before_call=lambda r: True
+        )
+        assert result.ok
+    with pytest.raises(ToolConfigError, match=r"tools\[0\] 'memory.search': .*turn memory on"):
+        build_registry(entries, workspace=workspace)
+
+
+def test_the_catalogue_imports_without_posix_only_modules() -> None:
+    """Windows has no pwd, resource or fcntl: building a registry must not need them."""
+    import subprocess
+
+    code = (
+        "import sys, psutil  # psutil has its own Windows build\n"
+        "for name in ('pwd', 'resource', 'fcntl', 'grp'): sys.modules[name] = None\n"
+        "from pathlib import Path\n"
+        "from engine.tools.catalog import BUILTINS, build_registry\n"
+        "names = [{'name': n} for n in BUILTINS if n != 'http.get']\n"
+        "build_registry(names, workspace=Path('.')).close()\n"
+        "print('ok')\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=False
+    )
+    assert done.stdout == "ok\n", done.stderr

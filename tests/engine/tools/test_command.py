@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import psutil
 import pytest
 
+from engine.progress import CancelToken
 from engine.tools.base import ToolContext
 from engine.tools.catalog import build_registry
 from engine.tools.errors import ToolSettingsError
@@ -133,3 +135,44 @@ def test_bad_command_entries(workspace: Path, change: dict[str, Any], message: s
     with pytest.raises(ToolSettingsError, match=message) as caught:
         build_registry([entry], workspace=workspace, trust=True)
     assert "tools[0] 'weather'" in str(caught.value)
+
+
+def test_ask_approval_guards_the_program(workspace: Path, ctx: ToolContext) -> None:
+    script = "import pathlib; pathlib.Path('ran').write_text('yes'); print('done')"
+    entry = _tool(workspace, script)
+    del entry["approval"]  # command tools ask by default
+    asked: list[dict[str, Any]] = []
+    with build_registry([entry], workspace=workspace, trust=True) as registry:
+        refused = registry.call(
+            "weather",
+            {"city": "Oslo"},
+            context=ctx,
+            before_call=lambda r: asked.append(r.arguments) is not None,
+        )
+        assert refused.error_kind == "refused" and not (workspace / "ran").exists()
+        allowed = registry.call(
+            "weather", {"city": "Oslo"}, context=ctx, before_call=lambda r: True
+        )
+        assert allowed.ok and allowed.output == "done" and (workspace / "ran").exists()
+    assert asked == [{"city": "Oslo"}]
+
+
+def test_an_argument_called_context_reaches_the_program(workspace: Path, ctx: ToolContext) -> None:
+    script = "import json, sys; print(json.dumps(json.load(sys.stdin)))"
+    params = {"type": "object", "properties": {"context": {"type": "string"}}}
+    entry = _tool(workspace, script, parameters=params)
+    with build_registry([entry], workspace=workspace, trust=True) as registry:
+        result = registry.call("weather", {"context": "kitchen"}, context=ctx)
+    assert result.data == {"context": "kitchen"}
+
+
+def test_cancel_stops_the_program(workspace: Path) -> None:
+    cancel = CancelToken()
+    ctx = ToolContext(workspace=workspace, cancel=cancel)
+    entry = _tool(workspace, "import time; time.sleep(30)")
+    threading.Timer(0.5, cancel.cancel).start()
+    start = time.monotonic()
+    with build_registry([entry], workspace=workspace, trust=True) as registry:
+        result = registry.call("weather", {"city": "Oslo"}, context=ctx)
+    assert result.error_kind == "failed" and "cancelled" in result.output
+    assert time.monotonic() - start < 5

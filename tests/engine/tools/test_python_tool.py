@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 
-from engine.tools.base import ToolContext, ToolRegistry
+from engine.progress import CancelToken
+from engine.tools.base import ToolContext, ToolRegistry, ToolResult
 from engine.tools.catalog import build_registry
-from engine.tools.sandbox import Limits, leftovers, run_python
+from engine.tools.sandbox import Limits, run_python
+from engine.tools.sandbox_user import UID_RANGE, leftovers
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the sandbox's limits are POSIX")
 
@@ -26,7 +32,7 @@ def _registry(workspace: Path, **settings: object) -> ToolRegistry:
     return build_registry([entry], workspace=workspace)
 
 
-def run(workspace: Path, ctx: ToolContext, code: str, **settings: object):  # type: ignore[no-untyped-def]
+def run(workspace: Path, ctx: ToolContext, code: str, **settings: object) -> ToolResult:
     with _registry(workspace, **settings) as registry:
         return registry.call("python", {"code": textwrap.dedent(code)}, context=ctx)
 
@@ -52,6 +58,18 @@ def test_errors_and_empty_output(workspace: Path, ctx: ToolContext) -> None:
     assert "before" in failed.output
     quiet = run(workspace, ctx, "x = 2 + 2")
     assert quiet.ok and "use print()" in quiet.output
+    assert "sandbox_runner" not in failed.output and 'File "<program>", line 2' in failed.output
+    syntax = run(workspace, ctx, "print('a'")
+    assert syntax.error_kind == "failed" and "SyntaxError" in syntax.output
+
+
+def test_a_last_expression_shows_its_value(workspace: Path, ctx: ToolContext) -> None:
+    assert run(workspace, ctx, "2 + 2").output == "4"
+    assert run(workspace, ctx, "x = [1, 2]\nprint('list:')\nx * 2").output == "list:\n[1, 2, 1, 2]"
+    assert run(workspace, ctx, "'hi'").output == "'hi'"
+    assert "use print()" in run(workspace, ctx, "None").output
+    exited = run(workspace, ctx, "import sys\nprint('bye')\nsys.exit(3)")
+    assert exited.error_kind == "failed" and "exit status 3" in exited.output
 
 
 def test_environment_is_stripped(workspace: Path, ctx: ToolContext, _data_home: Path) -> None:
@@ -140,19 +158,67 @@ def test_process_count_is_limited_and_nothing_outlives_the_call(tmp_path: Path) 
     assert leftovers(token, uid) == []  # the sleeping, setsid'd children were killed
 
 
+def _sandbox_processes() -> int:
+    count = 0
+    for proc in psutil.process_iter(["uids", "status"]):
+        with contextlib.suppress(psutil.Error):
+            alive = proc.info["status"] != psutil.STATUS_ZOMBIE
+            count += alive and proc.info["uids"].real in UID_RANGE
+    return count
+
+
 def test_fork_bomb_is_contained_and_cleaned_up(tmp_path: Path) -> None:
-    before = len(psutil.pids())
+    peak = [0]
+    running = threading.Event()
+    running.set()
+
+    def watch() -> None:  # how many sandbox processes run at once (root: own user ids)
+        while running.is_set():
+            peak[0] = max(peak[0], _sandbox_processes())
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     start = time.monotonic()
-    done, token, uid = run_python(FORK_BOMB, scratch=tmp_path / "s", limits=Limits(timeout_s=2))
+    limits = Limits(timeout_s=2, max_processes=16)
+    done, token, uid = run_python(FORK_BOMB, scratch=tmp_path / "s", limits=limits)
+    running.clear()
+    watcher.join()
     assert done.timed_out and time.monotonic() - start < 10
     assert leftovers(token, uid) == []
-    assert len(psutil.pids()) < before + 20
+    if uid is not None:
+        assert 3 <= peak[0] <= 16 + 2  # it did fork, and never past the limit
+        assert _sandbox_processes() == 0
+
+
+KILL_SUPERVISOR = """
+import os, signal, time
+if os.fork() == 0:
+    os.setsid()
+    time.sleep(60)
+    os._exit(0)
+os.kill(os.getppid(), signal.SIGKILL)  # the supervisor
+print("supervisor gone", flush=True)
+time.sleep(60)
+"""
+
+
+def test_what_survives_a_killed_supervisor_is_swept(tmp_path: Path) -> None:
+    start = time.monotonic()
+    done, token, uid = run_python(KILL_SUPERVISOR, scratch=tmp_path / "s", limits=Limits())
+    assert time.monotonic() - start < 8  # not the 10 s limit: the supervisor's end ends it
+    assert done.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 3
+    while leftovers(token, uid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert leftovers(token, uid) == []
 
 
 NOT_ROOT = """
 import json, sys
 from pathlib import Path
-from engine.tools.sandbox import Limits, leftovers, run_python
+from engine.tools.sandbox import Limits, run_python
+from engine.tools.sandbox_user import leftovers
 done, token, uid = run_python(sys.argv[1], scratch=Path(sys.argv[2]), limits=Limits(timeout_s=2))
 print(json.dumps({"uid": uid, "timed_out": done.timed_out, "out": done.stdout,
                   "left": len(leftovers(token, uid))}))
@@ -160,7 +226,7 @@ print(json.dumps({"uid": uid, "timed_out": done.timed_out, "out": done.stdout,
 
 
 @pytest.mark.skipif(os.name == "posix" and os.geteuid() != 0, reason="needs root to switch user")
-@pytest.mark.parametrize("code", [FORK_COUNT, FORK_BOMB])
+@pytest.mark.parametrize("code", [FORK_COUNT, FORK_BOMB, KILL_SUPERVISOR])
 def test_fork_bomb_as_an_ordinary_user(code: str) -> None:
     """The desktop case: no user id of its own; the process limit counts the user's processes."""
     with tempfile.TemporaryDirectory() as folder:
@@ -179,6 +245,59 @@ def test_fork_bomb_as_an_ordinary_user(code: str) -> None:
     assert report["uid"] is None and report["left"] == 0
     if code is FORK_COUNT:
         assert 1 <= int(report["out"]) <= 16
-    else:
+    if code is FORK_BOMB:
         assert report["timed_out"]
-    assert not [p for p in psutil.process_iter(["uids"]) if p.info["uids"].real == 60500]
+    left = [p for p in psutil.process_iter(["uids", "status"]) if p.info["uids"].real == 60500]
+    if code is KILL_SUPERVISOR:  # orphans of a killed supervisor go to PID 1, which may not reap
+        left = [p for p in left if p.info["status"] != psutil.STATUS_ZOMBIE]
+    assert not left
+
+
+@pytest.mark.skipif(os.name == "posix" and os.geteuid() != 0, reason="root-only separation")
+def test_scratch_hand_over_never_gives_away_linked_files(
+    workspace: Path, ctx: ToolContext, tmp_path: Path
+) -> None:
+    outside = tmp_path / "precious.txt"
+    outside.write_text("root's")
+    scratch = workspace / "scratch"
+    scratch.mkdir()
+    os.link(outside, scratch / "planted")  # a hard link a run could have left there
+    os.symlink(outside, scratch / "pointer")
+    (scratch / "mine.txt").write_text("from files.write")
+    result = run(
+        workspace, ctx, "print(open('mine.txt').read())\nn = open('mine.txt', 'a').write('!')"
+    )
+    assert result.ok and result.output == "from files.write"
+    assert outside.stat().st_uid == 0 and outside.read_text() == "root's"
+    assert (scratch / "mine.txt").read_text() == "from files.write!"
+
+
+def test_cancel_stops_the_program(workspace: Path) -> None:
+    cancel = CancelToken()
+    ctx = ToolContext(workspace=workspace, cancel=cancel)
+    threading.Timer(0.5, cancel.cancel).start()
+    start = time.monotonic()
+    result = run(workspace, ctx, "import time\ntime.sleep(30)", timeout_s=30)
+    assert result.error_kind == "failed" and "cancelled" in result.output
+    assert time.monotonic() - start < 8
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="network namespaces are Linux")
+def test_network_is_cut_off_unless_allowed(workspace: Path, ctx: ToolContext) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        code = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), 2)\nprint('in')"
+        cut = run(workspace, ctx, code)
+        assert cut.error_kind == "failed" and "Network is unreachable" in cut.output
+        assert "could not be cut off" not in cut.output
+        allowed = run(workspace, ctx, code, network=True)
+        assert allowed.ok and allowed.output == "in"
+
+
+def test_signals_are_named(workspace: Path, ctx: ToolContext) -> None:
+    cpu = run(workspace, ctx, "import os, signal\nos.kill(os.getpid(), signal.SIGXCPU)")
+    assert cpu.error_kind == "failed" and "killed by SIGXCPU (CPU time limit)" in cpu.output
+    big = run(workspace, ctx, "open('big', 'wb').write(b'x' * (65 * 2**20))")
+    assert big.error_kind == "failed" and "File too large" in big.output  # 64 MB per file

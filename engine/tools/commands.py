@@ -1,0 +1,77 @@
+"""`tools list` and `tools call`: the built-in tools from the terminal, without an agent."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from engine.errors import WorkbenchError
+from engine.tools.base import ToolContext
+from engine.tools.catalog import BUILTINS, build_registry
+
+
+class CommandInputError(WorkbenchError):
+    """A command-line value that is not what the command accepts."""
+
+
+def _json_object(text: str, option: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise CommandInputError(f"{option} is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise CommandInputError(f'{option} must be a JSON object, like \'{{"expression": "1+1"}}\'')
+    return value
+
+
+def _emit(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data, default=str) + "\n")
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    if args.json:
+        _emit({"builtins": [spec.info() for spec in BUILTINS.values()]})
+        return 0
+    for spec in BUILTINS.values():
+        settings = ", ".join(spec.settings_schema.get("properties", {})) or "no settings"
+        sys.stderr.write(f"{spec.name:<13} {spec.approval:<5} {spec.description} ({settings})\n")
+    return 0
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    arguments = _json_object(args.args, "--args")
+    entry = {
+        "name": args.name,
+        "approval": "auto",
+        "settings": _json_object(args.settings, "--settings"),
+    }
+    workspace = Path(args.workspace).resolve()
+    if not workspace.is_dir():
+        raise CommandInputError(f"--workspace {args.workspace}: no such folder")
+    with build_registry([entry], workspace=workspace) as registry:
+        result = registry.call(args.name, arguments, context=ToolContext(workspace=workspace))
+    if args.json:
+        _emit({**result.to_json(), "data": result.data})
+    else:
+        (sys.stdout if result.ok else sys.stderr).write(result.output + "\n")
+    return 0 if result.ok else 1
+
+
+def register(sub: Any) -> None:
+    """Add `tools list` and `tools call` to the main parser's sub-commands."""
+    tools = sub.add_parser("tools", help="the built-in agent tools").add_subparsers(
+        dest="tools_command", required=True
+    )
+    listing = tools.add_parser("list", help="built-in tools, default approval and settings")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_list)
+    call = tools.add_parser("call", help="call one built-in tool directly (no approval asked)")
+    call.add_argument("name", help="built-in tool name, e.g. calculator")
+    call.add_argument("--args", default="{}", help="the arguments as a JSON object")
+    call.add_argument("--settings", default="{}", help="the tool's settings as a JSON object")
+    call.add_argument("--workspace", default=".", help="folder the tool works in (default: .)")
+    call.add_argument("--json", action="store_true")
+    call.set_defaults(func=cmd_call)
