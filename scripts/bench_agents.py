@@ -181,6 +181,11 @@ def _summary(rows: list[dict[str, Any]], gens: list[dict[str, Any]]) -> dict[str
 
 
 def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="aw-bench-agents-") as folder:
+        return bench(Path(folder))
+
+
+def bench(work: Path) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="default")
     parser.add_argument("--out", help="write every run's details as JSON here")
@@ -189,7 +194,6 @@ def main() -> int:
     parser.add_argument("--controlled-tokens", type=int, default=48)
     args = parser.parse_args()
     tasks: dict[str, list[str]] = yaml.safe_load(TASKS.read_text(encoding="utf-8"))
-    work = Path(tempfile.mkdtemp(prefix="aw-bench-agents-"))
     found = templates()
     first = new_agent("calculator", work / "probe.agent.yaml")
     inner = open_model(first.spec, args.model)
