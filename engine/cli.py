@@ -275,6 +275,7 @@ def cmd_profile_sources(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
+    from engine.agent import commands as agent_commands
     from engine.llm.providers import CHOICES
     from engine.models.prepare import DEFAULT_MIN_AGREEMENT, DEFAULT_QUANT
     from engine.models.quantize import RECIPES
@@ -356,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_telemetry(profile, bench)
 
+    agent_commands.register(sub)
     demo = sub.add_parser("demo", help="one streamed generation with timings (headless)")
     demo.add_argument("--model", default="default")
     demo.add_argument("--provider", default="auto", choices=[*CHOICES, "directml"])

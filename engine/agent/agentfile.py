@@ -1,0 +1,273 @@
+"""Load, validate and save `*.agent.yaml` files without losing what the person wrote.
+
+ruamel.yaml keeps the order of keys and the comments; a save merges the new values into
+the document that was loaded, so comments on unchanged parts survive. A save is written
+next to the file and renamed over it only when complete and valid.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+from engine.agent.spec import SCHEMA_VERSION, AgentSpec
+from engine.errors import WorkbenchError
+
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+SCHEMA_PATH = RESOURCES / "schemas" / "agent.schema.json"
+
+
+class AgentFileError(WorkbenchError):
+    """An agent file cannot be read, is invalid, or cannot be saved."""
+
+
+@dataclass
+class AgentFile:
+    """A loaded agent file: its spec, the YAML document (comments and order) and its hash."""
+
+    path: Path | None
+    spec: AgentSpec
+    document: Any
+    sha256: str
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+    @property
+    def workspace(self) -> Path:
+        return (self.folder / self.spec.workspace).resolve()
+
+
+@functools.lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The agent file's JSON Schema (resources/schemas/agent.schema.json)."""
+    data: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return data
+
+
+def _yaml() -> YAML:
+    yaml = YAML()  # round-trip mode: keeps order, comments, quoting style
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 100
+    return yaml
+
+
+def plain(value: Any) -> Any:
+    """ruamel containers -> dicts and lists (scalars stay as they are)."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def _line_of(document: Any, path: list[Any]) -> int | None:
+    """1-based line of the node at `path` (or its nearest parent that has one)."""
+    node = document
+    line: int | None = None
+    for key in path:
+        lc = getattr(node, "lc", None)
+        try:
+            if lc is not None and isinstance(node, CommentedMap) and key in node:
+                line = lc.key(key)[0] + 1
+            elif lc is not None and isinstance(node, CommentedSeq) and 0 <= int(key) < len(node):
+                line = lc.item(int(key))[0] + 1
+            node = node[key]
+        except (KeyError, IndexError, TypeError, ValueError):
+            break
+    if line is None and getattr(document, "lc", None) is not None:
+        line = document.lc.line + 1
+    return line
+
+
+def _allowed(error: jsonschema.ValidationError) -> str:
+    """What the schema allows at the failing place, in words."""
+    sub = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties":
+        props = sorted(sub.get("properties", {}))
+        return f"allowed keys: {', '.join(props)}" if props else ""
+    if "enum" in sub:
+        return "allowed: " + ", ".join(json.dumps(v) for v in sub["enum"])
+    if "const" in sub:
+        return f"allowed: {json.dumps(sub['const'])}"
+    if "type" in sub:
+        kind = sub["type"]
+        return f"expected {' or '.join(kind) if isinstance(kind, list) else kind}"
+    return ""
+
+
+def _field(path: list[Any]) -> str:
+    out = ""
+    for key in path:
+        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
+    return out or "(top level)"
+
+
+def schema_errors(data: Any, document: Any = None, source: str = "agent file") -> list[str]:
+    """Every problem of `data` against the schema: field, line and what is allowed."""
+    validator = jsonschema.Draft202012Validator(schema())
+    messages = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
+        path = list(error.absolute_path)
+        if error.validator in ("if", "oneOf", "allOf") and error.context:
+            error = min(error.context, key=lambda e: len(list(e.path)))
+            path += list(error.path)
+        message = error.message
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+            extra = sorted(str(k) for k in error.instance if k not in known)
+            if extra:
+                path.append(extra[0])
+                message = f"unknown key {extra[0]!r}"
+        line = _line_of(document, path) if document is not None else None
+        where = f"{source}, line {line}" if line else source
+        allowed = _allowed(error)
+        messages.append(
+            f"{where}: {_field(path)}: {message}" + (f" ({allowed})" if allowed else "")
+        )
+    return messages
+
+
+def tool_errors(
+    data: dict[str, Any], document: Any = None, source: str = "agent file"
+) -> list[str]:
+    """Built-in tool entries that name no built-in, or whose settings do not fit it."""
+    from engine.tools.catalog import BUILTINS, RESERVED_NAMES
+
+    messages = []
+    for index, entry in enumerate(data.get("tools") or ()):
+        if entry.get("kind") == "command":
+            continue
+        name = entry["name"]
+        path: list[Any] = ["tools", index, "name"]
+        problem = ""
+        if name in RESERVED_NAMES:
+            continue  # the memory tools, supplied when memory is on
+        if name not in BUILTINS:
+            problem = (
+                f"no built-in tool {name!r} (built-ins: {', '.join(sorted(BUILTINS))}; "
+                "a tool of your own needs kind: command)"
+            )
+        else:
+            validator = jsonschema.Draft202012Validator(BUILTINS[name].settings_schema)
+            for error in validator.iter_errors(entry.get("settings") or {}):
+                path = ["tools", index, "settings", *error.absolute_path]
+                problem = f"{error.message} ({_allowed(error) or 'see the tool settings'})"
+                break
+        if problem:
+            line = _line_of(document, path) if document is not None else None
+            where = f"{source}, line {line}" if line else source
+            messages.append(f"{where}: {_field(path)}: {problem}")
+    return messages
+
+
+def parse(text: str, path: Path | None = None) -> AgentFile:
+    """An agent file from YAML text; raises `AgentFileError` naming field, line, allowed."""
+    source = str(path) if path else "agent file"
+    try:
+        document = _yaml().load(text)
+    except YAMLError as exc:
+        raise AgentFileError(f"{source} is not valid YAML: {exc}") from exc
+    if not isinstance(document, dict):
+        raise AgentFileError(
+            f"{source}: expected a mapping with schema_version, name, goals, ... at the top"
+        )
+    version = document.get("schema_version")
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise AgentFileError(
+            f"{source}: schema_version {version} is newer than this workbench understands "
+            f"({SCHEMA_VERSION}); update Agent Workbench"
+        )
+    data = plain(document)
+    problems = schema_errors(data, document, source) or tool_errors(data, document, source)
+    if problems:
+        raise AgentFileError("\n".join(problems))
+    try:
+        spec = AgentSpec.from_data(data)
+    except (TypeError, ValueError) as exc:
+        raise AgentFileError(f"{source}: {exc}") from exc
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return AgentFile(path, spec, document, digest)
+
+
+def load(path: Path | str) -> AgentFile:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AgentFileError(f"cannot read the agent file {path}: {exc}") from exc
+    return parse(text, path)
+
+
+def _apply(target: Any, old: Any, new: Any) -> Any:
+    """Apply the change old -> new to the ruamel node `target`; untouched parts (and their
+    comments, order and any default the person left out) stay exactly as they were."""
+    if old == new:
+        return target
+    if isinstance(target, CommentedMap) and isinstance(old, dict) and isinstance(new, dict):
+        for key in [k for k in old if k not in new and k in target]:
+            del target[key]
+        for key, value in new.items():
+            if key in target:
+                target[key] = _apply(target[key], old.get(key), value)
+            elif old.get(key) != value:
+                target[key] = value
+        return target
+    same_shape = isinstance(old, list) and isinstance(new, list) and len(old) == len(new)
+    if isinstance(target, CommentedSeq) and same_shape and len(target) == len(old):
+        for i, value in enumerate(new):
+            target[i] = _apply(target[i], old[i], value)
+        return target
+    return new
+
+
+def dump(spec: AgentSpec, original: AgentFile | None = None) -> str:
+    """YAML text for `spec`; with `original` (a loaded file) only the changes are applied."""
+    data = spec.to_data()
+    problems = schema_errors(data)
+    if problems:
+        raise AgentFileError("refusing to save an invalid agent:\n" + "\n".join(problems))
+    node: Any = data
+    if original is not None:
+        node = _apply(copy.deepcopy(original.document), original.spec.to_data(), data)
+    buffer = io.StringIO()
+    _yaml().dump(node, buffer)
+    return buffer.getvalue()
+
+
+def save(spec: AgentSpec, path: Path | str, original: AgentFile | None = None) -> AgentFile:
+    """Write atomically: a temporary file beside `path`, checked, then renamed over it.
+
+    Pass the loaded `original` to keep its comments, order and formatting.
+    """
+    path = Path(path)
+    text = dump(spec, original)
+    checked = parse(text, path)  # what we write must load back to the same agent
+    if checked.spec != spec:
+        raise AgentFileError(f"internal error: {path} would not load back to the same agent")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise AgentFileError(f"cannot save {path}: {exc}") from exc
+    return checked

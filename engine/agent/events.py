@@ -1,0 +1,156 @@
+"""What a run yields: small frozen dataclasses, each with a monotonic time `t` and a `step`.
+
+`step` counts model steps from 1 (0 = before the first step: RunStarted, PlanStep,
+MemoryHit). `to_json` gives the dict a transcript line holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    t: float  # time.monotonic()
+    step: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": type(self).__name__, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class RunStarted(RunEvent):
+    run_id: str
+    agent: str
+    task: str
+    strategy: str
+    model: str
+    tools: tuple[str, ...]
+    transcript: str | None  # path of the JSON Lines transcript, if one is written
+
+
+@dataclass(frozen=True)
+class PlanStep(RunEvent):
+    """The plan of a plan_execute run and its progress.
+
+    status "planned": the plan after the edit_plan hook (edited = the hook changed it);
+    "started" / "done": subtask `index` (0-based) began / finished with `result`.
+    """
+
+    plan: tuple[str, ...]
+    status: str = "planned"
+    index: int = -1
+    result: str = ""
+    edited: bool = False
+
+
+@dataclass(frozen=True)
+class MemoryHit(RunEvent):
+    query: str
+    text: str
+    score: float
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class TokenDelta(RunEvent):
+    """Generated text; phase: step | plan | reflect."""
+
+    text: str
+    phase: str = "step"
+
+
+@dataclass(frozen=True)
+class ToolCall(RunEvent):
+    """A step that called (or tried to call) a tool. valid=False: it never ran."""
+
+    tool: str
+    arguments: dict[str, Any]
+    thought: str = ""
+    valid: bool = True
+    problems: tuple[str, ...] = ()
+    text: str = ""  # the step's raw output
+
+
+@dataclass(frozen=True)
+class ToolResult(RunEvent):
+    tool: str
+    ok: bool
+    output: str
+    error_kind: str | None = None
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Reflection(RunEvent):
+    critique: str
+    verdict: str  # keep | revise
+    lesson: str = ""
+
+
+@dataclass(frozen=True)
+class FinalAnswer(RunEvent):
+    text: str
+    thought: str = ""
+    forced: bool = False  # the step budget left the model no choice but to answer
+
+
+@dataclass(frozen=True)
+class RunMetrics:
+    steps: int = 0
+    tool_calls: int = 0
+    valid_steps: int = 0
+    invalid_steps: int = 0
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    model_s: float = 0.0
+    tool_s: float = 0.0
+    wall_s: float = 0.0
+    ttft_ms: tuple[float, ...] = field(default=(), repr=False)
+    decode_tok_s: tuple[float, ...] = field(default=(), repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        ttft, rates = data.pop("ttft_ms"), data.pop("decode_tok_s")
+        data["mean_ttft_ms"] = round(sum(ttft) / len(ttft), 2) if ttft else None
+        data["mean_decode_tok_s"] = round(sum(rates) / len(rates), 2) if rates else None
+        return data
+
+
+#: Why a run ended.
+STOP_REASONS = ("final_answer", "max_steps", "max_tokens", "wall_clock", "cancelled", "error")
+
+
+@dataclass(frozen=True)
+class RunFinished(RunEvent):
+    stop_reason: str
+    final_answer: str | None
+    metrics: RunMetrics
+
+    def to_json(self) -> dict[str, Any]:
+        data = super().to_json()
+        data["metrics"] = self.metrics.to_dict()
+        return data
+
+
+@dataclass(frozen=True)
+class RunError(RunEvent):
+    """Something outside the model's control failed (the run then finishes with `error`)."""
+
+    message: str
+    kind: str = "error"
+
+
+AgentEvent = (
+    RunStarted
+    | PlanStep
+    | MemoryHit
+    | TokenDelta
+    | ToolCall
+    | ToolResult
+    | Reflection
+    | FinalAnswer
+    | RunFinished
+    | RunError
+)

@@ -1,0 +1,152 @@
+"""Prompt assembly: the system prompt from the agent's parts, and its live preview.
+
+Sections come in the order of an agent core: goals, tool catalogue, planning, relevant
+memory, persona. Each is a Jinja template in resources/prompts/agent/; the short turns
+the loop adds (observations, plan requests, ...) are in turns.yaml there.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+import yaml
+
+from engine.agent.agentfile import RESOURCES
+from engine.agent.grammar import dump_arguments
+from engine.agent.hooks import MemoryItem
+from engine.agent.spec import AgentSpec, Example
+from engine.tools.base import Tool
+
+PROMPTS = RESOURCES / "prompts" / "agent"
+SECTIONS = ("goals", "tools", "planning", "memory", "persona")
+
+
+@functools.lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(PROMPTS),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def turns() -> dict[str, str]:
+    """The loop's short messages (resources/prompts/agent/turns.yaml)."""
+    data = yaml.safe_load((PROMPTS / "turns.yaml").read_text(encoding="utf-8"))
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def _render(template: str, **values: Any) -> str:
+    return _env().get_template(template).render(**values).strip()
+
+
+def sections(
+    spec: AgentSpec, tools: Sequence[Tool], memory: Sequence[MemoryItem] = ()
+) -> dict[str, str]:
+    """Each section's text (empty when the agent has nothing for it)."""
+    p = spec.planning
+    return {
+        "goals": _render(
+            "goals.jinja", name=spec.name, description=spec.description, goals=spec.goals
+        ),
+        "tools": _render("tools.jinja", tools=[t.manual() for t in tools if t.approval != "deny"]),
+        "planning": _render(
+            f"planning_{p.strategy}.jinja", thoughts=p.thoughts, max_plan_steps=p.max_plan_steps
+        ),
+        "memory": _render("memory.jinja", hits=list(memory)),
+        "persona": _render("persona.jinja", persona=spec.persona),
+    }
+
+
+def system_prompt(spec: AgentSpec, tools: Sequence[Tool], memory: Sequence[MemoryItem] = ()) -> str:
+    return "\n\n".join(text for text in sections(spec, tools, memory).values() if text)
+
+
+def example_messages(examples: Sequence[Example], final_label: str) -> list[dict[str, str]]:
+    """Worked examples as a conversation (few-shot for base models)."""
+    messages: list[dict[str, str]] = []
+    for example in examples:
+        if example.plan:
+            messages.extend(_plan_example(example))
+            continue
+        messages.append({"role": "user", "content": example.task})
+        for step in example.steps:
+            head = f"Thought: {step.thought}\n" if step.thought else ""
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": f"{head}Action: {step.tool}\n"
+                    f"Action Input: {dump_arguments(step.arguments)}",
+                }
+            )
+            messages.append({"role": "tool", "content": step.observation})
+        messages.append({"role": "assistant", "content": f"{final_label}: {example.answer}"})
+    return messages
+
+
+def _plan_example(example: Example) -> list[dict[str, str]]:
+    """A plan_execute example: the task, its plan, and the answer."""
+    numbered = "\n".join(f"{i}. {step}" for i, step in enumerate(example.plan, 1))
+    return [
+        {"role": "user", "content": f"{example.task}\n{turns()['plan_request']}"},
+        {"role": "assistant", "content": f"Plan:\n{numbered}"},
+        {"role": "user", "content": turns()["synthesize"].format(task=example.task)},
+        {"role": "assistant", "content": f"Final Answer: {example.answer}"},
+    ]
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    text: str
+    tokens: int
+
+
+@dataclass(frozen=True)
+class PromptPreview:
+    """The assembled system prompt and what each part costs against the context window."""
+
+    text: str
+    sections: tuple[Section, ...]
+    examples_tokens: int
+    total_tokens: int
+    context_length: int | None
+    estimated: bool  # True: counted without the model's tokenizer (about 4 characters a token)
+
+    @property
+    def fraction(self) -> float | None:
+        return self.total_tokens / self.context_length if self.context_length else None
+
+
+def _estimate(text: str) -> int:
+    return (len(text) + 3) // 4
+
+
+def preview(
+    spec: AgentSpec,
+    tools: Sequence[Tool],
+    memory: Sequence[MemoryItem] = (),
+    *,
+    count_tokens: Callable[[str], int] | None = None,
+    context_length: int | None = None,
+) -> PromptPreview:
+    """Fast enough to run on every keystroke; exact counts when `count_tokens` is given
+    (e.g. `StepModel.count_tokens`), else an estimate."""
+    count = count_tokens or _estimate
+    parts = sections(spec, tools, memory)
+    rows = tuple(Section(name, text, count(text) if text else 0) for name, text in parts.items())
+    text = "\n\n".join(t for t in parts.values() if t)
+    shots = "\n".join(m["content"] for m in example_messages(spec.examples, "Final Answer"))
+    shot_tokens = count(shots) if shots else 0
+    total = count(text) + shot_tokens
+    return PromptPreview(
+        text, rows, shot_tokens, total, context_length, estimated=count_tokens is None
+    )

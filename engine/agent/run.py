@@ -1,0 +1,329 @@
+"""`AgentRun`: one task run by one agent, as a generator of typed events.
+
+    run = AgentRun(spec, model, registry, "What is 17 * 23?", workspace=folder)
+    for event in run:        # RunStarted ... RunFinished, see engine.agent.events
+        ...
+
+Each model step is generated under the step grammar (engine.agent.grammar) and parsed
+and validated again; an invalid step becomes an error observation the model reads.
+Budgets (steps, tokens, wall clock) and cancellation end a run with a clear reason.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Generator, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from engine.agent import events as ev
+from engine.agent.budget import Budget, BudgetExceeded, RunCancel
+from engine.agent.grammar import ParsedStep, parse_step, step_grammar
+from engine.agent.hooks import MemoryItem, RunHooks, RunRecord
+from engine.agent.model import Message, StepModel
+from engine.agent.prompt import example_messages, system_prompt, turns
+from engine.agent.spec import AgentSpec
+from engine.agent.transcript import TranscriptWriter, transcript_path
+from engine.errors import Cancelled, WorkbenchError
+from engine.llm.constraints import Grammar
+from engine.llm.events import GenerationFinished
+from engine.llm.events import TokenDelta as LLMTokenDelta
+from engine.progress import CancelToken
+from engine.tools.base import ToolContext, ToolRegistry
+
+#: Longest observation put back into the prompt (the event keeps the tool's whole output).
+OBSERVATION_CHARS = 1500
+
+
+class AgentRun:
+    """Iterate it once. `constrained=False` turns the step grammar off (for measurements)."""
+
+    def __init__(
+        self,
+        spec: AgentSpec,
+        model: StepModel,
+        registry: ToolRegistry,
+        task: str,
+        *,
+        workspace: Path,
+        hooks: RunHooks | None = None,
+        cancel: CancelToken | None = None,
+        transcript: bool | Path = True,
+        header: dict[str, Any] | None = None,
+        constrained: bool = True,
+    ) -> None:
+        self.spec, self.model, self.registry, self.task = spec, model, registry, task
+        self.workspace = workspace
+        self.hooks = hooks or RunHooks()
+        self.run_id = uuid.uuid4().hex
+        self.constrained = constrained
+        self._user_cancel = cancel
+        self._transcript = transcript
+        self._header = dict(header or {})
+        p = spec.planning
+        self.budget = Budget(p.max_steps, p.max_tokens)
+        self.cancel = RunCancel(cancel, float("inf"))
+        self.step = 0
+        self.system = ""
+        self.final: str | None = None
+        self.forced = False
+        self._metrics = ev.RunMetrics()
+        self._settings = {t.name: dict(t.settings) for t in spec.tools}
+        self._record: list[dict[str, Any]] = []  # tool steps, for the after-run hook
+        self._started = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def __iter__(self) -> Iterator[ev.AgentEvent]:
+        if self._started:
+            raise RuntimeError("an AgentRun runs once; make a new one for another run")
+        self._started = True
+        writer = self._open_transcript()
+        try:
+            for event in self._run(writer.path if writer else None):
+                if writer:
+                    writer.write(event)
+                yield event
+        finally:
+            if writer:
+                writer.close()
+
+    def _open_transcript(self) -> TranscriptWriter | None:
+        if self._transcript is False:
+            return None
+        folder = self._transcript if isinstance(self._transcript, Path) else None
+        header = {
+            "run_id": self.run_id,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "task": self.task,
+            "agent": self.spec.to_data(),
+            "model": self.model.name,
+            "model_manifest_sha256": self.model.manifest_hash,
+            "provider": self.model.provider,
+            "sampling": self.model.sampling.to_dict(),
+            "seed": self.model.sampling.seed,
+            "constrained": self.constrained,
+            "workspace": str(self.workspace),
+            **self._header,
+        }
+        return TranscriptWriter(transcript_path(self.spec.name, self.run_id, folder), header)
+
+    def _event(self, cls: type[Any], **fields: Any) -> Any:
+        return cls(t=time.monotonic(), step=self.step, **fields)
+
+    def _run(self, transcript: Path | None) -> Iterator[ev.AgentEvent]:
+        from engine.agent.strategies import plan_execute, reflect
+
+        start = time.monotonic()
+        self.cancel.deadline = start + self.spec.planning.max_seconds
+        tools = tuple(t.name for t in self.registry.callable_tools())
+        yield self._event(
+            ev.RunStarted,
+            run_id=self.run_id,
+            agent=self.spec.name,
+            task=self.task,
+            strategy=self.spec.planning.strategy,
+            model=self.model.name,
+            tools=tools,
+            transcript=str(transcript) if transcript else None,
+        )
+        reason = "error"
+        try:
+            memory = yield from self._recall()
+            self.system = system_prompt(self.spec, self.registry.callable_tools(), memory)
+            strategy = self.spec.planning.strategy
+            if strategy == "plan_execute":
+                yield from plan_execute(self)
+            else:
+                messages = self.opening("Final Answer")
+                required = self.spec.planning.tool_choice == "required"
+                yield from self.act(messages, self.budget.max_steps, first_must_call=required)
+                if strategy == "reflect" and self.final is not None:
+                    yield from reflect(self, messages)
+            reason = "max_steps" if self.final is None or self.forced else "final_answer"
+        except BudgetExceeded as exc:
+            reason = exc.reason
+        except Cancelled:
+            reason = self.cancel.reason()
+        except WorkbenchError as exc:
+            yield self._event(ev.RunError, message=str(exc), kind=type(exc).__name__)
+        metrics = replace(self._metrics, wall_s=time.monotonic() - start)
+        if self.hooks.after_run is not None:
+            self.hooks.after_run(
+                RunRecord(
+                    self.run_id, self.spec.name, self.task, self.final, reason, tuple(self._record)
+                )
+            )
+        yield self._event(
+            ev.RunFinished, stop_reason=reason, final_answer=self.final, metrics=metrics
+        )
+
+    def _recall(self) -> Generator[ev.AgentEvent, None, list[MemoryItem]]:
+        memory = self.spec.memory
+        if not (memory.enabled and self.hooks.retrieve):
+            return []
+        hits: list[MemoryItem] = list(self.hooks.retrieve(self.task, memory.top_k))[: memory.top_k]
+        for hit in hits:
+            yield self._event(
+                ev.MemoryHit, query=self.task, text=hit.text, score=hit.score, source=hit.source
+            )
+        return hits
+
+    def opening(self, final_label: str) -> list[Message]:
+        """Worked examples, then the task."""
+        messages = example_messages(self.spec.examples, final_label)
+        messages.append({"role": "user", "content": self.task})
+        return messages
+
+    # ------------------------------------------------------------------ generation
+    def generate(
+        self, messages: list[Message], grammar: Grammar | None, phase: str
+    ) -> Generator[ev.AgentEvent, None, str]:
+        """One model generation; returns its text. Raises BudgetExceeded at a limit."""
+        self.cancel.raise_if_done()
+        max_new = min(self.spec.model.max_step_tokens, self.budget.tokens_left)
+        if max_new <= 0:
+            raise BudgetExceeded("max_tokens")
+        prompt = self.model.render([{"role": "system", "content": self.system}, *messages])
+        finished: GenerationFinished | None = None
+        stream = self.model.generate(
+            prompt,
+            grammar=grammar if self.constrained else None,
+            max_new_tokens=max_new,
+            cancel=self.cancel,
+        )
+        for item in stream:
+            if isinstance(item, LLMTokenDelta):
+                if item.text:
+                    yield ev.TokenDelta(item.t, self.step, item.text, phase)
+            elif isinstance(item, GenerationFinished):
+                finished = item
+        if finished is None:
+            raise WorkbenchError("the model ended a generation without a finish event")
+        self._account(finished)
+        if finished.stop_reason == "cancelled":
+            raise BudgetExceeded(self.cancel.reason())
+        return finished.text
+
+    def _account(self, finished: GenerationFinished) -> None:
+        s, m = finished.stats, self._metrics
+        self.budget.tokens += s.new_tokens
+        self._metrics = replace(
+            m,
+            prompt_tokens=m.prompt_tokens + s.prompt_tokens,
+            generated_tokens=m.generated_tokens + s.new_tokens,
+            model_s=m.model_s + (s.t_end - s.t_start),
+            ttft_ms=(*m.ttft_ms, s.ttft_ms),
+            decode_tok_s=(*m.decode_tok_s, s.decode_tok_s) if s.new_tokens > 1 else m.decode_tok_s,
+        )
+
+    # ------------------------------------------------------------------ acting
+    def act(
+        self,
+        messages: list[Message],
+        max_steps: int,
+        *,
+        final_label: str = "Final Answer",
+        first_must_call: bool = False,
+        tools_allowed: bool = True,
+    ) -> Generator[ev.AgentEvent, None, str | None]:
+        """Steps until an answer (returned; None when the steps ran out)."""
+        tools = self.registry.callable_tools() if tools_allowed else []
+        for i in range(max_steps):
+            if self.budget.steps_left <= 0:
+                raise BudgetExceeded("max_steps")
+            last = i == max_steps - 1 or self.budget.steps_left == 1
+            allow_tool = bool(tools) and not last
+            allow_final = not (first_must_call and i == 0 and allow_tool)
+            self.budget.steps += 1
+            self.step += 1
+            grammar = step_grammar(
+                tools,
+                thoughts=self.spec.planning.thoughts,
+                allow_tool=allow_tool,
+                allow_final=allow_final,
+                final_label=final_label,
+                max_tokens=min(self.spec.model.max_step_tokens, self.budget.tokens_left),
+            )
+            text = yield from self.generate(messages, grammar, "step")
+            parsed = parse_step(
+                text,
+                self.registry,
+                allow_tool=allow_tool,
+                allow_final=allow_final,
+                final_label=final_label,
+            )
+            if parsed.kind == "final":
+                self._count(valid=True)
+                messages.append({"role": "assistant", "content": f"{final_label}: {parsed.answer}"})
+                if final_label == "Final Answer":
+                    self.final = parsed.answer
+                    self.forced = bool(tools) and not allow_tool
+                    yield self._event(
+                        ev.FinalAnswer,
+                        text=parsed.answer,
+                        thought=parsed.thought,
+                        forced=self.forced,
+                    )
+                return parsed.answer
+            messages.append({"role": "assistant", "content": text.strip()})
+            observation = yield from self._call(parsed, text)
+            messages.append({"role": "tool", "content": observation})
+            if not parsed.valid and self.budget.tokens_left <= 0:
+                raise BudgetExceeded("max_tokens")
+        return None
+
+    def _count(self, valid: bool, tool: bool = False) -> None:
+        m = self._metrics
+        self._metrics = replace(
+            m,
+            steps=m.steps + 1,
+            tool_calls=m.tool_calls + int(tool),
+            valid_steps=m.valid_steps + int(valid),
+            invalid_steps=m.invalid_steps + int(not valid),
+        )
+
+    def _call(self, parsed: ParsedStep, text: str) -> Generator[ev.AgentEvent, None, str]:
+        """Run (or refuse) the step's tool call; returns the observation text."""
+        self._count(valid=parsed.valid, tool=parsed.valid)
+        yield self._event(
+            ev.ToolCall,
+            tool=parsed.tool,
+            arguments=parsed.arguments,
+            thought=parsed.thought,
+            valid=parsed.valid,
+            problems=parsed.problems,
+            text=text,
+        )
+        if not parsed.valid:
+            known = parsed.tool in self.registry or not parsed.tool
+            kind = "invalid_arguments" if known and parsed.tool else "invalid_step"
+            kind = kind if known else "unknown_tool"
+            message = "; ".join(parsed.problems)
+            yield self._event(
+                ev.ToolResult, tool=parsed.tool, ok=False, output=message, error_kind=kind
+            )
+            return turns()["observation_error"].format(message=message)
+        self.cancel.raise_if_done()
+        context = ToolContext(self.workspace, self.cancel, self._settings.get(parsed.tool, {}))
+        result = self.registry.call(
+            parsed.tool, parsed.arguments, context=context, before_call=self.hooks.before_call
+        )
+        m = self._metrics
+        self._metrics = replace(m, tool_s=m.tool_s + result.duration_s)
+        self._record.append(result.to_json())
+        yield self._event(
+            ev.ToolResult,
+            tool=result.tool,
+            ok=result.ok,
+            output=result.output,
+            error_kind=result.error_kind,
+            duration_s=result.duration_s,
+        )
+        output = result.output
+        if len(output) > OBSERVATION_CHARS:
+            output = output[:OBSERVATION_CHARS] + " [...]"
+        if not result.ok:
+            return turns()["observation_error"].format(message=output)
+        return output

@@ -1,0 +1,197 @@
+"""Agent files: load, validate (field, line, what is allowed), round-trip save."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from engine.agent import agentfile
+from engine.agent.agentfile import AgentFileError, load, parse, save
+from engine.agent.spec import AgentSpec, PlanningSpec
+
+GOOD = """\
+# my agent
+schema_version: 1
+name: Helper   # shown in the window
+goals:
+  - Be useful.
+tools:
+  - name: calculator
+    approval: ask
+planning:
+  strategy: react
+  max_steps: 5
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "a.agent.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_load_fills_defaults(tmp_path: Path) -> None:
+    agent = load(write(tmp_path, GOOD))
+    spec = agent.spec
+    assert spec.name == "Helper" and spec.goals == ("Be useful.",)
+    assert spec.tools[0].name == "calculator" and spec.tools[0].approval == "ask"
+    assert spec.planning.max_steps == 5 and spec.planning.max_tokens == 4096
+    assert spec.model.name == "default" and spec.model.sampling.temperature == 0
+    assert len(agent.sha256) == 64
+    assert agent.workspace == (tmp_path / "workspace").resolve()
+
+
+def test_the_schema_file_is_a_valid_json_schema() -> None:
+    jsonschema.Draft202012Validator.check_schema(agentfile.schema())
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("planning:\n  strategy: think_hard\n", ["line 10", "planning.strategy", '"react"']),
+        ("planning:\n  max_steps: lots\n", ["line 10", "planning.max_steps", "expected integer"]),
+        ("color: blue\n", ["line 9", "color", "allowed keys:", "goals"]),
+        (
+            "tools:\n  - name: calculator\n    approval: maybe\n",
+            ["line 11", "tools[0].approval", '"ask"'],
+        ),
+        (
+            "tools:\n  - name: x\n    kind: command\n    command: run.sh\n",
+            ["tools[0]", "'description' is a required property"],
+        ),
+        (
+            "mcp_servers:\n  - name: s\n    transport: http\n",
+            ["mcp_servers[0]", "'url' is a required property"],
+        ),
+    ],
+)
+def test_invalid_files_name_field_line_and_allowed(
+    tmp_path: Path, change: str, expected: list[str]
+) -> None:
+    base = "schema_version: 1\nname: Helper\ngoals:\n  - Be useful.\n"
+    text = base + "model:\n  name: default\n  provider: auto\n  max_step_tokens: 64\n" + change
+    with pytest.raises(AgentFileError) as info:
+        load(write(tmp_path, text))
+    message = str(info.value)
+    for part in expected:
+        assert part in message, message
+    assert str(tmp_path / "a.agent.yaml") in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("name: [unclosed\n", "not valid YAML"),
+        ("- a list\n", "expected a mapping"),
+        ("schema_version: 9\nname: x\ngoals: [a]\n", "newer than this workbench"),
+        ("schema_version: 1\nname: x\n", "'goals' is a required property"),
+        ("schema_version: 1\nname: x\ngoals: []\n", "goals: [] should be non-empty"),
+        ("schema_version: 1\nname: x\ngoals: [a]\nmodel: {sampling: {top_p: 2}}\n", "top_p"),
+    ],
+)
+def test_bad_documents(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(AgentFileError) as info:
+        load(write(tmp_path, text))
+    assert expected in str(info.value)
+
+
+def test_an_unreadable_file(tmp_path: Path) -> None:
+    with pytest.raises(AgentFileError, match="cannot read"):
+        load(tmp_path / "missing.agent.yaml")
+    bad = tmp_path / "bin.agent.yaml"
+    bad.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(AgentFileError, match="cannot read"):
+        load(bad)
+
+
+def test_save_unchanged_keeps_the_text_exactly(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    agent = load(path)
+    save(agent.spec, path, agent)
+    assert path.read_text(encoding="utf-8") == GOOD
+
+
+def test_save_applies_changes_and_keeps_comments(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    agent = load(path)
+    planning = replace(agent.spec.planning, strategy="reflect", max_steps=7)
+    spec = replace(agent.spec, planning=planning, goals=("Be useful.", "Be brief."))
+    saved = save(spec, path, agent)
+    text = path.read_text(encoding="utf-8")
+    assert "# my agent" in text and "# shown in the window" in text
+    assert "strategy: reflect" in text and "max_steps: 7" in text and "- Be brief." in text
+    assert "max_tokens" not in text  # defaults the person left out stay out
+    assert saved.spec == spec and load(path).spec == spec
+
+
+def test_save_a_new_spec_writes_every_value(tmp_path: Path) -> None:
+    spec = AgentSpec(name="New", goals=("g",), planning=PlanningSpec(strategy="plan_execute"))
+    path = tmp_path / "sub" / "new.agent.yaml"
+    save(spec, path)
+    assert load(path).spec == spec
+    assert "max_plan_steps: 4" in path.read_text(encoding="utf-8")
+
+
+def test_an_invalid_save_never_touches_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    agent = load(path)
+    broken = replace(agent.spec, planning=replace(agent.spec.planning, max_steps=0))
+    with pytest.raises(AgentFileError, match="refusing to save an invalid agent"):
+        save(broken, path, agent)
+    assert path.read_text(encoding="utf-8") == GOOD
+    assert [p.name for p in tmp_path.iterdir()] == ["a.agent.yaml"]  # no temporary left
+
+
+def test_a_failed_write_leaves_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, GOOD)
+    agent = load(path)
+
+    def fail(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(agentfile.os, "replace", fail)
+    with pytest.raises(AgentFileError, match="disk full"):
+        save(replace(agent.spec, name="Other"), path, agent)
+    assert path.read_text(encoding="utf-8") == GOOD
+    assert [p.name for p in tmp_path.iterdir()] == ["a.agent.yaml"]
+
+
+def test_parse_without_a_path_and_json_round_trip() -> None:
+    agent = parse(GOOD)
+    data = agent.spec.to_data()
+    assert AgentSpec.from_data(json.loads(json.dumps(data))) == agent.spec
+
+
+@pytest.mark.parametrize(
+    ("tools", "expected"),
+    [
+        ("  - name: calculater\n", ["line 5", "tools[0].name", "no built-in tool 'calculater'"]),
+        (
+            "  - name: files.read\n    settings:\n      max_bytes: -1\n",
+            ["line 7", "tools[0].settings.max_bytes", "minimum"],
+        ),
+        (
+            "  - name: calculator\n    settings:\n      precision: 3\n",
+            ["tools[0].settings", "precision"],
+        ),
+    ],
+)
+def test_built_in_tools_are_checked_by_name_and_settings(
+    tmp_path: Path, tools: str, expected: list[str]
+) -> None:
+    text = "schema_version: 1\nname: x\ngoals: [a]\ntools:\n" + tools
+    with pytest.raises(AgentFileError) as info:
+        load(write(tmp_path, text))
+    for part in expected:
+        assert part in str(info.value), str(info.value)
+
+
+def test_memory_tool_names_are_accepted(tmp_path: Path) -> None:
+    text = "schema_version: 1\nname: x\ngoals: [a]\ntools:\n  - name: memory.search\n"
+    assert load(write(tmp_path, text)).spec.tools[0].name == "memory.search"

@@ -1,0 +1,152 @@
+"""`main.py agent new | validate | run` (run with a scripted model in place of the LLM)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.cli import main
+from tests.helpers.fake_model import ScriptedModel, call, final
+
+
+def test_new_then_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "calc.agent.yaml"
+    assert main(["agent", "new", "--template", "calculator", str(path)]) == 0
+    assert path.is_file()
+    assert main(["agent", "validate", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["valid"] and out["name"] == "Calculator helper" and len(out["sha256"]) == 64
+    assert main(["agent", "new", "--template", "calculator", str(path)]) == 2
+    assert "error: " in capsys.readouterr().err
+
+
+def test_validate_reports_field_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.agent.yaml"
+    path.write_text("schema_version: 1\nname: x\ngoals: [a]\nplanning:\n  strategy: guess\n")
+    assert main(["agent", "validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "line 5" in err and "planning.strategy" in err
+    assert '"plan_execute"' in err
+
+
+class Scripted:
+    """Stands in for `open_model`: each call takes the next script."""
+
+    def __init__(self) -> None:
+        self.scripts: list[list[str]] = []
+        self.models: list[ScriptedModel] = []
+
+    def __call__(self, spec: Any, name: Any = None, provider: Any = None) -> ScriptedModel:
+        self.models.append(ScriptedModel(self.scripts.pop(0)))
+        return self.models[-1]
+
+
+@pytest.fixture
+def scripted(monkeypatch: pytest.MonkeyPatch) -> Scripted:
+    fake = Scripted()
+    monkeypatch.setattr("engine.agent.launch.open_model", fake)
+    return fake
+
+
+def _agent(tmp_path: Path, template: str = "calculator") -> Path:
+    path = tmp_path / f"{template}.agent.yaml"
+    assert main(["agent", "new", "--template", template, str(path)]) == 0
+    return path
+
+
+def test_run_json(tmp_path: Path, scripted: Scripted, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _agent(tmp_path)
+    scripted.scripts.append([call("calculator", '{"expression": "6 * 7"}', "compute"), final("42")])
+    code = main(["agent", "run", str(path), "--task", "What is 6 times 7?", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0
+    out = json.loads(captured.out)
+    assert out["final_answer"] == "42" and out["stop_reason"] == "final_answer"
+    tool_step, final_step = out["steps"]
+    assert tool_step["tool"] == "calculator" and tool_step["arguments"] == {"expression": "6 * 7"}
+    assert (
+        tool_step["valid"] and tool_step["result"]["ok"] and tool_step["result"]["output"] == "42"
+    )
+    assert final_step == {
+        "step": 2,
+        "kind": "final",
+        "thought": "",
+        "answer": "42",
+        "valid": True,
+        "forced": False,
+    }
+    assert out["metrics"]["tool_calls"] == 1
+    assert Path(out["transcript"]).is_file()
+    assert "[final_answer]" in captured.err  # progress on stderr, one JSON object on stdout
+    assert captured.out.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("flags", "stdin", "ok"),
+    [
+        (["--approve", "auto"], "", True),
+        (["--approve", "deny"], "", False),
+        ([], "y\n", True),
+        ([], "n\n", False),
+    ],
+)
+def test_run_approval(
+    tmp_path: Path,
+    scripted: Scripted,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    flags: list[str],
+    stdin: str,
+    ok: bool,
+) -> None:
+    path = _agent(tmp_path, "coder")
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    scripted.scripts.append([call("python", '{"code": "print(1)"}'), final("1")])
+    monkeypatch.setattr(
+        "engine.tools.base.ToolRegistry._run",
+        lambda self, tool, args, context, start: __import__(
+            "engine.tools.base", fromlist=["x"]
+        ).ToolResult(tool.name, args, True, "1"),
+    )
+    assert main(["agent", "run", str(path), "--task", "print 1", "--json", *flags]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)["steps"][0]["result"]
+    assert result["ok"] is ok
+    if not flags:
+        assert "allow python" in captured.err
+
+
+def test_run_refuses_untrusted_command_tools(
+    tmp_path: Path, scripted: Scripted, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "cmd.agent.yaml"
+    path.write_text(
+        "schema_version: 1\nname: c\ngoals: [g]\ntools:\n  - name: echo\n    kind: command\n"
+        "    description: echo\n    parameters: {type: object}\n    command: cat\n"
+    )
+    scripted.scripts.append([final("x")])
+    assert main(["agent", "run", str(path), "--task", "t"]) == 2
+    assert "--trust" in capsys.readouterr().err
+
+
+def test_run_budget_flags(
+    tmp_path: Path, scripted: Scripted, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _agent(tmp_path)
+    scripted.scripts.append([call("calculator", '{"expression": "1"}')] * 5)
+    assert main(["agent", "run", str(path), "--task", "t", "--json", "--max-steps", "2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["stop_reason"] == "max_steps" and len(scripted.models[0].prompts) == 2
+
+
+def test_run_without_a_prepared_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _agent(tmp_path)
+    assert main(["agent", "run", str(path), "--task", "t", "--model", "nothing-here"]) == 2
+    err = capsys.readouterr().err
+    assert "error: no prepared model 'nothing-here'" in err and "model prepare" in err
