@@ -196,7 +196,7 @@ class StoreCore:
                     if filled % 10_000 == 0:
                         report("read", filled, total, "vectors from SQLite")
             report("index", 0, total, "building")
-            index = VectorIndex.build(dim, self.settings, ids[:0], vectors[:0], seq)
+            index = VectorIndex(dim, self.settings, VectorIndex.kind_for(filled, self.settings))
             step = 20_000
             for start in range(0, filled, step):
                 index.add(ids[start : start + step], vectors[start : start + step])
@@ -246,10 +246,12 @@ class StoreCore:
             with file_lock(self.folder):
                 self.index, _ = VectorIndex.load(self.index_path, self.settings)
             self._saved_seq = self.index.seq
-        except (IndexCorrupt, OSError):
+        except (IndexCorrupt, OSError) as exc:
+            self.notice(f"index file cannot be reloaded ({exc}); rebuilding it from SQLite")
             self.rebuild_index()
             return
         if self.index.seq < int(self.meta("pruned_to") or 0):
+            self.notice("index file is older than the change log; rebuilding it from SQLite")
             self.rebuild_index()
         else:
             self.catch_up()

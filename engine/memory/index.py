@@ -67,11 +67,15 @@ class VectorIndex:
     def build(
         cls, dim: int, settings: MemorySettings, ids: np.ndarray, vectors: np.ndarray, seq: int
     ) -> VectorIndex:
-        kind = "hnsw" if len(ids) >= settings.hnsw_threshold else "flat"
+        kind = cls.kind_for(len(ids), settings)
         built = cls(dim, settings, kind)
         built.add(ids, vectors)
         built.seq = seq
         return built
+
+    @staticmethod
+    def kind_for(count: int, settings: MemorySettings) -> str:
+        return "hnsw" if count >= settings.hnsw_threshold else "flat"
 
     @property
     def live(self) -> int:
@@ -102,7 +106,7 @@ class VectorIndex:
                 self.ids[row] = -1
 
     def needs_compaction(self) -> bool:
-        too_dead = self.dead > max(64, self.settings.compact_fraction * len(self.ids))
+        too_dead = self.dead > self.settings.compact_fraction * len(self.ids)
         wrong_kind = (self.kind == "flat") == (self.live >= self.settings.hnsw_threshold)
         return too_dead or (wrong_kind and self.kind == "flat")
 

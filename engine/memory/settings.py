@@ -35,6 +35,7 @@ class MemorySettings:
     dedupe_cosine: float = 0.97
     #: Seconds a writer waits for another process's transaction before giving up.
     busy_timeout_s: float = 30.0
+    #: A prepared embedder: its name in the data home's models/, or a folder path.
     embedder: str = "default-embedder"
 
     def replace(self, **changes: Any) -> MemorySettings:

@@ -60,8 +60,10 @@ class MemoryStore(StoreCore):
         if self._embedder is None:
             from engine.memory.embedder import Embedder
 
-            name = self.meta("embedder") or self.settings.embedder
-            folder = paths.models_dir() / name
+            name = self.settings.embedder
+            folder = Path(name).expanduser()
+            if not folder.is_absolute():
+                folder = paths.models_dir() / name
             if not (folder / "model.json").is_file():
                 raise StoreError(
                     f"the embedder {name!r} is not prepared; run: python main.py model prepare "
