@@ -17,6 +17,8 @@ import json
 import os
 import struct
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +120,10 @@ class VectorIndex:
         k = min(k, self.live)
         fetch = min(len(self.ids), k + min(self.dead, 4 * k + 64))
         while True:
-            scores, rows = self._searcher().search(np.ascontiguousarray(queries, np.float32), fetch)
+            with _threads(1 if n == 1 else 0):
+                scores, rows = self._searcher().search(
+                    np.ascontiguousarray(queries, np.float32), fetch
+                )
             ids = np.where(rows >= 0, self.ids[np.maximum(rows, 0)], -1)
             enough = (ids >= 0).sum(axis=1).min() >= k
             if enough or fetch >= len(self.ids):
@@ -203,6 +208,21 @@ class VectorIndex:
         if index.ntotal != len(loaded.ids) or index.d != loaded.dim:
             raise IndexCorrupt("row count or dimension disagrees with the header")
         return loaded, header
+
+
+@contextmanager
+def _threads(count: int) -> Iterator[None]:
+    """One OpenMP thread for a single query: on a busy machine (2 cores shared) the
+    spinning of a second thread made flat search 2.7x slower (48 vs 18 ms at 100k)."""
+    if count <= 0:
+        yield
+        return
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(count)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def _fsync_dir(folder: Path) -> None:
