@@ -84,16 +84,22 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench_embedding(embedder: Embedder, sentences: list[str]) -> dict[str, float]:
+def bench_embedding(embedder: Embedder, sentences: list[str], runs: int = 3) -> dict[str, object]:
+    """Sentences/s at batch 32 over 2,048 corpus sentences; median of `runs`."""
     sample = sentences[:2048]
+    tokens = sum(embedder.count_tokens(s) for s in sample) / len(sample)
     embedder.embed(sample[:64])
-    t = time.perf_counter()
-    embedder.embed(sample)
-    dt = time.perf_counter() - t
+    rates = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        embedder.embed(sample)
+        rates.append(len(sample) / (time.perf_counter() - t))
     return {
         "sentences": len(sample),
         "batch": embedder.batch_size,
-        "sentences_per_s": len(sample) / dt,
+        "mean_tokens": tokens,
+        "sentences_per_s": float(np.median(rates)),
+        "sentences_per_s_runs": rates,
     }
 
 
@@ -242,6 +248,7 @@ def bench_store_size(
         reopened = MemoryStore.open(path=Path(tmp) / "store", embedder=embedder)
         open_s = time.perf_counter() - t
         reopened.close()
+        alone = _rss_of_open_store(Path(tmp) / "store")
         return {
             "items": n,
             "index_kind": stats["index"]["kind"],
@@ -250,7 +257,38 @@ def bench_store_size(
             "open_verify_s": open_s,
             "peak_rss_mb_before": before,
             "peak_rss_mb_after": rss_mb(),
+            "fresh_process": alone,
         }
+
+
+_PROBE = """
+import json, sys, time, psutil
+from pathlib import Path
+p = psutil.Process()
+from engine.memory.store import MemoryStore
+from engine.memory.embedder import Embedder
+from engine import paths
+emb = Embedder(paths.models_dir() / sys.argv[2], provider="cpu")
+base = p.memory_info().rss
+t = time.perf_counter()
+store = MemoryStore.open(path=Path(sys.argv[1]), embedder=emb)
+opened = time.perf_counter() - t
+t = time.perf_counter()
+hits = store.search("how do I parse command line arguments", k=10)
+first = time.perf_counter() - t
+print(json.dumps({"rss_mb_before_open": base / 2**20, "rss_mb_after_open":
+    p.memory_info().rss / 2**20, "open_s": opened, "first_search_ms": first * 1000,
+    "hits": len(hits)}))
+"""
+
+
+def _rss_of_open_store(path: Path, embedder: str = "default-embedder") -> dict[str, object]:
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-c", _PROBE, str(path), embedder]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
+    return json.loads(out)  # type: ignore[no-any-return]
 
 
 def main() -> int:
@@ -268,6 +306,7 @@ def main() -> int:
 
     embedder = Embedder(paths.models_dir() / args.embedder, provider="cpu")
     out: dict[str, object] = {
+        "load_average_at_start": os.getloadavg(),
         "threads": os.cpu_count(),
         "faiss": faiss.__version__,
         "faiss_gpus": faiss.get_num_gpus(),
@@ -287,6 +326,7 @@ def main() -> int:
     out["search"] = bench_search(
         vectors, len(vectors), queries, sizes, [int(e) for e in args.ef.split(",")]
     )
+    out["load_average_at_end"] = os.getloadavg()
     text = json.dumps(out, indent=2, default=float)
     if args.json_out:
         Path(args.json_out).write_text(text)

@@ -195,9 +195,14 @@ class MemoryStore(StoreCore):
     def forget_older_than(
         self, seconds: float, kinds: Sequence[str] | None = None, keep_pinned: bool = True
     ) -> int:
-        """Delete items created more than `seconds` ago (pinned ones stay unless asked)."""
+        """Delete items created more than `seconds` ago (pinned ones stay unless asked).
+
+        Without `kinds`, only memories (short, long, reflection): ingested documents are
+        replaced by re-ingestion, not aged out, unless `document` is asked for.
+        """
+        chosen = tuple(kinds) if kinds is not None else ("short", "long", "reflection")
         return self.delete_where(
-            Filter(kinds=kinds, until=now() - seconds, pinned=False if keep_pinned else None)
+            Filter(kinds=chosen, until=now() - seconds, pinned=False if keep_pinned else None)
         )
 
     # ------------------------------------------------------------------ reads

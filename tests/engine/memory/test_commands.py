@@ -130,3 +130,31 @@ def test_model_prepare_embedder_json(tmp_path: Path) -> None:
         "0.999",
     )
     assert refused.returncode == 2 and "minimum cosine" in refused.stderr
+
+
+@pytest.mark.export
+def test_default_prepare_also_prepares_the_embedder(
+    tiny_fp32: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`model prepare` (default source): the chat model, then the default embedder.
+
+    The chat model half is the tiny model's real prepared folder (the real default model
+    takes minutes and 7 GB); the embedder half runs for real into the test's data home.
+    """
+    import engine.models.prepare as prepare_module
+    from engine.cli import main
+    from engine.models.manifest import check_folder
+
+    calls: list[str] = []
+
+    def chat_model(source: str, **kw: object) -> prepare_module.Prepared:
+        calls.append(source)
+        return prepare_module.Prepared(tiny_fp32, check_folder(tiny_fp32), reused=True)
+
+    monkeypatch.setattr(prepare_module, "prepare", chat_model)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert main(["model", "prepare", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert calls == ["default"] and data["manifest"]["kind"] == "causal-lm"
+    assert data["embedder"]["manifest"]["kind"] == "embedder"
+    assert data["embedder"]["manifest"]["name"] == "default-embedder"

@@ -141,3 +141,14 @@ def test_bad_paths_are_clear_errors(store: MemoryStore, tmp_path: Path) -> None:
     odd.write_bytes(b"\xff\xd8")
     with pytest.raises(StoreError, match=r"cannot ingest \.jpg"):
         ingest(store, [odd])
+
+
+def test_forget_leaves_documents_unless_asked(store: MemoryStore) -> None:
+    ingest(store, [DATA / "workshop.md"], max_tokens=80, overlap=16)
+    store.add(["A fresh memory."])
+    docs = store.stats()["kinds"]["document"]
+    assert docs > 0
+    assert store.forget_older_than(-60) == 1  # everything is "older" than the future
+    assert store.stats()["kinds"]["document"] == docs
+    assert store.forget_older_than(-60, kinds=["document"]) == docs
+    assert store.stats()["documents"] == 0
