@@ -17,7 +17,6 @@ import json
 import os
 import re
 import resource
-import shutil
 import sys
 import sysconfig
 import tempfile
@@ -156,7 +155,12 @@ def latency(index: VectorIndex, queries: np.ndarray, k: int = 10) -> tuple[list[
 
 
 def bench_search(
-    vectors: np.ndarray, real_count: int, queries: np.ndarray, sizes: list[int], efs: list[int]
+    vectors: np.ndarray,
+    real_count: int,
+    queries: np.ndarray,
+    sizes: list[int],
+    efs: list[int],
+    hnsw_max: int | None = None,
 ) -> list[dict[str, object]]:
     rows = []
     for n in sizes:
@@ -173,6 +177,9 @@ def bench_search(
         }
         print(json.dumps(row), file=sys.stderr, flush=True)
         del flat
+        if hnsw_max is not None and n > hnsw_max:
+            rows.append(row)
+            continue
         settings = MemorySettings()
         hnsw = VectorIndex(base.shape[1], settings, "hnsw")
         t = time.perf_counter()
@@ -300,6 +307,8 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--store-items", type=int, default=100_000)
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "aw-bench-memory"))
+    parser.add_argument("--hnsw-max", type=int, help="flat only above this many items")
+    parser.add_argument("--skip-store", action="store_true", help="search levels only")
     parser.add_argument("--json-out")
     args = parser.parse_args()
     import faiss
@@ -316,22 +325,21 @@ def main() -> int:
     queries, vectors = vectors[-args.queries :], vectors[: -args.queries]
     sentences = sentences[: -args.queries]
     out["real_sentences"] = len(vectors)
-    out["embedding"] = bench_embedding(embedder, sentences)
-    print(json.dumps(out["embedding"]), file=sys.stderr, flush=True)
-    out["ingest"] = bench_ingest(embedder)
-    print(json.dumps(out["ingest"]), file=sys.stderr, flush=True)
-    out["store"] = bench_store_size(embedder, vectors, sentences, args.store_items)
-    print(json.dumps(out["store"]), file=sys.stderr, flush=True)
+    if not args.skip_store:
+        out["embedding"] = bench_embedding(embedder, sentences)
+        print(json.dumps(out["embedding"]), file=sys.stderr, flush=True)
+        out["ingest"] = bench_ingest(embedder)
+        print(json.dumps(out["ingest"]), file=sys.stderr, flush=True)
+        out["store"] = bench_store_size(embedder, vectors, sentences, args.store_items)
+        print(json.dumps(out["store"]), file=sys.stderr, flush=True)
     sizes = [int(s) for s in args.sizes.split(",")]
-    out["search"] = bench_search(
-        vectors, len(vectors), queries, sizes, [int(e) for e in args.ef.split(",")]
-    )
+    efs = [int(e) for e in args.ef.split(",")]
+    out["search"] = bench_search(vectors, len(vectors), queries, sizes, efs, args.hnsw_max)
     out["load_average_at_end"] = os.getloadavg()
     text = json.dumps(out, indent=2, default=float)
     if args.json_out:
         Path(args.json_out).write_text(text)
     print(text)
-    shutil.rmtree(Path(tempfile.gettempdir()) / "aw-bench-memory-none", ignore_errors=True)
     return 0
 
 
