@@ -92,11 +92,15 @@ def cmd_model_list(args: argparse.Namespace) -> int:
         _err("no prepared models; run: python main.py model prepare")
         return 0
     for m in models:
-        val = m.validation.get("top1_agreement")
-        agreement = f"agreement {val:.3f}" if val is not None else "not validated"
+        val = m.validation.get("top1_agreement", m.validation.get("cosine_min"))
+        embedder = m.kind == "embedder"
+        label = "min cosine" if embedder else "agreement"
+        agreement = (
+            f"{label} {val:.{4 if embedder else 3}f}" if val is not None else "not validated"
+        )
         sys.stdout.write(
             f"{m.name:<24} {m.quantization.get('recipe', '?'):<10} "
-            f"{m.size_bytes / 1e6:8.0f} MB  {agreement}  {'instruct' if m.instruct else 'base'}"
+            f"{m.size_bytes / 1e6:8.0f} MB  {agreement}  {'embedder' if embedder else 'instruct' if m.instruct else 'base'}"
             f"  {m.source.get('label', '')}\n"
         )
     return 0

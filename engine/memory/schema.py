@@ -65,7 +65,11 @@ SCHEMA_VERSION = MIGRATIONS[-1][0]
 def connect(path: Path, busy_timeout_s: float = 30.0) -> sqlite3.Connection:
     """Open (creating) the database in WAL mode, migrated to SCHEMA_VERSION."""
     try:
-        conn = sqlite3.connect(str(path), timeout=busy_timeout_s, isolation_level=None)
+        # One thread at a time per store object, but not always the one that opened it
+        # (the window opens a store, a worker thread runs the agent).
+        conn = sqlite3.connect(
+            str(path), timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+        )
         conn.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit survives power loss, not only a killed process.
         conn.execute("PRAGMA synchronous=FULL")

@@ -114,6 +114,9 @@ def test_model_prepare_embedder_json(tmp_path: Path) -> None:
     assert data["manifest"]["validation"]["cosine_min"] >= 0.98
     listed = ok_json(run(tmp_path, "model", "list", "--json"))
     assert [m["kind"] for m in listed["models"]] == ["embedder"]
+    text = run(tmp_path, "model", "list")
+    assert "default-embedder" in text.stdout and "min cosine 0.99" in text.stdout
+    assert "embedder" in text.stdout.split()
     again = run(tmp_path, "model", "prepare", "--kind", "embedder")
     assert again.returncode == 0 and "already prepared: default-embedder" in again.stderr
     refused = run(

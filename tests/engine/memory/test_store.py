@@ -185,3 +185,18 @@ def test_two_handles_see_each_other(
     vec = np.zeros(384, np.float32)
     with MemoryStore.open(path=tmp_path / "s", embedder=embedder, settings=settings) as three:
         assert three.search(vec, k=3) == [] and three.verify() is None
+
+
+def test_a_store_can_be_used_from_another_thread(store: MemoryStore) -> None:
+    import threading
+
+    found: list[int] = []
+    ids = store.add(["The kettle is in the left cupboard."])
+
+    def worker() -> None:
+        found.extend(h.item.id for h in store.search("where is the kettle", k=1))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert found == ids
