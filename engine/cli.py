@@ -98,9 +98,10 @@ def cmd_model_list(args: argparse.Namespace) -> int:
         agreement = (
             f"{label} {val:.{4 if embedder else 3}f}" if val is not None else "not validated"
         )
+        kind = "embedder" if embedder else "instruct" if m.instruct else "base"
         sys.stdout.write(
             f"{m.name:<24} {m.quantization.get('recipe', '?'):<10} "
-            f"{m.size_bytes / 1e6:8.0f} MB  {agreement}  {'embedder' if embedder else 'instruct' if m.instruct else 'base'}"
+            f"{m.size_bytes / 1e6:8.0f} MB  {agreement}  {kind}"
             f"  {m.source.get('label', '')}\n"
         )
     return 0
