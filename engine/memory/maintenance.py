@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,18 +72,36 @@ def dedupe(store: MemoryStore, threshold: float | None = None, kinds: Any = None
     ids = np.asarray([r[0] for r in rows], np.int64)
     vectors = np.frombuffer(b"".join(r[3] for r in rows), np.float32).reshape(len(rows), -1)
     kind_of = {r[0]: r[1] for r in rows}
+    order = {int(item_id): rank for rank, item_id in enumerate(ids)}  # keep-first order
     doomed: set[int] = set()
-    for row in range(len(rows)):
-        if ids[row] in doomed:
+    for row, neighbours in _near(store, ids, vectors, limit):
+        if int(ids[row]) in doomed:
             continue
-        scores = vectors[row + 1 :] @ vectors[row]
-        for offset in np.nonzero(scores >= limit)[0]:
-            other = int(ids[row + 1 + offset])
-            if kind_of[other] == kind_of[int(ids[row])]:
+        for other in neighbours:
+            if order[other] > row and kind_of[other] == kind_of[int(ids[row])]:
                 doomed.add(other)
     if doomed:
         store.delete(sorted(doomed))
     return sorted(doomed)
+
+
+def _near(
+    store: MemoryStore, ids: np.ndarray, vectors: np.ndarray, limit: float, block: int = 1024
+) -> Iterator[tuple[int, list[int]]]:
+    """(row, ids with cosine >= limit): exact blocks while small, the index's top 16 after."""
+    exact = len(ids) <= store.settings.exact_filter_limit or store.index is None
+    for start in range(0, len(ids), block):
+        part = vectors[start : start + block]
+        if exact:
+            scores = part @ vectors.T
+            for offset, line in enumerate(scores):
+                yield start + offset, [int(ids[j]) for j in np.nonzero(line >= limit)[0]]
+        else:
+            assert store.index is not None
+            got, found = store.index.search(part, 16)
+            for offset in range(len(part)):
+                near = found[offset][got[offset] >= limit]
+                yield start + offset, [int(i) for i in near if i >= 0]
 
 
 def reembed(store: MemoryStore, report: Reporter, batch: int = 256) -> int:

@@ -172,6 +172,9 @@ def test_corrupt_truncated_missing_and_stale_index(
     assert any("corrupt" in n for n in reopen())
     index.write_bytes(b"not an index at all")
     assert any("corrupt" in n for n in reopen())
+    # a crash while writing the index leaves a half temp file beside a good index
+    (path / "index.bin.tmp").write_bytes(good[:100])
+    assert reopen() == []
     index.unlink()
     assert any("missing" in n for n in reopen())
     old = index.read_bytes()

@@ -200,3 +200,18 @@ def test_a_store_can_be_used_from_another_thread(store: MemoryStore) -> None:
     thread.start()
     thread.join()
     assert found == ids
+
+
+def test_dedupe_through_the_index_on_large_stores(
+    tmp_path: Path, embedder: Embedder, settings: MemorySettings
+) -> None:
+    """Past `exact_filter_limit` items dedupe asks the index for neighbours, not all pairs."""
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(600, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors[510] = vectors[5]  # an exact duplicate, added later
+    small = settings.replace(exact_filter_limit=100, hnsw_threshold=200)
+    with MemoryStore.open(path=tmp_path / "big", embedder=embedder, settings=small) as store:
+        ids = store.add([f"item {i}" for i in range(600)], vectors=vectors)
+        assert store.index is not None and store.index.kind == "hnsw"
+        assert store.dedupe() == [ids[510]]
