@@ -309,6 +309,8 @@ def main() -> int:
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "aw-bench-memory"))
     parser.add_argument("--hnsw-max", type=int, help="flat only above this many items")
     parser.add_argument("--skip-store", action="store_true", help="search levels only")
+    parser.add_argument("--embed-runs", type=int, default=3)
+    parser.add_argument("--only-embedding", action="store_true")
     parser.add_argument("--json-out")
     args = parser.parse_args()
     import faiss
@@ -325,8 +327,13 @@ def main() -> int:
     queries, vectors = vectors[-args.queries :], vectors[: -args.queries]
     sentences = sentences[: -args.queries]
     out["real_sentences"] = len(vectors)
+    if args.only_embedding:
+        out["embedding"] = bench_embedding(embedder, sentences, args.embed_runs)
+        out["load_average_at_end"] = os.getloadavg()
+        print(json.dumps(out, indent=2, default=float))
+        return 0
     if not args.skip_store:
-        out["embedding"] = bench_embedding(embedder, sentences)
+        out["embedding"] = bench_embedding(embedder, sentences, args.embed_runs)
         print(json.dumps(out["embedding"]), file=sys.stderr, flush=True)
         out["ingest"] = bench_ingest(embedder)
         print(json.dumps(out["ingest"]), file=sys.stderr, flush=True)
