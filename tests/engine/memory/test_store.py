@@ -215,3 +215,22 @@ def test_dedupe_through_the_index_on_large_stores(
         ids = store.add([f"item {i}" for i in range(600)], vectors=vectors)
         assert store.index is not None and store.index.kind == "hnsw"
         assert store.dedupe() == [ids[510]]
+
+
+def test_a_corrupt_database_or_settings_file_is_a_clear_error(
+    tmp_path: Path, embedder: Embedder, settings: MemorySettings
+) -> None:
+    from engine import paths
+    from engine.memory.settings import load_settings
+
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "memory.sqlite3").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="cannot open the memory database"):
+        MemoryStore.open(path=folder, embedder=embedder, settings=settings)
+    assert (folder / "memory.sqlite3").read_bytes().startswith(b"this is not")  # untouched
+    paths.settings_file().write_text("[memory\nbroken")
+    with pytest.raises(StoreError, match="not valid TOML"):
+        load_settings()
+    paths.settings_file().write_text("[memory]\nhnsw_threshold = 5000\n")
+    assert load_settings().hnsw_threshold == 5000
