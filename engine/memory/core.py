@@ -212,7 +212,14 @@ class StoreCore:
             return
         if self.index is None:
             self.index = VectorIndex(dim, self.settings)
-        if self.latest_seq() == self.index.seq:
+        latest = self.latest_seq()
+        if latest == self.index.seq:
+            return
+        if self.index.seq > latest:
+            # The index saw changes SQLite no longer has (its journal was cut or restored
+            # from a backup): its vectors cannot be trusted, ids alone would not tell.
+            self.notice("index is ahead of the database's change log; rebuilding it from SQLite")
+            self.rebuild_index()
             return
         pruned = int(self.meta("pruned_to") or 0)
         if self.index.seq < pruned:

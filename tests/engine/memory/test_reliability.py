@@ -280,3 +280,29 @@ def test_index_lock_is_reentrant(tmp_path: Path) -> None:
 
     with file_lock(tmp_path), file_lock(tmp_path):
         assert (tmp_path / ".index.lock").exists()
+
+
+def test_an_index_ahead_of_the_database_is_rebuilt(
+    tmp_path: Path, embedder: Embedder, settings: MemorySettings
+) -> None:
+    """A database restored from an older copy: same ids, older vectors; the index is newer."""
+    import shutil
+
+    path = tmp_path / "s"
+    with MemoryStore.open(path=path, embedder=embedder, settings=settings) as store:
+        ids = store.add(["The spare key is under the blue flowerpot."])
+    shutil.copy(path / "memory.sqlite3", tmp_path / "backup.sqlite3")
+    with MemoryStore.open(path=path, embedder=embedder, settings=settings) as store:
+        store.update_text(ids[0], "The spare key is with the neighbour at number 12.")
+    shutil.copy(tmp_path / "backup.sqlite3", path / "memory.sqlite3")  # the index stays newer
+    notices: list[str] = []
+    with MemoryStore.open(
+        path=path,
+        embedder=embedder,
+        settings=settings,
+        on_notice=lambda n: notices.append(n.message),
+    ) as store:
+        assert any("ahead of the database" in n for n in notices)
+        _check_consistent(store)
+        hit = store.search("where is the spare key?", k=1)[0]
+        assert "flowerpot" in hit.item.text and hit.score > 0.5
