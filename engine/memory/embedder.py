@@ -62,11 +62,7 @@ class Embedder:
 
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` without truncation (special tokens included)."""
-        self.tokenizer.no_truncation()
-        try:
-            return len(self.tokenizer.encode(text).ids)
-        finally:
-            self.tokenizer.enable_truncation(self.max_length)
+        return len(self._untruncated().encode(text).ids)
 
     def embed(self, texts: Sequence[str], cancel: CancelToken | None = None) -> np.ndarray:
         """[len(texts), dimension] float32, each row L2-normalised."""
@@ -103,8 +99,13 @@ class Embedder:
 
     def offsets(self, text: str) -> list[tuple[int, int]]:
         """Character span of every token of `text` (no truncation, no special tokens)."""
+        return list(self._untruncated().encode(text, add_special_tokens=False).offsets)
+
+    def _untruncated(self) -> Tokenizer:
+        """A copy of the tokenizer without truncation or padding (the batch one keeps both)."""
         if self._plain is None:
-            self._plain = Tokenizer.from_str(self.tokenizer.to_str())
-            self._plain.no_truncation()
-            self._plain.no_padding()
-        return list(self._plain.encode(text, add_special_tokens=False).offsets)
+            plain = Tokenizer.from_str(self.tokenizer.to_str())
+            plain.no_truncation()
+            plain.no_padding()
+            self._plain = plain
+        return self._plain
