@@ -30,14 +30,19 @@ def _err(text: str = "", end: str = "\n") -> None:
 
 # --------------------------------------------------------------------------- model
 def cmd_model_prepare(args: argparse.Namespace) -> int:
-    from engine.models.prepare import prepare
+    from engine.models.embed_export import DEFAULT_EMBEDDER_SOURCE
+    from engine.models.prepare import DEFAULT_QUANT, prepare
     from engine.progress import TerminalProgress
 
+    if args.kind == "embedder" or args.source == DEFAULT_EMBEDDER_SOURCE:
+        from engine.memory.commands import cmd_prepare_embedder
+
+        return cmd_prepare_embedder(args)
     bar = TerminalProgress()
     try:
         result = prepare(
             source=args.source,
-            quant=args.quant,
+            quant=args.quant or DEFAULT_QUANT,
             name=args.name,
             force=args.force,
             min_agreement=args.min_agreement,
@@ -47,9 +52,19 @@ def cmd_model_prepare(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     manifest = result.manifest
+    embedder = None
+    if args.source == "default" and args.kind == "auto":
+        from engine.memory.commands import prepare_default_embedder
+
+        embedder = prepare_default_embedder(args)
     if args.json:
         _emit_json(
-            {"folder": str(result.folder), "reused": result.reused, "manifest": manifest.to_dict()}
+            {
+                "folder": str(result.folder),
+                "reused": result.reused,
+                "manifest": manifest.to_dict(),
+                "embedder": embedder,
+            }
         )
     else:
         val = manifest.validation
@@ -77,11 +92,16 @@ def cmd_model_list(args: argparse.Namespace) -> int:
         _err("no prepared models; run: python main.py model prepare")
         return 0
     for m in models:
-        val = m.validation.get("top1_agreement")
-        agreement = f"agreement {val:.3f}" if val is not None else "not validated"
+        val = m.validation.get("top1_agreement", m.validation.get("cosine_min"))
+        embedder = m.kind == "embedder"
+        label = "min cosine" if embedder else "agreement"
+        agreement = (
+            f"{label} {val:.{4 if embedder else 3}f}" if val is not None else "not validated"
+        )
+        kind = "embedder" if embedder else "instruct" if m.instruct else "base"
         sys.stdout.write(
             f"{m.name:<24} {m.quantization.get('recipe', '?'):<10} "
-            f"{m.size_bytes / 1e6:8.0f} MB  {agreement}  {'instruct' if m.instruct else 'base'}"
+            f"{m.size_bytes / 1e6:8.0f} MB  {agreement}  {kind}"
             f"  {m.source.get('label', '')}\n"
         )
     return 0
@@ -290,9 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument(
         "--source",
         default="default",
-        help="default | path to a GGUF file | path to a Hugging Face folder",
+        help="default | embedder-default | path to a GGUF file | path to a Hugging Face folder",
     )
-    prep.add_argument("--quant", default=DEFAULT_QUANT, choices=list(RECIPES))
+    prep.add_argument("--kind", default="auto", choices=["auto", "causal-lm", "embedder"])
+    prep.add_argument("--quant", choices=list(RECIPES), help=f"default: {DEFAULT_QUANT}")
     prep.add_argument("--name", help="name of the prepared model (default: derived)")
     prep.add_argument(
         "--force",
@@ -304,6 +325,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=DEFAULT_MIN_AGREEMENT,
         help="refuse a quantization whose top-1 agreement with fp32 is lower",
+    )
+    prep.add_argument(
+        "--min-cosine",
+        type=float,
+        default=0.98,
+        help="embedders: refuse a quantization whose min cosine with fp32 is lower",
     )
     prep.add_argument("--threads", type=int)
     prep.add_argument("--json", action="store_true")
@@ -366,6 +393,10 @@ def build_parser() -> argparse.ArgumentParser:
     from engine.tools import commands as tools_commands
 
     tools_commands.register(sub)
+
+    from engine.memory.commands import register as register_memory
+
+    register_memory(sub)
     return parser
 
 

@@ -37,3 +37,11 @@ class GrammarError(WorkbenchError):
 
 class Cancelled(WorkbenchError):
     """The operation was cancelled by the person."""
+
+
+class StoreError(WorkbenchError):
+    """A memory store is missing, locked, corrupt or was given bad input."""
+
+
+class StoreFullError(StoreError):
+    """The disk (or a file-size limit) refused a write; nothing committed was lost."""

@@ -39,6 +39,8 @@ class Manifest:
     tools: dict[str, str] = field(default_factory=dict)  # package -> version used to build
     created: str = ""
     cache_key: str = ""
+    #: Embedders only: dimension, pooling, normalize, max_length, pad_id.
+    embedding: dict[str, Any] = field(default_factory=dict)
     schema_version: int = MANIFEST_VERSION
 
     def to_dict(self) -> dict[str, Any]:

