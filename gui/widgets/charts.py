@@ -1,0 +1,71 @@
+"""`LiveChart`: a pyqtgraph plot tuned for live counters.
+
+Curves are fed with `set_series` from ring-buffer data on a redraw timer (never per
+sample); `setClipToView` and peak downsampling keep a 10-minute window cheap; OpenGL is
+off (`gui.app` sets it globally before any plot exists).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+
+from gui.theme import Theme
+
+
+class LiveChart(pg.PlotWidget):
+    def __init__(self, title: str, unit: str, theme: Theme, window_s: float = 60.0) -> None:
+        super().__init__()
+        self.title = title
+        self.unit = unit
+        self.window_s = window_s
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self._series: dict[str, str] = {}  # curve key -> theme chart colour key
+        item = self.getPlotItem()
+        item.setClipToView(True)
+        item.setDownsampling(auto=True, mode="peak")
+        item.hideButtons()
+        item.setMenuEnabled(False)
+        item.showGrid(x=True, y=True, alpha=0.15)
+        item.getViewBox().setLimits(yMin=0)
+        item.setLabel("bottom", "s since start")
+        self.setMouseEnabled(x=False, y=False)
+        self.setMinimumSize(160, 110)
+        self.apply_theme(theme)
+
+    def add_curve(self, key: str, series: str, theme: Theme, symbol: str | None = None) -> None:
+        color = theme.chart(series)
+        pen = pg.mkPen(color, width=2)
+        if symbol:
+            curve = self.plot(
+                pen=pen, symbol=symbol, symbolBrush=color, symbolPen=None, symbolSize=7
+            )
+        else:
+            curve = self.plot(pen=pen)
+        self.curves[key] = curve
+        self._series[key] = series
+
+    def fix_y(self, low: float, high: float) -> None:
+        self.setYRange(low, high, padding=0.02)
+        self.getPlotItem().enableAutoRange(y=False)
+
+    def set_series(self, key: str, x: np.ndarray, y: np.ndarray) -> None:
+        self.curves[key].setData(x, y)
+
+    def scroll_to(self, now: float) -> None:
+        self.setXRange(now - self.window_s, now, padding=0)
+
+    def apply_theme(self, theme: Theme) -> None:
+        self.setBackground(theme.chart("background"))
+        axis_color = theme.chart("axis")
+        item = self.getPlotItem()
+        item.setTitle(f"{self.title} ({self.unit})", color=axis_color, size="9pt")
+        for name in ("left", "bottom"):
+            axis = item.getAxis(name)
+            axis.setPen(pg.mkPen(axis_color))
+            axis.setTextPen(pg.mkPen(axis_color))
+        for key, curve in self.curves.items():
+            color = theme.chart(self._series[key])
+            curve.setPen(pg.mkPen(color, width=2))
+            if curve.opts.get("symbol"):
+                curve.setSymbolBrush(color)
