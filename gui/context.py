@@ -33,14 +33,16 @@ class GenerationFeed(QObject):
 class AppContext(QObject):
     theme_changed = Signal(object)  # Theme
 
-    def __init__(self, sample_hz: float = 10.0, parent: QObject | None = None) -> None:
+    def __init__(
+        self, sample_hz: float = 10.0, sample_seconds: float = 600.0, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.t0 = time.monotonic()
         self.settings = open_settings()
         self.pool = WorkerPool(self)
         self.sessions = SessionHolder(self)
         self.generation = GenerationFeed(self)
-        self.sampler = HardwareSampler(default_sources(), rate_hz=sample_hz, seconds=600)
+        self.sampler = HardwareSampler(default_sources(), rate_hz=sample_hz, seconds=sample_seconds)
         self.recent_models = RecentFiles(self.settings, "model_sources")
         name = str(self.settings.value("theme", "dark"))
         self.theme: Theme = load_theme(name if name in ("dark", "light") else "dark")

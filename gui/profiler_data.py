@@ -17,8 +17,8 @@ class ProfilerData:
         self.tok_rate = RingBuffer(int(seconds * rate_hz), 1)
         #: (t, inter-token latency in ms), one row per token.
         self.itl = RingBuffer(16384, 1)
-        #: (generation number, TTFT ms, decode tok/s), one row per finished generation.
-        self.generations = RingBuffer(512, 2)
+        #: (generation number, TTFT ms, decode tok/s), one row per generation (last 120).
+        self.generations = RingBuffer(120, 2)
         self.last: GenerationMetrics | None = None
         self._rate = RollingRate(2.0)
         self._last_token_t: float | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -44,7 +45,7 @@ class QtLiveProfiler(QWidget):
             self._add("gpu", f"GPU ({self.gpu_source.name})", "%", theme, [("gpu", "gpu")])
         self._add("tok_s", "Tokens/s", "tok/s", theme, [("tok_s", "tok_s")])
         self._add("itl", "Inter-token latency", "ms", theme, [("itl", "itl")])
-        self._add("ttft", "TTFT per generation", "ms", theme, [("ttft", "ttft")], symbol="o")
+        self._add("ttft", "TTFT per generation", "ms", theme, [("ttft", "ttft")])
         self.charts["ttft"].getPlotItem().setLabel("bottom", "generation")
         self.charts["cpu"].fix_y(0, 100)
         self.gpu_reason = QLabel(self._gpu_reasons())
@@ -135,7 +136,10 @@ class QtLiveProfiler(QWidget):
         gens = self.data.generations
         if self._changed("ttft", gens.total_written):
             n, v = gens.snapshot()
-            self.charts["ttft"].set_series("ttft", n, v[:, 0])
+            # each generation a short flat segment: visible from the first one, and no
+            # scatter symbols (pyqtgraph's ScatterPlotItem leaks references per setData)
+            x = (n[:, None] + np.array([-0.3, 0.3])).ravel()
+            self.charts["ttft"].set_series("ttft", x, np.repeat(v[:, 0], 2))
         if moved:
             for key in ("cpu", "ram", "rss", "gpu", "tok_s", "itl"):
                 if key in self.charts:

@@ -21,6 +21,7 @@ class LiveChart(pg.PlotWidget):
         self.window_s = window_s
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._series: dict[str, str] = {}  # curve key -> theme chart colour key
+        self._x0: float | None = None  # the oldest x drawn
         item = self.getPlotItem()
         item.setClipToView(True)
         item.setDownsampling(auto=True, mode="peak")
@@ -51,9 +52,15 @@ class LiveChart(pg.PlotWidget):
 
     def set_series(self, key: str, x: np.ndarray, y: np.ndarray) -> None:
         self.curves[key].setData(x, y)
+        if len(x):
+            self._x0 = float(x[0]) if self._x0 is None else min(self._x0, float(x[0]))
 
     def scroll_to(self, now: float) -> None:
-        self.setXRange(now - self.window_s, now, padding=0)
+        """Show the last `window_s` seconds, or from the first sample while there is less."""
+        left = now - self.window_s
+        if self._x0 is not None:
+            left = max(left, self._x0)
+        self.setXRange(min(left, now - 1.0), now, padding=0)
 
     def apply_theme(self, theme: Theme) -> None:
         self.setBackground(theme.chart("background"))
