@@ -94,6 +94,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.demo:
         worker = start_demo(window, args.model)
+        if worker is not None:
+
+            def demo_failed(exc: object) -> None:
+                sys.stderr.write(f"error: the demo failed: {exc}\n")
+                status["code"] = 2
+
+            worker.signals.errored.connect(demo_failed)  # type: ignore[attr-defined]
         if args.screenshot:
             if worker is None:
                 settle_then_shoot()

@@ -44,3 +44,8 @@ class SessionHolder(QObject):
             self._session, self._key = session, key
         self.changed.emit(session)
         return session
+
+
+def load_session(state: object, holder: SessionHolder, model: str, provider: str) -> str:
+    """Worker body (`gui.bridge.Worker`): load a session; `changed` tells the window."""
+    return holder.load(model, provider).provider.describe()

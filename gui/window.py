@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QWidget,
+)
 
+from gui.bridge import Worker
 from gui.bridge.messages import Message, message_bridge
 from gui.context import AppContext
 from gui.panels import load_builtin_panels
 from gui.panels.registry import registered_panels
+from gui.sessions import load_session
+from gui.settings import RecentFiles
 from gui.theme import THEMES, apply_theme
 
 _AREAS = {
@@ -51,10 +64,18 @@ class MainWindow(QMainWindow):
         ctx.sessions.changed.connect(
             lambda s: self.provider_label.setText(f"{s.manifest.name}: {s.provider.describe()}")
         )
+        self.recent_folders = RecentFiles(ctx.settings, "model_folders")
         self.resize(1400, 900)
-        self.restore_state()
+        if not self.restore_state():
+            self._default_layout()
 
     def _build_menus(self, file_menu: QMenu, view_menu: QMenu) -> None:
+        open_action = QAction("&Open prepared model folder…", self, shortcut=QKeySequence("Ctrl+O"))
+        open_action.triggered.connect(self._choose_model_folder)
+        file_menu.addAction(open_action)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence("Ctrl+Q"))
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
@@ -73,6 +94,27 @@ class MainWindow(QMainWindow):
         keys = QAction("Keyboard shortcuts", self, shortcut=QKeySequence("F1"))
         keys.triggered.connect(self.show_shortcuts)
         help_menu.addAction(keys)
+
+    # ------------------------------------------------------------------ files
+    def _choose_model_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Prepared model folder (with model.json)")
+        if path:
+            self.open_model_folder(Path(path))
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent_folders.items():
+            action = self.recent_menu.addAction(str(path))
+            action.triggered.connect(lambda _=False, p=path: self.open_model_folder(p))
+        if self.recent_menu.isEmpty():
+            self.recent_menu.addAction("(nothing yet)").setEnabled(False)
+
+    def open_model_folder(self, folder: Path) -> Worker:
+        """Load a prepared folder from anywhere (in a worker) and remember it."""
+        self.recent_folders.add(folder)
+        worker = Worker(load_session, self.ctx.sessions, str(folder), "auto", name="open model")
+        self.ctx.pool.start(worker)
+        return worker
 
     # ------------------------------------------------------------------ theme
     def set_theme(self, name: str) -> None:
@@ -111,14 +153,23 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(msg.text, 15000 if msg.level == "info" else 0)
 
     # ------------------------------------------------------------------ state
-    def restore_state(self) -> None:
+    def _default_layout(self) -> None:
+        """First start: the profiler gets a third of the height, the left column 520 px."""
+        left = [d for k, d in self.docks.items() if k in ("models",)]
+        if "profiler" in self.docks:
+            self.resizeDocks([self.docks["profiler"]], [380], Qt.Orientation.Vertical)
+        if left:
+            self.resizeDocks(left, [560], Qt.Orientation.Horizontal)
+
+    def restore_state(self) -> bool:
         s = self.ctx.settings
         geometry = s.value("window/geometry")
         state = s.value("window/state")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         if isinstance(state, QByteArray):
-            self.restoreState(state, STATE_VERSION)
+            return bool(self.restoreState(state, STATE_VERSION))
+        return False
 
     def save_state(self) -> None:
         s = self.ctx.settings

@@ -128,7 +128,8 @@ class QtGenerationConsole(QWidget):
             self.model.setCurrentText("default")
 
     def _on_session(self, session: Any) -> None:
-        self.model.setCurrentText(session.manifest.name)
+        in_home = session.folder.parent.resolve() == paths.models_dir().resolve()
+        self.model.setCurrentText(session.manifest.name if in_home else str(session.folder))
         self.status.setText(f"{session.manifest.name}: {session.provider.describe()}")
 
     # ------------------------------------------------------------------ run

@@ -25,11 +25,11 @@ from PySide6.QtWidgets import (
 from engine.llm.providers import CHOICES
 from engine.llm.session import LLMSession
 from engine.models.manifest import Manifest
-from gui.bridge import TaskState, Worker
+from gui.bridge import Worker
 from gui.context import AppContext
 from gui.panels.model_prepare import QtPrepareBox
 from gui.panels.registry import register_panel
-from gui.sessions import SessionHolder
+from gui.sessions import load_session
 
 COLUMNS = ("name", "quantization", "size", "agreement", "kind", "source")
 
@@ -181,7 +181,11 @@ class QtModelManager(QWidget):
         self.load_button.setEnabled(False)
         self.runtime.setText(f"Loading {m.name} on {self.provider.currentText()}…")
         worker = Worker(
-            _load, self.ctx.sessions, m.name, self.provider.currentText(), name=f"load {m.name}"
+            load_session,
+            self.ctx.sessions,
+            m.name,
+            self.provider.currentText(),
+            name=f"load {m.name}",
         )
         worker.signals.errored.connect(lambda exc: self.runtime.setText(f"Load failed: {exc}"))
         worker.signals.done.connect(lambda: self.load_button.setEnabled(True))
@@ -197,8 +201,3 @@ class QtModelManager(QWidget):
         if not report.reasons:
             text += "<br>(the first choice was available)"
         self.runtime.setText(text)
-
-
-def _load(state: TaskState, holder: SessionHolder, name: str, provider: str) -> str:
-    session = holder.load(name, provider)
-    return session.provider.describe()

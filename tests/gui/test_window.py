@@ -67,3 +67,15 @@ def test_messages_reach_status_bar_and_messages_panel(window, qtbot) -> None:
     qtbot.waitUntil(lambda: "cuda could not start" in window.statusBar().currentMessage())
     texts = window.panels["messages"].texts()
     assert any("error: the provider cuda could not start" in t for t in texts)
+
+
+def test_open_model_folder_loads_it_and_remembers_it(window, ctx, qtbot, tiny_int4) -> None:
+    with qtbot.waitSignal(ctx.sessions.changed, timeout=60000):
+        window.open_model_folder(tiny_int4)
+    assert ctx.sessions.current.folder == tiny_int4
+    assert window.recent_folders.items() == [tiny_int4.resolve()]
+    qtbot.waitUntil(lambda: "running on cpu" in window.provider_label.text())
+    console = window.panels["console"]
+    assert console.model.currentText() == str(tiny_int4)  # outside the data home: by path
+    window._fill_recent()
+    assert [a.text() for a in window.recent_menu.actions()] == [str(tiny_int4.resolve())]
