@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -66,8 +66,7 @@ class MainWindow(QMainWindow):
         )
         self.recent_folders = RecentFiles(ctx.settings, "model_folders")
         self.resize(1400, 900)
-        if not self.restore_state():
-            self._default_layout()
+        self._first_start = not self.restore_state()
 
     def _build_menus(self, file_menu: QMenu, view_menu: QMenu) -> None:
         open_action = QAction("&Open prepared model folder…", self, shortcut=QKeySequence("Ctrl+O"))
@@ -153,11 +152,19 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(msg.text, 15000 if msg.level == "info" else 0)
 
     # ------------------------------------------------------------------ state
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._first_start:  # docks can only be sized once the window is laid out
+            self._first_start = False
+            QTimer.singleShot(0, self._default_layout)
+
     def _default_layout(self) -> None:
         """First start: the profiler gets a third of the height, the left column 520 px."""
         left = [d for k, d in self.docks.items() if k in ("models",)]
         if "profiler" in self.docks:
-            self.resizeDocks([self.docks["profiler"]], [380], Qt.Orientation.Vertical)
+            self.resizeDocks([self.docks["profiler"]], [400], Qt.Orientation.Vertical)
+        if "messages" in self.docks:
+            self.resizeDocks([self.docks["messages"]], [110], Qt.Orientation.Vertical)
         if left:
             self.resizeDocks(left, [560], Qt.Orientation.Horizontal)
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -107,8 +109,14 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--new-tokens", type=int, default=128)
     args = parser.parse_args()
-    head = [headless(args.model, args.new_tokens) for _ in range(args.runs)]
-    result = window_runs(args.model, args.new_tokens, args.runs)
+    from engine.cli import resolve_model
+
+    # The model by path; the window's settings go to a scratch data home (the model's home
+    # may be a read-only cache).
+    model = str(resolve_model(args.model))
+    os.environ["AGENT_WORKBENCH_HOME"] = tempfile.mkdtemp(prefix="aw-gui-bench-")
+    head = [headless(model, args.new_tokens) for _ in range(args.runs)]
+    result = window_runs(model, args.new_tokens, args.runs)
     head_rates = [r for r, _ in head]
     win = statistics.median(result["window_decode_tok_s"])  # type: ignore[arg-type]
     result.update(

@@ -134,12 +134,13 @@ class QtLiveProfiler(QWidget):
                 self.charts[key].set_series(key, t, v[:, 0])
                 moved = True
         gens = self.data.generations
-        if self._changed("ttft", gens.total_written):
+        if self._changed("ttft", gens.total_written) and gens.total_written:
             n, v = gens.snapshot()
             # each generation a short flat segment: visible from the first one, and no
             # scatter symbols (pyqtgraph's ScatterPlotItem leaks references per setData)
             x = (n[:, None] + np.array([-0.3, 0.3])).ravel()
             self.charts["ttft"].set_series("ttft", x, np.repeat(v[:, 0], 2))
+            self.charts["ttft"].fix_y(0, float(v[:, 0].max()) * 1.25 + 1)
         if moved:
             for key in ("cpu", "ram", "rss", "gpu", "tok_s", "itl"):
                 if key in self.charts:
