@@ -33,7 +33,7 @@ def test_items_arrive_in_order_in_the_gui_thread(qtbot) -> None:
     assert got == [(i, True) for i in range(5)]
     assert returned == [50]
     pool.wait()
-    assert pool.active == 0
+    qtbot.waitUntil(lambda: pool.active == 0)
 
 
 def test_abort_is_checked_between_items(qtbot) -> None:
