@@ -81,10 +81,11 @@ class Worker(QRunnable):
     def run(self) -> None:
         signals = self.signals
         signals.started.emit()
+        stopped_early = False
         try:
             result = self._fn(self.state, *self._args, **self._kwargs)
             if isinstance(result, Iterator):
-                result = self._drain(result)
+                result, stopped_early = self._drain(result)
         except Cancelled:
             signals.aborted.emit()
         except Exception as exc:  # noqa: BLE001 - delivered to the GUI as a signal, never lost
@@ -93,7 +94,8 @@ class Worker(QRunnable):
                 report("error", f"{self.name}: {exc}", traceback.format_exc())
             signals.errored.emit(exc)
         else:
-            if self.state.aborted:
+            # Work that finished despite a late abort request did finish: report it.
+            if stopped_early:
                 signals.aborted.emit()
             else:
                 signals.returned.emit(result)
@@ -101,15 +103,16 @@ class Worker(QRunnable):
             self.finished = True
             signals.done.emit()
 
-    def _drain(self, items: Iterator[Any]) -> Any:
+    def _drain(self, items: Iterator[Any]) -> tuple[Any, bool]:
+        """(the generator's return value, whether the abort flag stopped it early)."""
         try:
             while not self.state.aborted:
                 try:
                     item = next(items)
                 except StopIteration as stop:
-                    return stop.value
+                    return stop.value, False
                 self.signals.yielded.emit(item)
-            return None
+            return None, True
         finally:
             close = getattr(items, "close", None)
             if close is not None:

@@ -111,3 +111,14 @@ def test_unknown_message_level_is_refused() -> None:
 
     with pytest.raises(ValueError, match="unknown message level"):
         report("loud", "x")
+
+
+def test_work_that_finished_before_a_late_abort_reports_its_result(qtbot) -> None:
+    def quick(state: TaskState) -> str:
+        state.cancel.cancel()  # as if Cancel was pressed just after the last step
+        return "done"
+
+    worker = Worker(quick)
+    with qtbot.waitSignal(worker.signals.returned) as blocker:
+        WorkerPool().start(worker)
+    assert blocker.args == ["done"]
