@@ -5,12 +5,14 @@ Loading happens in a worker (`load` is thread-safe); `changed` reaches the GUI q
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
 from engine import paths
+from engine.llm.providers import session_options
 from engine.llm.session import LLMSession
 
 
@@ -23,8 +25,13 @@ def resolve_model(name: str) -> Path:
 class SessionHolder(QObject):
     changed = Signal(object)  # the new LLMSession
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, spinning: bool | None = None) -> None:
         super().__init__(parent)
+        #: ONNX Runtime's intra-op threads spin between ops by default; in the window that
+        #: starves the GUI thread on small machines. AGENT_WORKBENCH_GUI_SPIN=1 turns it on.
+        self.spinning = (
+            spinning if spinning is not None else os.environ.get("AGENT_WORKBENCH_GUI_SPIN") == "1"
+        )
         self._lock = threading.Lock()
         self._session: LLMSession | None = None
         self._key: tuple[str, str] | None = None
@@ -40,7 +47,10 @@ class SessionHolder(QObject):
         with self._lock:
             if self._session is not None and self._key == key:
                 return self._session
-            session = LLMSession(folder, provider=provider)
+            options = session_options()
+            if not self.spinning:
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            session = LLMSession(folder, provider=provider, options=options)
             self._session, self._key = session, key
         self.changed.emit(session)
         return session

@@ -4,8 +4,9 @@ probe timer, p50/p99/max) and decode tok/s in the window vs headless `main.py ge
     AGENT_WORKBENCH_HOME=<home with a prepared "default"> QT_QPA_PLATFORM=offscreen \\
         python scripts/gui_bench.py --runs 3 --new-tokens 128
 
-Headless runs happen first (subprocesses, no window alive), then the window runs in this
-process with the profiler's live charts redrawing. Prints one JSON object.
+Headless runs (subprocesses) alternate with the window's runs (this process, profiler
+charts redrawing); the event-loop probe only records during the window's generations.
+Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +39,20 @@ def headless(model: str, new_tokens: int) -> tuple[float, int]:
     return float(data["decode_tok_s"]), int(data["new_tokens"])
 
 
-def window_runs(model: str, new_tokens: int, runs: int) -> dict[str, object]:
+def _percentiles(sorted_ms: list[float]) -> dict[str, float]:
+    if not sorted_ms:
+        return {}
+    n = len(sorted_ms)
+    return {
+        "p50": round(sorted_ms[n // 2], 2),
+        "p99": round(sorted_ms[max(0, int(n * 0.99) - 1)], 2),
+        "max": round(sorted_ms[-1], 2),
+    }
+
+
+def window_runs(
+    model: str, new_tokens: int, runs: int, between: Callable[[], None], idle_s: float = 5.0
+) -> dict[str, object]:
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
 
     from gui.app import create_app
@@ -73,11 +88,23 @@ def window_runs(model: str, new_tokens: int, runs: int) -> dict[str, object]:
     clock.start()
     probe.start()
     rates: list[float] = []
+    # Control: the same probe for a few seconds with the window idle (charts running).
+    recording["on"] = True
+    end = time.monotonic() + idle_s
+    while time.monotonic() < end:
+        app.processEvents()  # type: ignore[attr-defined]
+        time.sleep(0.001)
+    recording["on"] = False
+    idle = sorted(lateness)
+    lateness.clear()
     for i in range(runs + 1):  # the first run loads the session (not measured)
+        if i > 0:
+            between()  # one headless run, alternating with the window's (the machine is noisy)
         loop = QEventLoop()
         worker = console.run()  # type: ignore[attr-defined]
         assert worker is not None
         worker.signals.done.connect(loop.quit)
+        last["t"] = 0  # the gap before this run (a headless run) is not loop latency
         recording["on"] = i > 0
         loop.exec()
         recording["on"] = False
@@ -92,13 +119,11 @@ def window_runs(model: str, new_tokens: int, runs: int) -> dict[str, object]:
     window.close()
     lat = sorted(lateness)
     return {
+        "idle_probe_samples": len(idle),
+        "idle_loop_latency_ms": _percentiles(idle),
         "window_decode_tok_s": rates,
         "probe_samples": len(lat),
-        "loop_latency_ms": {
-            "p50": lat[len(lat) // 2],
-            "p99": lat[int(len(lat) * 0.99) - 1],
-            "max": lat[-1],
-        },
+        "loop_latency_ms": _percentiles(lat),
         "new_tokens": finished.stats.new_tokens,
     }
 
@@ -115,8 +140,10 @@ def main() -> int:
     # may be a read-only cache).
     model = str(resolve_model(args.model))
     os.environ["AGENT_WORKBENCH_HOME"] = tempfile.mkdtemp(prefix="aw-gui-bench-")
-    head = [headless(model, args.new_tokens) for _ in range(args.runs)]
-    result = window_runs(model, args.new_tokens, args.runs)
+    head: list[tuple[float, int]] = []
+    result = window_runs(
+        model, args.new_tokens, args.runs, lambda: head.append(headless(model, args.new_tokens))
+    )
     head_rates = [r for r, _ in head]
     win = statistics.median(result["window_decode_tok_s"])  # type: ignore[arg-type]
     result.update(
