@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,8 +57,26 @@ def start_demo(window: object, model: str) -> object:
     return console.run(messages=demo["messages"])  # type: ignore[attr-defined]
 
 
+def display_problem(env: dict[str, str] | None = None, platform: str = sys.platform) -> str:
+    """Why no window can open here ("" when it can): Qt would abort without a message."""
+    env = dict(os.environ) if env is None else env
+    if not platform.startswith("linux") or env.get("QT_QPA_PLATFORM"):
+        return ""
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return ""
+    return (
+        "no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set): "
+        "start it from a desktop session, or use QT_QPA_PLATFORM=offscreen python main.py "
+        "gui --screenshot FILE [--demo], or the headless commands (python main.py demo)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(argv or []))
+    problem = display_problem()
+    if problem:
+        sys.stderr.write(f"error: {problem}\n")
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = create_app()
     from PySide6.QtCore import QTimer

@@ -45,3 +45,29 @@ def test_demo_with_a_missing_model_exits_2_with_the_reason(tmp_path: Path) -> No
     assert result.returncode == 2
     assert "error: the demo failed:" in result.stderr and "prepare" in result.stderr
     assert shot.is_file()  # the window (with the error shown) is still captured
+
+
+def test_without_a_display_it_says_what_to_do(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.pop("QT_QPA_PLATFORM", None)
+    env.update(PYTHONPATH=str(ROOT), AGENT_WORKBENCH_HOME=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "main.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "error: no display to open the window on" in result.stderr
+    assert "QT_QPA_PLATFORM=offscreen" in result.stderr
+
+
+def test_display_problem_rules() -> None:
+    from gui.app import display_problem
+
+    assert display_problem({}, "linux").startswith("no display")
+    assert display_problem({"DISPLAY": ":0"}, "linux") == ""
+    assert display_problem({"WAYLAND_DISPLAY": "wayland-0"}, "linux") == ""
+    assert display_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux") == ""
+    assert display_problem({}, "win32") == ""
