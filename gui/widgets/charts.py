@@ -9,13 +9,35 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtGui import QPainter
 
 from gui.theme import Theme
 
 
+class DirectAxis(pg.AxisItem):
+    """An axis painted straight onto the view's painter.
+
+    pyqtgraph caches each axis drawing in a QPicture; under PySide6 6.11.3 every
+    `QPainter` opened on a QPicture leaks references to `None` (6 per axis repaint,
+    reproduced with plain PySide6), which a live chart does many times a second. The
+    axis is redrawn only when the view repaints anyway, so the cache buys little here.
+    """
+
+    def paint(self, p: QPainter, opt: object, widget: object) -> None:
+        p.save()
+        try:
+            if self.style["tickFont"]:
+                p.setFont(self.style["tickFont"])
+            specs = self.generateDrawSpecs(p)
+            if specs is not None:
+                self.drawPicture(p, *specs)
+        finally:
+            p.restore()
+
+
 class LiveChart(pg.PlotWidget):
     def __init__(self, title: str, unit: str, theme: Theme, window_s: float = 60.0) -> None:
-        super().__init__()
+        super().__init__(axisItems={"left": DirectAxis("left"), "bottom": DirectAxis("bottom")})
         self.title = title
         self.unit = unit
         self.window_s = window_s
