@@ -88,6 +88,7 @@ def window_runs(
     clock.start()
     probe.start()
     rates: list[float] = []
+    gui_cpu: list[float] = []
     # Control: the same probe for a few seconds with the window idle (charts running).
     recording["on"] = True
     end = time.monotonic() + idle_s
@@ -106,7 +107,10 @@ def window_runs(
         worker.signals.done.connect(loop.quit)
         last["t"] = 0  # the gap before this run (a headless run) is not loop latency
         recording["on"] = i > 0
+        cpu0, wall0 = time.thread_time(), time.monotonic()
         loop.exec()
+        if i > 0:  # CPU the GUI thread itself used while the model generated
+            gui_cpu.append((time.thread_time() - cpu0) / (time.monotonic() - wall0))
         recording["on"] = False
         finished = console.finished  # type: ignore[attr-defined]
         if finished is None:
@@ -123,6 +127,7 @@ def window_runs(
         "idle_loop_latency_ms": _percentiles(idle),
         "window_decode_tok_s": rates,
         "probe_samples": len(lat),
+        "gui_thread_cpu_fraction": [round(c, 3) for c in gui_cpu],
         "loop_latency_ms": _percentiles(lat),
         "new_tokens": finished.stats.new_tokens,
     }

@@ -23,14 +23,20 @@ class DirectAxis(pg.AxisItem):
     axis is redrawn only when the view repaints anyway, so the cache buys little here.
     """
 
+    _specs: object = None
+
     def paint(self, p: QPainter, opt: object, widget: object) -> None:
         p.save()
         try:
             if self.style["tickFont"]:
                 p.setFont(self.style["tickFont"])
-            specs = self.generateDrawSpecs(p)
-            if specs is not None:
-                self.drawPicture(p, *specs)
+            # pyqtgraph sets `picture` to None whenever the axis must be laid out again;
+            # until then the tick/text specs are reused (no QPicture involved).
+            if getattr(self, "picture", None) is None or self._specs is None:
+                self._specs = self.generateDrawSpecs(p)
+                self.picture = True
+            if self._specs is not None:
+                self.drawPicture(p, *self._specs)  # type: ignore[misc]
         finally:
             p.restore()
 
@@ -49,7 +55,6 @@ class LiveChart(pg.PlotWidget):
         item.setDownsampling(auto=True, mode="peak")
         item.hideButtons()
         item.setMenuEnabled(False)
-        item.showGrid(x=True, y=True, alpha=0.15)
         item.getViewBox().setLimits(yMin=0)
         item.setLabel("bottom", "s since start")
         self.setMouseEnabled(x=False, y=False)
