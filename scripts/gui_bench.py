@@ -66,6 +66,8 @@ def window_runs(
     ctx.start()
     window = MainWindow(ctx)
     window.show()
+    if os.environ.get("GUI_BENCH_HIDE_PROFILER"):  # to see what the live charts cost
+        window.docks["profiler"].hide()
     console = window.panels["console"]
     console.model.setCurrentText(model)  # type: ignore[attr-defined]
     console.chat.setChecked(False)  # type: ignore[attr-defined]

@@ -22,12 +22,19 @@ from gui.theme import Theme
 from gui.widgets.charts import LiveChart
 
 REDRAW_MS = 50
+#: A chart repaints at most this often (measured: each repaint of the seven charts costs the
+#: GUI thread enough CPU to slow a 2-core machine's decoding; see docs/performance.md).
+MIN_REPAINT_S = 0.2
 
 
 @register_panel("profiler", "Live profiler", area="bottom", order=30, shortcut="Ctrl+3")
 class QtLiveProfiler(QWidget):
-    def __init__(self, ctx: AppContext, redraw_ms: int = REDRAW_MS) -> None:
+    def __init__(
+        self, ctx: AppContext, redraw_ms: int = REDRAW_MS, min_repaint_s: float = MIN_REPAINT_S
+    ) -> None:
         super().__init__()
+        self.min_repaint_s = min_repaint_s
+        self._last_repaint = 0.0
         self.ctx = ctx
         self.data = ProfilerData(ctx.t0)
         theme = ctx.theme
@@ -111,8 +118,12 @@ class QtLiveProfiler(QWidget):
     def tick(self) -> None:
         """One redraw: copy only the rings that changed into their curves."""
         self.ticks += 1
-        now = time.monotonic() - self.ctx.t0
-        self.data.sample_rate(time.monotonic())
+        wall = time.monotonic()
+        now = wall - self.ctx.t0
+        self.data.sample_rate(wall)
+        if wall - self._last_repaint < self.min_repaint_s:
+            return
+        self._last_repaint = wall
         moved = False
         system = self.ctx.sampler.buffers.get("system")
         if system is not None and self._changed("system", system.total_written):

@@ -27,7 +27,9 @@ def count_color(widget, color: str, tolerance: int = 40) -> int:
 
 
 def _profiler(ctx, qtbot) -> QtLiveProfiler:
-    panel = QtLiveProfiler(ctx, redraw_ms=1_000_000)  # ticks are driven by the test
+    panel = QtLiveProfiler(
+        ctx, redraw_ms=1_000_000, min_repaint_s=0
+    )  # ticks are driven by the test
     qtbot.addWidget(panel)
     panel.resize(1200, 500)
     panel.show()
