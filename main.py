@@ -6,12 +6,14 @@ import sys
 
 
 def main() -> int:
+    argv = sys.argv[1:]
+    if not argv or argv[0] == "gui":
+        # The window lives in gui/; the engine (and its CLI) never imports it.
+        from gui.app import main as gui_main
+
+        return gui_main(argv[1:])
     from engine.cli import main as cli_main
 
-    argv = sys.argv[1:]
-    if not argv:
-        # The window arrives with the GUI issue; until then the default is the headless demo.
-        argv = ["demo"]
     return cli_main(argv)
 
 

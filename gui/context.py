@@ -1,0 +1,62 @@
+"""`AppContext`: what every panel shares (workers, the sampler, the model session, theme)."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QObject, Signal
+
+from engine.telemetry.sampler import HardwareSampler
+from engine.telemetry.sources import default_sources
+from gui.bridge import WorkerPool
+from gui.sessions import SessionHolder
+from gui.settings import RecentFiles, open_settings
+from gui.theme import Theme, load_theme
+
+
+class GenerationFeed(QObject):
+    """Every generation event shown in the window, re-emitted for listeners (profiler).
+
+    Consoles call `publish` from their main-thread slots; the profiler subscribes.
+    """
+
+    started = Signal(float)  # monotonic time the generation was asked for
+    received = Signal(object)  # engine.llm.events.TokenDelta | GenerationFinished
+
+    def publish_started(self) -> None:
+        self.started.emit(time.monotonic())
+
+    def publish(self, event: object) -> None:
+        self.received.emit(event)
+
+
+class AppContext(QObject):
+    theme_changed = Signal(object)  # Theme
+
+    def __init__(
+        self, sample_hz: float = 10.0, sample_seconds: float = 600.0, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.t0 = time.monotonic()
+        self.settings = open_settings()
+        self.pool = WorkerPool(self)
+        self.sessions = SessionHolder(self)
+        self.generation = GenerationFeed(self)
+        self.sampler = HardwareSampler(default_sources(), rate_hz=sample_hz, seconds=sample_seconds)
+        self.recent_models = RecentFiles(self.settings, "model_sources")
+        name = str(self.settings.value("theme", "dark"))
+        self.theme: Theme = load_theme(name if name in ("dark", "light") else "dark")
+
+    def set_theme(self, name: str) -> None:
+        self.theme = load_theme(name)
+        self.settings.setValue("theme", name)
+        self.theme_changed.emit(self.theme)
+
+    def start(self) -> None:
+        self.sampler.start()
+
+    def shutdown(self, wait_ms: int = 5000) -> None:
+        self.pool.abort_all()
+        self.pool.wait(wait_ms)
+        self.sampler.stop()
+        self.settings.sync()

@@ -1,0 +1,61 @@
+"""`SessionHolder`: the one loaded LLMSession the window generates with.
+
+Loading happens in a worker (`load` is thread-safe); `changed` reaches the GUI queued.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from engine import paths
+from engine.llm.providers import session_options
+from engine.llm.session import LLMSession
+
+
+def resolve_model(name: str) -> Path:
+    """A prepared model by name, or a path to a prepared folder."""
+    path = Path(name).expanduser()
+    return path if path.is_dir() else paths.models_dir() / name
+
+
+class SessionHolder(QObject):
+    changed = Signal(object)  # the new LLMSession
+
+    def __init__(self, parent: QObject | None = None, spinning: bool | None = None) -> None:
+        super().__init__(parent)
+        #: ONNX Runtime's intra-op threads spin between ops by default; in the window that
+        #: starves the GUI thread on small machines. AGENT_WORKBENCH_GUI_SPIN=1 turns it on.
+        self.spinning = (
+            spinning if spinning is not None else os.environ.get("AGENT_WORKBENCH_GUI_SPIN") == "1"
+        )
+        self._lock = threading.Lock()
+        self._session: LLMSession | None = None
+        self._key: tuple[str, str] | None = None
+
+    @property
+    def current(self) -> LLMSession | None:
+        return self._session
+
+    def load(self, model: str, provider: str = "auto") -> LLMSession:
+        """The session for (model, provider), reusing the loaded one when it matches."""
+        folder = resolve_model(model)
+        key = (str(folder.resolve()), provider)
+        with self._lock:
+            if self._session is not None and self._key == key:
+                return self._session
+            options = session_options()
+            if not self.spinning:
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            session = LLMSession(folder, provider=provider, options=options)
+            self._session, self._key = session, key
+        self.changed.emit(session)
+        return session
+
+
+def load_session(state: object, holder: SessionHolder, model: str, provider: str) -> str:
+    """Worker body (`gui.bridge.Worker`): load a session; `changed` tells the window."""
+    return holder.load(model, provider).provider.describe()

@@ -1,0 +1,1 @@
+"""Reusable widgets (no engine work of their own)."""

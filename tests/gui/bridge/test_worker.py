@@ -1,0 +1,124 @@
+"""The worker bridge: generator items as queued signals, abort between items, errors."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from engine.errors import Cancelled, ModelError
+from gui.bridge import TaskState, Worker, WorkerPool
+from gui.bridge.messages import message_bridge
+
+
+def _count(state: TaskState, n: int) -> Iterator[int]:
+    yield from range(n)
+    return n * 10
+
+
+def test_items_arrive_in_order_in_the_gui_thread(qtbot) -> None:
+    pool = WorkerPool()
+    got: list[tuple[int, bool]] = []
+    worker = Worker(_count, 5)
+    worker.signals.yielded.connect(
+        lambda i: got.append((i, threading.current_thread() is threading.main_thread()))
+    )
+    returned: list[object] = []
+    worker.signals.returned.connect(returned.append)
+    with qtbot.waitSignals(
+        [worker.signals.started, worker.signals.returned, worker.signals.done], order="strict"
+    ):
+        pool.start(worker)
+    assert got == [(i, True) for i in range(5)]
+    assert returned == [50]
+    pool.wait()
+    qtbot.waitUntil(lambda: pool.active == 0)
+
+
+def test_abort_is_checked_between_items(qtbot) -> None:
+    release = threading.Event()
+
+    def endless(state: TaskState) -> Iterator[int]:
+        i = 0
+        while True:
+            release.wait(5)
+            yield i
+            i += 1
+
+    pool = WorkerPool()
+    worker = Worker(endless)
+    items: list[int] = []
+    worker.signals.yielded.connect(items.append)
+    returned: list[object] = []
+    worker.signals.returned.connect(returned.append)
+    with qtbot.waitSignal(worker.signals.aborted, timeout=5000):
+        pool.start(worker)
+        qtbot.waitUntil(lambda: worker.state is not None)
+        worker.abort()
+        release.set()
+    qtbot.waitUntil(lambda: worker.finished)
+    assert returned == []
+    assert len(items) <= 1
+
+
+def test_cancelled_from_the_engine_is_an_abort_not_an_error(qtbot) -> None:
+    def cancelled(state: TaskState) -> None:
+        raise Cancelled("cancelled")
+
+    worker = Worker(cancelled)
+    errors: list[object] = []
+    worker.signals.errored.connect(errors.append)
+    with qtbot.waitSignal(worker.signals.aborted):
+        WorkerPool().start(worker)
+    assert errors == []
+
+
+def test_errors_arrive_as_a_signal_and_on_the_message_path(qtbot) -> None:
+    def broken(state: TaskState) -> Iterator[int]:
+        yield 1
+        raise ModelError("the model folder is gone; prepare it again")
+
+    messages: list[object] = []
+    message_bridge().message.connect(messages.append)
+    worker = Worker(broken, name="load")
+    with qtbot.waitSignal(worker.signals.errored) as blocker:
+        WorkerPool().start(worker)
+    assert isinstance(blocker.args[0], ModelError)
+    qtbot.waitUntil(lambda: bool(messages))
+    assert messages[-1].level == "error"
+    assert "load: the model folder is gone" in messages[-1].text
+    assert "Traceback" in messages[-1].detail
+    message_bridge().message.disconnect(messages.append)
+
+
+def test_callback_style_work_reports_through_the_state(qtbot) -> None:
+    def callback_style(state: TaskState) -> str:
+        for stage in ("export", "quantize"):
+            state.emit(stage)
+        return "ok"
+
+    worker = Worker(callback_style)
+    got: list[object] = []
+    worker.signals.yielded.connect(got.append)
+    with qtbot.waitSignal(worker.signals.returned) as blocker:
+        WorkerPool().start(worker)
+    assert got == ["export", "quantize"] and blocker.args == ["ok"]
+
+
+def test_unknown_message_level_is_refused() -> None:
+    from gui.bridge import report
+
+    with pytest.raises(ValueError, match="unknown message level"):
+        report("loud", "x")
+
+
+def test_work_that_finished_before_a_late_abort_reports_its_result(qtbot) -> None:
+    def quick(state: TaskState) -> str:
+        state.cancel.cancel()  # as if Cancel was pressed just after the last step
+        return "done"
+
+    worker = Worker(quick)
+    with qtbot.waitSignal(worker.signals.returned) as blocker:
+        WorkerPool().start(worker)
+    assert blocker.args == ["done"]

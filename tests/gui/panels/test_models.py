@@ -1,0 +1,89 @@
+"""Model manager: real prepared folders, loading a session on a provider, preparing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gui.panels.models import COLUMNS, QtModelManager
+
+
+def test_lists_real_prepared_folders_with_manifests(ctx, qtbot, tiny_models: Path) -> None:
+    panel = QtModelManager(ctx)
+    qtbot.addWidget(panel)
+    names = [panel.table.item(r, 0).text() for r in range(panel.table.rowCount())]
+    on_disk = sorted(
+        p.name for p in (tiny_models / "models").iterdir() if (p / "model.json").exists()
+    )
+    assert names == on_disk and "tiny-int4" in names
+    row = [panel.table.item(names.index("tiny-int4"), c).text() for c in range(len(COLUMNS))]
+    assert row[1] == "int4" and row[2].endswith("MB") and row[4] == "base"
+    assert row[3] != "not validated" and row[5].startswith("hf:")
+    panel.select_model("tiny-int4")
+    assert "quantization: int4" in panel.details.toPlainText()
+    assert "validation: top-1 agreement" in panel.details.toPlainText()
+    assert not panel.empty.isVisible()
+
+
+def test_empty_data_home_says_how_to_prepare(ctx, qtbot) -> None:
+    panel = QtModelManager(ctx)
+    qtbot.addWidget(panel)
+    assert panel.table.rowCount() == 0
+    assert "No prepared models yet" in panel.empty.text()
+    assert not panel.load_button.isEnabled()
+
+
+def test_load_shows_what_the_session_really_runs_on(ctx, qtbot, tiny_models: Path) -> None:
+    panel = QtModelManager(ctx)
+    qtbot.addWidget(panel)
+    panel.select_model("tiny-int4")
+    panel.provider.setCurrentText("cuda")
+    with qtbot.waitSignal(ctx.sessions.changed, timeout=60000):
+        panel.load_button.click()
+    qtbot.waitUntil(lambda: "running on cpu" in panel.runtime.text(), timeout=5000)
+    text = panel.runtime.text()
+    assert "asked for <b>cuda</b>" in text
+    assert "cuda is not available" in text or "could not start" in text
+    assert ctx.sessions.current.provider.active == "cpu"
+
+
+def test_prepare_bad_source_shows_the_error(ctx, qtbot, tmp_path: Path) -> None:
+    panel = QtModelManager(ctx)
+    qtbot.addWidget(panel)
+    box = panel.prepare_box
+    box.kind.setCurrentText("Hugging Face folder")
+    box.path.setText(str(tmp_path / "missing-folder"))
+    box.start()
+    qtbot.waitUntil(lambda: box.worker is None, timeout=30000)
+    assert "failed:" in box.progress.message.text()
+    assert "does not exist" in box.progress.message.text()
+    assert box.start_button.isEnabled()
+
+
+@pytest.mark.export
+def test_prepare_a_hf_folder_with_progress_then_cancel(ctx, qtbot, tiny_hf: Path) -> None:
+    panel = QtModelManager(ctx)
+    qtbot.addWidget(panel)
+    box = panel.prepare_box
+    box.kind.setCurrentText("Hugging Face folder")
+    box.path.setText(str(tiny_hf))
+    box.quant.setCurrentText("fp32")  # a random tiny model keeps no agreement in 8 bits
+    box.name.setText("tiny-gui")
+    stages: list[str] = []
+    box.start()
+    box.worker.signals.yielded.connect(lambda p: stages.append(p.stage))
+    qtbot.waitUntil(lambda: box.worker is None, timeout=180000)
+    assert box.progress.message.text() == "prepared tiny-gui"
+    assert "tiny-gui" in [m.name for m in panel.manifests]
+    assert panel.selected().name == "tiny-gui"
+    assert stages and box.progress.bar.value() == 1000
+    assert str(tiny_hf.resolve()) in [str(p) for p in ctx.recent_models.items()]
+    # Again under another name, cancelled at its first progress report: nothing is kept.
+    box.name.setText("tiny-cancelled")
+    box.start()
+    box.progress.cancel.click()  # the engine's Reporter raises Cancelled at its next report
+    qtbot.waitUntil(lambda: box.worker is None, timeout=180000)
+    assert "cancelled" in box.progress.message.text()
+    panel.refresh()
+    assert "tiny-cancelled" not in [m.name for m in panel.manifests]

@@ -1,0 +1,81 @@
+"""The main window: one dock per registered panel, shortcuts, themes, remembered state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+from gui.bridge import report
+from gui.panels.registry import registered_panels
+
+
+def test_every_registered_panel_is_a_dock(window) -> None:
+    ids = [spec.id for spec in registered_panels()]
+    assert ids == ["models", "console", "profiler", "messages"]
+    for spec in registered_panels():
+        dock = window.docks[spec.id]
+        assert dock.windowTitle() == spec.title and dock.isVisible()
+        assert dock.toggleViewAction().shortcut().toString() == spec.shortcut
+
+
+def test_panel_shortcut_toggles_its_dock(window, qtbot) -> None:
+    dock = window.docks["profiler"]
+    dock.toggleViewAction().trigger()
+    assert not dock.isVisible()
+    dock.toggleViewAction().trigger()
+    assert dock.isVisible()
+    lines = window.shortcut_lines()
+    assert any(line.startswith("Ctrl+Q") for line in lines)
+    assert any("Toggle theme" in line for line in lines)
+
+
+def test_theme_switch_changes_palette_and_charts_and_is_saved(window, ctx) -> None:
+    app = QApplication.instance()
+    dark_window = app.palette().window().color().name()
+    window.toggle_theme()
+    assert ctx.theme.name == "light"
+    assert app.palette().window().color().name() == ctx.theme.color("window") != dark_window
+    chart = window.panels["profiler"].charts["cpu"]
+    assert chart.backgroundBrush().color().name() == ctx.theme.chart("background")
+    assert ctx.settings.value("theme") == "light"
+
+
+def test_window_state_is_remembered(ctx, qtbot, _data_home: Path) -> None:
+    from gui.context import AppContext
+    from gui.window import MainWindow
+
+    first = MainWindow(ctx)
+    qtbot.addWidget(first)
+    first.show()
+    first.resize(1234, 1010)
+    first.docks["messages"].hide()
+    geometry = first.saveGeometry()
+    first.close()
+    assert (_data_home / "gui.ini").is_file()
+    # (the offscreen screen is 800x600, so restoreGeometry clamps the size: compare bytes)
+    assert ctx.settings.value("window/geometry") == geometry
+    second = MainWindow(AppContext())
+    qtbot.addWidget(second)
+    second.show()
+    assert not second.docks["messages"].isVisible()
+    second.close()
+
+
+def test_messages_reach_status_bar_and_messages_panel(window, qtbot) -> None:
+    report("error", "the provider cuda could not start")
+    qtbot.waitUntil(lambda: "cuda could not start" in window.statusBar().currentMessage())
+    texts = window.panels["messages"].texts()
+    assert any("error: the provider cuda could not start" in t for t in texts)
+
+
+def test_open_model_folder_loads_it_and_remembers_it(window, ctx, qtbot, tiny_int4) -> None:
+    with qtbot.waitSignal(ctx.sessions.changed, timeout=60000):
+        window.open_model_folder(tiny_int4)
+    assert ctx.sessions.current.folder == tiny_int4
+    assert window.recent_folders.items() == [tiny_int4.resolve()]
+    qtbot.waitUntil(lambda: "running on cpu" in window.provider_label.text())
+    console = window.panels["console"]
+    assert console.model.currentText() == str(tiny_int4)  # outside the data home: by path
+    window._fill_recent()
+    assert [a.text() for a in window.recent_menu.actions()] == [str(tiny_int4.resolve())]

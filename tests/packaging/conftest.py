@@ -1,0 +1,3 @@
+from tests.engine.conftest import tiny_hf, tiny_home, tiny_int4
+
+__all__ = ["tiny_hf", "tiny_home", "tiny_int4"]
