@@ -30,6 +30,19 @@ class GenerationFeed(QObject):
         self.received.emit(event)
 
 
+class AgentFeed(QObject):
+    """The agent the person is working on, and the events of its runs.
+
+    The designer emits `opened` with the agent file's path whenever it opens, creates or
+    saves one; the run console follows it. The run console re-emits every run event
+    (engine.agent.events.*) on `run_event` from its main-thread slots; the profiler's
+    timeline and the memory browser listen.
+    """
+
+    opened = Signal(object)  # pathlib.Path of the *.agent.yaml file
+    run_event = Signal(object)  # engine.agent.events.RunEvent
+
+
 class AppContext(QObject):
     theme_changed = Signal(object)  # Theme
 
@@ -42,8 +55,10 @@ class AppContext(QObject):
         self.pool = WorkerPool(self)
         self.sessions = SessionHolder(self)
         self.generation = GenerationFeed(self)
+        self.agents = AgentFeed(self)
         self.sampler = HardwareSampler(default_sources(), rate_hz=sample_hz, seconds=sample_seconds)
         self.recent_models = RecentFiles(self.settings, "model_sources")
+        self.recent_agents = RecentFiles(self.settings, "agent_files")
         name = str(self.settings.value("theme", "dark"))
         self.theme: Theme = load_theme(name if name in ("dark", "light") else "dark")
 
