@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.telemetry.metrics import LatencySummary
-from engine.telemetry.records import EventRecord, SpanRecord
+from engine.telemetry.records import EventRecord, SpanRecord, json_safe
 
 TOKEN_KINDS = frozenset({"token", "token_delta"})
 ANSWER_KINDS = ("final_answer",)
@@ -104,7 +104,9 @@ class RunMetrics:
     per_generation: tuple[GenerationTiming, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As the session file holds it (lists, not tuples): the same before and after saving."""
+        data: dict[str, Any] = json_safe(asdict(self))
+        return data
 
     @classmethod
     def of(cls, events: Sequence[EventRecord], spans: Sequence[SpanRecord]) -> RunMetrics:
@@ -184,11 +186,15 @@ def _quality(events: Sequence[EventRecord]) -> Quality:
     for e in events:
         if e.kind in ANSWER_KINDS:
             answer = str(e.data.get("text", e.data.get("answer", "")))
-    if answer is None:
+    ended = [e for e in events if e.kind == "run_finished"]
+    if ended and "final_answer" in ended[-1].data:  # an agent run's own (None: never answered)
+        final = ended[-1].data.get("final_answer")
+        answer = None if final is None else str(final)
+    elif answer is None:
         finished = [e for e in events if e.kind == "generation_finished"]
         answer = str(finished[-1].data.get("text", "")) if finished else None
     calls = [e for e in events if e.kind == "tool_call"]
     invalid = sum(1 for e in calls if e.data.get("valid") is False or e.data.get("error"))
     errors = sum(1 for e in events if e.kind == "run_error")
-    stop = [str(e.data.get("stop_reason")) for e in events if e.kind == "run_finished"]
-    return Quality(answer, len(calls), len(calls) - invalid, errors, stop[-1] if stop else None)
+    stop = str(ended[-1].data.get("stop_reason")) if ended else None
+    return Quality(answer, len(calls), len(calls) - invalid, errors, stop)
