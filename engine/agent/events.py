@@ -75,8 +75,10 @@ class TokenDelta(RunEvent):
 @dataclass(frozen=True)
 class GenerationTimed(RunEvent):
     """The timings of one model generation, after its last TokenDelta (phase: step | plan |
-    reflect). `t` is when it ended, `started_t` when it was asked for, `first_token_t` its
-    first token; all on the monotonic clock of the other events."""
+    reflect). `requested_t`: the loop asked for it (then the prompt is rendered and the
+    grammar compiled; the first one also builds the grammar's view of the tokenizer);
+    `started_t`: the engine began (prefill); `first_token_t`; `t`: it ended. All on the
+    monotonic clock of the other events."""
 
     phase: str
     stop_reason: str
@@ -88,6 +90,7 @@ class GenerationTimed(RunEvent):
     prefill_tok_s: float
     decode_ms: float
     decode_tok_s: float
+    requested_t: float
     started_t: float
     first_token_t: float
     peak_rss_mb: float = 0.0

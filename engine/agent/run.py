@@ -189,6 +189,7 @@ class AgentRun:
         self, messages: list[Message], grammar: Grammar | None, phase: str
     ) -> Generator[ev.AgentEvent, None, str]:
         """One model generation; returns its text. Raises BudgetExceeded at a limit."""
+        requested = time.monotonic()
         self.cancel.raise_if_done()
         max_new = min(self.spec.model.max_step_tokens, self.budget.tokens_left)
         if max_new <= 0:
@@ -210,12 +211,14 @@ class AgentRun:
         if finished is None:
             raise WorkbenchError("the model ended a generation without a finish event")
         self._account(finished)
-        yield self._timed(finished, phase)
+        yield self._timed(finished, phase, requested)
         if finished.stop_reason == "cancelled":
             raise BudgetExceeded(self.cancel.reason())
         return finished.text
 
-    def _timed(self, finished: GenerationFinished, phase: str) -> ev.GenerationTimed:
+    def _timed(
+        self, finished: GenerationFinished, phase: str, requested: float
+    ) -> ev.GenerationTimed:
         s = finished.stats
         return ev.GenerationTimed(
             t=finished.t,
@@ -230,6 +233,7 @@ class AgentRun:
             prefill_tok_s=s.prefill_tok_s,
             decode_ms=s.decode_ms,
             decode_tok_s=s.decode_tok_s,
+            requested_t=min(requested, s.t_start),
             started_t=s.t_start,
             first_token_t=s.t_first_token,
             peak_rss_mb=s.peak_rss_mb,

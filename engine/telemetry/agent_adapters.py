@@ -4,8 +4,10 @@ Every other agent event (RunStarted, ToolCall, FinalAnswer ...) goes through the
 adapter. A `GenerationTimed` becomes the same three records as the engine's
 GenerationFinished (`generation_started` at its start, `prefill_finished` at its first
 token, `generation_finished` with its stats), so an agent run's generations, prefill and
-decode spans and its TTFT and rates come out exactly as a plain generation's do. A
-`MemoryQuery` becomes `memory_query` (the retrieval's start) and `memory_query_finished`.
+decode spans and its TTFT and rates come out exactly as a plain generation's do; before
+them a `generation_requested` when the loop asked earlier than the engine began (the
+`prepare` span: prompt rendering, grammar compilation). A `MemoryQuery` becomes
+`memory_query` (the retrieval's start) and `memory_query_finished`.
 """
 
 from __future__ import annotations
@@ -42,7 +44,12 @@ def generation(event: GenerationTimed) -> list[Observed]:
         "name": name,
     }
     end = {"phase": event.phase, "stop_reason": event.stop_reason, "stats": stats}
+    prepare: list[Observed] = []
+    if event.requested_t < event.started_t:  # prompt rendering, grammar compilation
+        asked = {"phase": event.phase}
+        prepare.append(Observed("generation_requested", event.requested_t, asked, event.step))
     return [
+        *prepare,
         Observed("generation_started", event.started_t, begin, event.step),
         Observed("prefill_finished", event.first_token_t, {"phase": event.phase}, event.step),
         Observed("generation_finished", event.t, end, event.step),

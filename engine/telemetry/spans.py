@@ -34,6 +34,7 @@ SPAN_RULES: tuple[SpanRule, ...] = (
     SpanRule("load", "model_load_started", ("model_load_finished",), label="model"),
     SpanRule("generation", "generation_started", ("generation_finished",), label="name"),
     SpanRule("prefill", "generation_started", ("prefill_finished",)),
+    SpanRule("prepare", "generation_requested", ("generation_started",)),
     SpanRule("decode", "prefill_finished", ("generation_finished",)),
     SpanRule("tool", "tool_call", ("tool_result",), key="tool", label="tool"),
     SpanRule("subtask", "plan_step[status=started]", ("plan_step[status=done]",), key="index"),

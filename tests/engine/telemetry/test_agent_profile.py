@@ -33,6 +33,7 @@ from tests.helpers.fake_model import call, final
 
 PREFILL, GAP = 0.125, 0.015625  # seconds: to the first token, between tokens
 TOOL, RETRIEVE, EDIT = 0.25, 0.0625, 0.5  # the tool, the retrieve hook, the edit_plan hook
+PREPARE = 0.03125  # the first generation's setup before the engine starts (a grammar's)
 
 
 class Clock:
@@ -54,6 +55,7 @@ class ClockModel:
     def __init__(self, clock: Clock, outputs: Sequence[str]) -> None:
         self.clock, self.outputs = clock, list(outputs)
         self.sampling = SamplingParams(seed=1)
+        self.setup = [PREPARE]
 
     def render(self, messages: Sequence[dict[str, str]]) -> str:
         return "\n".join(f"{m['role']}: {m['content']}" for m in messages) + "\nassistant:"
@@ -63,6 +65,8 @@ class ClockModel:
 
     def generate(self, prompt: str, **_: Any) -> Iterator[TokenDelta | GenerationFinished]:
         text = self.outputs.pop(0)
+        if self.setup:
+            self.clock.advance(self.setup.pop())
         words = text.split(" ")
         pieces = [w + " " for w in words[:-1]] + words[-1:]
         start = self.clock()
@@ -161,6 +165,7 @@ def test_the_run_yields_one_timing_per_generation(recorded: tuple[list[Any], Any
     # each comes after its generation's tokens and before what the step did with the text
     kinds = [type(e).__name__ for e in events if not isinstance(e, ev.TokenDelta)]
     assert kinds[kinds.index("ToolCall") - 1] == "GenerationTimed"
+    assert [g.started_t - g.requested_t for g in timed] == [PREPARE, 0, 0, 0]
     query = next(e for e in events if isinstance(e, ev.MemoryQuery))
     assert (query.hits, query.top_k, query.t - query.started_t) == (1, 1, RETRIEVE)
     # the agent's own consumers are unchanged: --json steps, RunFinished metrics
@@ -178,7 +183,7 @@ def test_per_step_durations_are_exact(recorded: tuple[list[Any], Any]) -> None:
     plan = gen_ms(5)
     assert steps[1] == {
         "step": 1,
-        "ms": plan + EDIT * 1000,
+        "ms": PREPARE * 1000 + plan + EDIT * 1000,
         "tokens": 5,  # its first token was empty text (no token event), it still counts
         "phase": "plan",
         "parts_ms": {
@@ -186,6 +191,7 @@ def test_per_step_durations_are_exact(recorded: tuple[list[Any], Any]) -> None:
             "generation": plan,
             "planning": plan + EDIT * 1000,  # the plan's generation and the edit_plan hook
             "prefill": PREFILL * 1000,
+            "prepare": PREPARE * 1000,
         },
         "tools": [],
     }
@@ -204,7 +210,7 @@ def test_per_step_durations_are_exact(recorded: tuple[list[Any], Any]) -> None:
     }
     assert (steps[3]["ms"], steps[3]["tokens"]) == (gen_ms(3), 3)
     assert (steps[4]["ms"], steps[4]["tokens"]) == (gen_ms(4), 4)
-    total = RETRIEVE * 1000 + plan + EDIT * 1000 + gen_ms(6) + TOOL * 1000 + gen_ms(3) + gen_ms(4)
+    total = (RETRIEVE + PREPARE + EDIT + TOOL) * 1000 + plan + gen_ms(6) + gen_ms(3) + gen_ms(4)
     assert m["durations"]["agent_run"]["max_ms"] == total
     assert m["durations"]["subtask"]["max_ms"] == gen_ms(6) + TOOL * 1000 + gen_ms(3)
 
@@ -244,6 +250,7 @@ def test_an_agent_session_saves_loads_and_exports(
         ("generation", "generate:plan"),
         ("generation", "generate:step"),
         ("planning", "planning"),
+        ("prepare", "prepare"),
         ("retrieval", "retrieval"),
         ("subtask", "subtask"),
         ("tool", "work"),
