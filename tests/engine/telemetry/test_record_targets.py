@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from engine.cli import main
-from engine.telemetry import session_file
+from engine.telemetry import chrome_trace, session_file
 from engine.telemetry.trace_check import problems
+from tests.helpers.fake_model import ScriptedModel, call
 
 AGENT = """\
 schema_version: 1
@@ -128,3 +129,29 @@ def test_only_agent_run_can_be_recorded(
     missing = str(agent_file.with_name("missing.agent.yaml"))
     assert main(["profile", "record", "--", "agent", "run", missing, "--task", "x"]) == 2
     assert "missing.agent.yaml" in capsys.readouterr().err
+
+
+def test_ctrl_c_keeps_the_recorded_agent_run(
+    agent_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    def interrupt(prompt: str) -> str:
+        raise KeyboardInterrupt
+
+    model = ScriptedModel([call("calculator", '{"expression": "2 + 3"}'), interrupt])
+    monkeypatch.setattr("engine.agent.launch.open_model", lambda *args: model)
+    out = tmp_path / "cut.awprof.json"
+    argv = ["profile", "record", "--out", str(out), "--json", "--", "agent", "run"]
+    assert main([*argv, str(agent_file), "--task", "What is 2 + 3?", "--approve", "auto"]) == 130
+    assert json.loads(capsys.readouterr().out)["cancelled"] is True
+    s = session_file.load(out)
+    [run] = s.runs
+    assert s.extra["cancelled"] and run.manifest == {"name": "fake"}
+    assert run.provider == {"active": "cpu"}
+    m = run.metrics
+    assert (m["generations"], m["quality"]["tool_calls_valid"], m["quality"]["stop_reason"]) == (
+        1, 1, None)  # fmt: skip
+    cut = {sp.kind for sp in run.spans if sp.incomplete}
+    assert cut == {"agent_run"}  # the interrupted generation never reported its timings
+    assert [st["step"] for st in m["steps"]] == [0, 1]
+    assert problems(chrome_trace.build(s)) == []
