@@ -7,6 +7,7 @@ recorded spans and RunMetrics can be checked with `==`, not approximately.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -23,9 +24,11 @@ from engine.agent.spec import MemorySpec
 from engine.llm.events import GenerationFinished, GenerationStats, TokenDelta
 from engine.llm.sampling import SamplingParams
 from engine.telemetry import chrome_trace, session_file
+from engine.telemetry.compare import compare, format_table
 from engine.telemetry.recorder import Recorder
 from engine.telemetry.sampler import HardwareSampler
 from engine.telemetry.sources import SystemSource
+from engine.telemetry.summary import format_summary
 from engine.telemetry.trace_check import problems
 from engine.tools.base import Tool, ToolRegistry
 from tests.engine.agent.conftest import make_spec
@@ -261,3 +264,22 @@ def test_an_agent_session_saves_loads_and_exports(
     assert {"memory_hit", "plan_step", "final_answer"} <= set(instants)
     threads = [e["args"]["name"] for e in trace["traceEvents"] if e["name"] == "thread_name"]
     assert threads[0] == "run 1: agent clock"
+
+
+def test_sessions_recorded_before_agent_profiling_still_show_and_compare(
+    recorded: tuple[list[Any], Any],
+) -> None:
+    _, session = recorded
+    new = copy.deepcopy(session)
+    old = copy.deepcopy(session)
+    m = old.runs[0].metrics
+    for key in ("ttft", "per_generation"):
+        del m[key]
+    del m["quality"]["stop_reason"]
+    m["steps"] = [{k: st[k] for k in ("step", "ms", "tokens")} for st in m["steps"]]
+    text = format_summary(old)
+    assert "step 2: " in text and "generation (step" not in text
+    result = compare(old, new)
+    rows = {r["metric"]: r for r in result["metrics"]}
+    assert rows["ttft.p50_ms"]["a"] is None and rows["ttft.p50_ms"]["b"] == PREFILL * 1000
+    assert "stopped A None, B final_answer" in format_table(result)
