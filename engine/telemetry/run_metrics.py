@@ -171,8 +171,7 @@ def _steps(events: Sequence[EventRecord], spans: Sequence[SpanRecord]) -> tuple[
             dict(sorted(parts[s.step].items())),
             tuple(tools[s.step]),
         )
-        for s in spans
-        if s.kind == "step"
+        for s in sorted((s for s in spans if s.kind == "step"), key=lambda s: s.step)
     )
 
 

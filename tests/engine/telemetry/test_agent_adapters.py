@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -112,13 +113,26 @@ def gen_ms(tokens: int) -> float:
 
 
 @pytest.fixture
-def recorded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[list[Any], Any]:
-    clock = Clock()
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The run loop's clock (and the recorder's, below)."""
+    fake = Clock()
     monkeypatch.setattr(
         "engine.agent.run.time",
-        SimpleNamespace(monotonic=clock, strftime=time.strftime, gmtime=time.gmtime),
+        SimpleNamespace(monotonic=fake, strftime=time.strftime, gmtime=time.gmtime),
     )
+    return fake
 
+
+def record(clock: Clock, run: AgentRun) -> tuple[list[Any], Any]:
+    rec = Recorder(name="clock", sampler=HardwareSampler([SystemSource()]), clock=clock)
+    rec.start()
+    with rec.run("agent clock", kind="agent"):
+        events = list(rec.watch(run))
+    return events, rec.finish()
+
+
+@pytest.fixture
+def recorded(clock: Clock, tmp_path: Path) -> tuple[list[Any], Any]:
     def work(x: int) -> str:
         """Work on a number for a while.
 
@@ -136,7 +150,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[list[Any]
         clock.advance(EDIT)  # the person reads the plan and keeps it
 
     spec = make_spec(strategy="plan_execute", max_steps=4)
-    spec = spec.__class__(**{**vars(spec), "memory": MemorySpec(enabled=True, top_k=1)})
+    spec = replace(spec, memory=MemorySpec(enabled=True, top_k=1))
     run = AgentRun(
         spec,
         ClockModel(clock, SCRIPT),
@@ -146,11 +160,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[list[Any]
         hooks=RunHooks(retrieve=retrieve, edit_plan=edit_plan),
         transcript=False,
     )
-    rec = Recorder(name="clock", sampler=HardwareSampler([SystemSource()]), clock=clock)
-    rec.start()
-    with rec.run("agent clock", kind="agent"):
-        events = list(rec.watch(run))
-    return events, rec.finish()
+    return record(clock, run)
 
 
 def test_the_run_yields_one_timing_per_generation(recorded: tuple[list[Any], Any]) -> None:
@@ -283,3 +293,28 @@ def test_sessions_recorded_before_agent_profiling_still_show_and_compare(
     rows = {r["metric"]: r for r in result["metrics"]}
     assert rows["ttft.p50_ms"]["a"] is None and rows["ttft.p50_ms"]["b"] == PREFILL * 1000
     assert "stopped A None, B final_answer" in format_table(result)
+
+
+def test_a_reflection_is_its_own_generation(clock: Clock, tmp_path: Path) -> None:
+    critique = " Critique: correct\nLesson: none\nVerdict: keep\n"  # 5 tokens
+    run = AgentRun(
+        make_spec(strategy="reflect", max_steps=2),
+        ClockModel(clock, [final("5"), critique]),
+        ToolRegistry([]),
+        "What is 2 + 3?",
+        workspace=tmp_path,
+        transcript=False,
+    )
+    _, session = record(clock, run)
+    m = session.runs[0].metrics
+    assert [(g["step"], g["phase"], g["ms"]) for g in m["per_generation"]] == [
+        (1, "step", gen_ms(4)),
+        (2, "reflect", gen_ms(5)),
+    ]
+    assert [(st["step"], st["phase"]) for st in m["steps"]] == [
+        (0, ""),
+        (1, "step"),
+        (2, "reflect"),
+    ]
+    names = {sp.name for sp in session.runs[0].spans if sp.kind == "generation"}
+    assert names == {"generate:step", "generate:reflect"}
