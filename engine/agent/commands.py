@@ -55,7 +55,8 @@ def ask_on_terminal(stream: TextIO | None = None) -> Any:
     return ask
 
 
-def _approval(mode: str | None) -> Any:
+def approval(mode: str | None) -> Any:
+    """The before-call hook for `--approve auto|deny|ask`."""
     if mode == "auto":
         return lambda request: True
     if mode == "deny":
@@ -94,7 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     agent = load(args.file)
     spec = with_limits(agent.spec, args.max_steps, args.max_tokens, args.max_seconds)
     model = open_model(spec, args.model, args.provider)
-    hooks = RunHooks(before_call=_approval(args.approve))
+    hooks = RunHooks(before_call=approval(args.approve))
     cancel = CancelToken()
     collected: list[ev.RunEvent] = []
     workspace = Path(args.workspace).resolve() if args.workspace else None

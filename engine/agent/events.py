@@ -54,11 +54,47 @@ class MemoryHit(RunEvent):
 
 
 @dataclass(frozen=True)
+class MemoryQuery(RunEvent):
+    """The retrieve hook answered: `t` is when it returned, `started_t` when it was called
+    (the MemoryHit events follow)."""
+
+    query: str
+    top_k: int
+    hits: int
+    started_t: float
+
+
+@dataclass(frozen=True)
 class TokenDelta(RunEvent):
     """Generated text; phase: step | plan | reflect."""
 
     text: str
     phase: str = "step"
+
+
+@dataclass(frozen=True)
+class GenerationTimed(RunEvent):
+    """The timings of one model generation, after its last TokenDelta (phase: step | plan |
+    reflect). `requested_t`: the loop asked for it (then the prompt is rendered and the
+    grammar compiled; the first one also builds the grammar's view of the tokenizer);
+    `started_t`: the engine began (prefill); `first_token_t`; `t`: it ended. All on the
+    monotonic clock of the other events."""
+
+    phase: str
+    stop_reason: str
+    prompt_tokens: int
+    cached_tokens: int  # prompt tokens whose KV cache was reused, not prefilled again
+    new_tokens: int
+    ttft_ms: float
+    prefill_ms: float
+    prefill_tok_s: float
+    decode_ms: float
+    decode_tok_s: float
+    requested_t: float
+    started_t: float
+    first_token_t: float
+    peak_rss_mb: float = 0.0
+    token_latencies_ms: tuple[float, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -145,8 +181,10 @@ class RunError(RunEvent):
 AgentEvent = (
     RunStarted
     | PlanStep
+    | MemoryQuery
     | MemoryHit
     | TokenDelta
+    | GenerationTimed
     | ToolCall
     | ToolResult
     | Reflection

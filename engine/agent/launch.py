@@ -19,9 +19,13 @@ from engine.tools.base import Tool
 
 
 def open_model(
-    spec: AgentSpec, name: str | None = None, provider: str | None = None
+    spec: AgentSpec,
+    name: str | None = None,
+    provider: str | None = None,
+    profile_dir: Path | None = None,
 ) -> SessionModel:
-    """The agent's prepared model (or `name`: a prepared model's name or folder)."""
+    """The agent's prepared model (or `name`: a prepared model's name or folder);
+    `profile_dir` turns on ONNX Runtime's operator profiling (for `profile record`)."""
     from engine.llm.session import LLMSession
     from engine.models.prepare import model_folder
 
@@ -34,7 +38,7 @@ def open_model(
             f"no prepared model {wanted!r} (looked in {folder}); prepare it with "
             "`python main.py model prepare` or set model.name in the agent file"
         )
-    session = LLMSession(folder, provider=provider or spec.model.provider)
+    session = LLMSession(folder, provider=provider or spec.model.provider, profile_dir=profile_dir)
     return SessionModel(session, spec.model.sampling)
 
 

@@ -163,7 +163,15 @@ class AgentRun:
         memory = self.spec.memory
         if not (memory.enabled and self.hooks.retrieve):
             return []
+        started = time.monotonic()
         hits: list[MemoryItem] = list(self.hooks.retrieve(self.task, memory.top_k))[: memory.top_k]
+        yield self._event(
+            ev.MemoryQuery,
+            query=self.task,
+            top_k=memory.top_k,
+            hits=len(hits),
+            started_t=started,
+        )
         for hit in hits:
             yield self._event(
                 ev.MemoryHit, query=self.task, text=hit.text, score=hit.score, source=hit.source
@@ -181,6 +189,7 @@ class AgentRun:
         self, messages: list[Message], grammar: Grammar | None, phase: str
     ) -> Generator[ev.AgentEvent, None, str]:
         """One model generation; returns its text. Raises BudgetExceeded at a limit."""
+        requested = time.monotonic()
         self.cancel.raise_if_done()
         max_new = min(self.spec.model.max_step_tokens, self.budget.tokens_left)
         if max_new <= 0:
@@ -202,9 +211,34 @@ class AgentRun:
         if finished is None:
             raise WorkbenchError("the model ended a generation without a finish event")
         self._account(finished)
+        yield self._timed(finished, phase, requested)
         if finished.stop_reason == "cancelled":
             raise BudgetExceeded(self.cancel.reason())
         return finished.text
+
+    def _timed(
+        self, finished: GenerationFinished, phase: str, requested: float
+    ) -> ev.GenerationTimed:
+        s = finished.stats
+        return ev.GenerationTimed(
+            t=finished.t,
+            step=self.step,
+            phase=phase,
+            stop_reason=finished.stop_reason,
+            prompt_tokens=s.prompt_tokens,
+            cached_tokens=s.cached_tokens,
+            new_tokens=s.new_tokens,
+            ttft_ms=s.ttft_ms,
+            prefill_ms=s.prefill_ms,
+            prefill_tok_s=s.prefill_tok_s,
+            decode_ms=s.decode_ms,
+            decode_tok_s=s.decode_tok_s,
+            requested_t=min(requested, s.t_start),
+            started_t=s.t_start,
+            first_token_t=s.t_first_token,
+            peak_rss_mb=s.peak_rss_mb,
+            token_latencies_ms=tuple(s.token_latencies_ms),
+        )
 
     def _account(self, finished: GenerationFinished) -> None:
         s, m = finished.stats, self._metrics

@@ -3,7 +3,9 @@
 Line 1 is a header with everything needed to replay the run (agent file hash and
 content, model manifest hash, provider, sampling settings and seed, task, budgets);
 every later line is one run event (`RunEvent.to_json`). Token deltas are not written:
-each step's whole text is in its ToolCall / FinalAnswer / PlanStep / Reflection line.
+each step's whole text is in its ToolCall / FinalAnswer / PlanStep / Reflection line;
+nor are GenerationTimed events (timings belong in a profiling session; RunFinished's
+metrics keep each generation's TTFT and decode rate).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from engine.agent.events import RunEvent, TokenDelta
+from engine.agent.events import GenerationTimed, RunEvent, TokenDelta
 from engine.errors import WorkbenchError
 from engine.paths import runs_dir
 
@@ -43,7 +45,7 @@ class TranscriptWriter:
         self._handle.flush()
 
     def write(self, event: RunEvent) -> None:
-        if not isinstance(event, TokenDelta):
+        if not isinstance(event, TokenDelta | GenerationTimed):
             self._line(event.to_json())
 
     def close(self) -> None:

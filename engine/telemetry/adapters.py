@@ -2,8 +2,8 @@
 
 The generic adapter takes any dataclass with a monotonic `t` (and optionally a `step`):
 its kind is the class name in snake_case and its other fields are the data. Agent run
-events (RunStarted, ToolCall, FinalAnswer ...) are recorded by it as they are; an agent
-adapter only has to be added here if a field needs renaming for the span rules.
+events (RunStarted, ToolCall, FinalAnswer ...) are recorded by it as they are; the two that
+carry their own start time (GenerationTimed, MemoryQuery) have adapters in agent_adapters.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from engine.agent.events import GenerationTimed, MemoryQuery
 from engine.llm.events import GenerationFinished, TokenDelta
+from engine.telemetry import agent_adapters
 from engine.telemetry.records import Observed, json_safe
 
 Adapter = Callable[[Any], list[Observed]]
@@ -46,7 +48,12 @@ def _finished(event: GenerationFinished) -> list[Observed]:
     ]
 
 
-ADAPTERS: dict[type, Adapter] = {TokenDelta: _token, GenerationFinished: _finished}
+ADAPTERS: dict[type, Adapter] = {
+    TokenDelta: _token,
+    GenerationFinished: _finished,
+    GenerationTimed: agent_adapters.generation,
+    MemoryQuery: agent_adapters.memory_query,
+}
 
 
 def snake(name: str) -> str:

@@ -10,6 +10,7 @@ from engine.telemetry.session_file import ProfileSession
 #: (key path in RunMetrics, label, True when higher is better)
 METRICS: tuple[tuple[str, str, bool], ...] = (
     ("ttft_ms", "TTFT ms", False),
+    ("ttft.p50_ms", "TTFT p50 of generations", False),
     ("prefill_tok_s", "prefill tok/s", True),
     ("decode_tok_s", "decode tok/s", True),
     ("inter_token.p50_ms", "inter-token p50 ms", False),
@@ -64,6 +65,8 @@ def _quality(a: ProfileSession, b: ProfileSession) -> dict[str, Any]:
                 "tool_calls_valid_b": [qb["tool_calls_valid"], qb["tool_calls"]],
                 "errors_a": qa["errors"],
                 "errors_b": qb["errors"],
+                "stop_reason_a": qa.get("stop_reason"),
+                "stop_reason_b": qb.get("stop_reason"),
             }
         )
 
@@ -166,6 +169,11 @@ def format_table(result: dict[str, Any]) -> str:
         if not row["same_answer"]:
             lines.append(
                 f"  run {row['run']}: A {_clip(row['answer_a'])!r} vs B {_clip(row['answer_b'])!r}"
+            )
+        if row.get("stop_reason_a") != row.get("stop_reason_b"):
+            lines.append(
+                f"  run {row['run']}: stopped A {row.get('stop_reason_a')}, "
+                f"B {row.get('stop_reason_b')}"
             )
     return "\n".join(lines)
 

@@ -2,7 +2,7 @@
 
 A target parses its own command line (the same options as the command itself), runs it
 inside `recorder.run(...)` feeding every engine event through `recorder.watch`, and
-returns a short summary. Adding `agent run` is one function and one entry in TARGETS.
+returns a short summary: `generate` and `agent run`.
 """
 
 from __future__ import annotations
@@ -66,13 +66,94 @@ def record_generate(argv: list[str], recorder: Recorder, options: RecordOptions)
         for event in recorder.watch(stream):
             if isinstance(event, TokenDelta) and options.echo is not None:
                 options.echo(event.text)
+    _ort(session, recorder)
+    return {"model": session.manifest.name, "provider": session.provider.active}
+
+
+def record_agent(argv: list[str], recorder: Recorder, options: RecordOptions) -> dict[str, Any]:
+    """`agent run FILE --task TEXT [agent run's options]`: every run event (with each
+    generation's timings: GenerationTimed) goes through the recorder."""
+    from engine.agent import events as ev
+    from engine.agent.agentfile import load
+    from engine.agent.commands import approval
+    from engine.agent.hooks import RunHooks
+    from engine.agent.launch import agent_run, open_model, with_limits
+    from engine.agent.report import summarize
+    from engine.cli import build_parser
+    from engine.errors import WorkbenchError
+
+    if argv[:1] != ["run"]:
+        raise WorkbenchError(
+            "profile record can record `agent run` (e.g. profile record -- agent run "
+            f"my.agent.yaml --task 'What is 2 + 2?'), not `agent {' '.join(argv[:1])}`"
+        )
+    args = build_parser().parse_args(["agent", *argv])
+    agent = load(args.file)
+    spec = with_limits(agent.spec, args.max_steps, args.max_tokens, args.max_seconds)
+    seen: list[ev.RunEvent] = []
+    with recorder.run(f"agent {spec.name}: {args.task[:40]!r}", kind="agent") as run:
+        recorder.mark("model_load_started", model=args.model or spec.model.name)
+        model = open_model(spec, args.model, args.provider, options.ort_profile_dir)
+        recorder.mark("model_load_finished", provider=model.provider)
+        session = getattr(model, "session", None)  # None for a scripted model
+        run.manifest = session.manifest.to_dict() if session else {"name": model.name}
+        run.provider = session.provider.to_dict() if session else {"active": model.provider}
+        workspace = Path(args.workspace).resolve() if args.workspace else None
+        with agent_run(
+            agent,
+            args.task,
+            model,
+            spec=spec,
+            workspace=workspace,
+            trust=args.trust,
+            hooks=RunHooks(before_call=approval(args.approve)),
+            constrained=not args.unconstrained,
+        ) as agent_events:
+            for event in recorder.watch(agent_events):
+                seen.append(event)
+                if options.echo is not None:
+                    _echo_agent(event, options.echo)
+        result = summarize(seen)
+        run.extra = {
+            "argv": argv,
+            "agent": spec.name,
+            "agent_file": str(agent.path),
+            "agent_file_sha256": agent.sha256,
+            "task": args.task,
+            "transcript": result["transcript"],
+            "run_id": result["run_id"],
+            "constrained": not args.unconstrained,
+        }
+    if session is not None:
+        _ort(session, recorder)
+    return {
+        "model": model.name,
+        "provider": model.provider,
+        "final_answer": result["final_answer"],
+        "stop_reason": result["stop_reason"],
+        "transcript": result["transcript"],
+    }
+
+
+def _echo_agent(event: Any, echo: Callable[[str], None]) -> None:
+    from engine.agent import events as ev
+
+    if isinstance(event, ev.TokenDelta):
+        echo(event.text)
+    elif isinstance(event, ev.ToolResult):
+        state = "ok" if event.ok else event.error_kind
+        echo(f"\n  -> {event.tool or '?'}: {state}: {event.output[:200]}\n")
+
+
+def _ort(session: Any, recorder: Recorder) -> None:
+    """ONNX Runtime's operator profile (when it was on) into the session, on its clock."""
     profile = session.end_profiling()
     if profile is not None:
         recorder.ort_profile.extend(ort_profile.read(profile, recorder.t0))
         profile.path.unlink(missing_ok=True)
-    return {"model": session.manifest.name, "provider": session.provider.active}
 
 
 TARGETS: dict[str, Target] = {
     "generate": record_generate,
+    "agent": record_agent,
 }

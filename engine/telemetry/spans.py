@@ -25,18 +25,25 @@ class SpanRule:
     ends: tuple[str, ...]
     key: str | None = None  # data field pairing a begin with its end
     label: str | None = None  # data field of the begin naming the span
+    drawn: bool = True  # its begin/end events are drawn as the span, not as points
 
 
 SPAN_RULES: tuple[SpanRule, ...] = (
     SpanRule("run", RUN_BEGIN, (RUN_END,), label="label"),
     SpanRule("agent_run", "run_started", ("run_finished", "run_error")),
     SpanRule("load", "model_load_started", ("model_load_finished",), label="model"),
-    SpanRule("generation", "generation_started", ("generation_finished",)),
+    SpanRule("generation", "generation_started", ("generation_finished",), label="name"),
     SpanRule("prefill", "generation_started", ("prefill_finished",)),
+    SpanRule("prepare", "generation_requested", ("generation_started",)),
     SpanRule("decode", "prefill_finished", ("generation_finished",)),
     SpanRule("tool", "tool_call", ("tool_result",), key="tool", label="tool"),
     SpanRule("subtask", "plan_step[status=started]", ("plan_step[status=done]",), key="index"),
-    SpanRule("retrieval", "memory_query", ("memory_hit",)),
+    SpanRule("retrieval", "memory_query", ("memory_query_finished",)),
+    # an agent's plan: its generation and the edit_plan hook, until the plan is final
+    # (the plan itself stays a point event: it carries the plan)
+    SpanRule(
+        "planning", "generation_started[phase=plan]", ("plan_step[status=planned]",), drawn=False
+    ),
 )
 
 
@@ -55,7 +62,7 @@ def is_span_event(event: EventRecord, rules: Sequence[SpanRule] = SPAN_RULES) ->
     """Whether the event opens or closes a span (a timeline draws the span, not the point)."""
     if event.kind in (RUN_BEGIN, RUN_END):
         return True
-    return any(matches(event, p) for rule in rules for p in (rule.begin, *rule.ends))
+    return any(matches(event, p) for rule in rules if rule.drawn for p in (rule.begin, *rule.ends))
 
 
 def build_spans(

@@ -62,6 +62,31 @@ def _f(v: float | None) -> str:
     return "-" if v is None else f"{v:.1f}"
 
 
+def _agent_lines(mt: dict[str, Any]) -> list[str]:
+    """An agent run's steps and generations, one line each."""
+    q = mt["quality"]
+    lines = [
+        f"  stopped: {q.get('stop_reason')}; answer {q['final_answer']!r}; "
+        f"valid tool calls {q['tool_calls_valid']}/{q['tool_calls']}"
+    ]
+    for st in mt["steps"]:
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in st.get("parts_ms", {}).items())
+        tools = f" ({', '.join(st['tools'])})" if st.get("tools") else ""
+        phase = f" [{st['phase']}]" if st.get("phase") else ""
+        lines.append(
+            f"  step {st['step']}{phase}: {st['ms']:.1f} ms, {st['tokens']} tok; {parts}{tools}"
+        )
+    for g in mt.get("per_generation", []):
+        it = g["inter_token"]
+        lines.append(
+            f"  generation (step {g['step']}, {g['phase'] or '-'}): {g['prompt_tokens']} prompt "
+            f"tok ({g['cached_tokens']} cached), {g['new_tokens']} new, TTFT {g['ttft_ms']:.1f} "
+            f"ms, prefill {g['prefill_tok_s']:.1f} tok/s, decode {g['decode_tok_s']:.1f} tok/s, "
+            f"inter-token p50/p90/p99 {it['p50_ms']:.1f}/{it['p90_ms']:.1f}/{it['p99_ms']:.1f} ms"
+        )
+    return lines
+
+
 def format_summary(s: ProfileSession) -> str:
     m = s.machine
     out = [
@@ -86,6 +111,8 @@ def format_summary(s: ProfileSession) -> str:
             f"inter-token p50/p90/p99 {it['p50_ms']:.1f}/{it['p90_ms']:.1f}/{it['p99_ms']:.1f} ms, "
             f"{mt['new_tokens']} tok, {len(mt['steps'])} step(s)"
         )
+        if r["kind"] == "agent":
+            out.extend(_agent_lines(mt))
     out.append(
         f"hardware: {s.sampler.get('ticks', 0)} samples at {s.sampler.get('rate_hz')} Hz "
         f"(sampler CPU {s.sampler.get('cpu_seconds', 0):.3f} s)"

@@ -49,8 +49,14 @@ def test_real_generation_recorded_saved_loaded(tiny_int4: Path, tmp_path: Path) 
     m = run.metrics
     assert m["new_tokens"] == 12 and m["generations"] == 1 and m["inter_token"]["count"] == 11
     assert 0 < m["ttft_ms"] < m["duration_ms"] and m["decode_tok_s"] > 0 and m["prefill_tok_s"] > 0
-    assert m["steps"] == [{"step": 0, "ms": pytest.approx(m["durations"]["generation"]["max_ms"]),
-                           "tokens": 12}]  # fmt: skip
+    [step] = m["steps"]
+    assert (step["step"], step["tokens"], step["phase"], step["tools"]) == (0, 12, "", [])
+    assert step["ms"] == pytest.approx(m["durations"]["generation"]["max_ms"])
+    assert set(step["parts_ms"]) == {"generation", "prefill", "decode"}
+    assert step["parts_ms"]["generation"] == pytest.approx(step["ms"])
+    [gen] = m["per_generation"]
+    assert (gen["new_tokens"], gen["ttft_ms"]) == (12, m["ttft_ms"])
+    assert gen["inter_token"] == m["inter_token"] and m["ttft"]["count"] == 1
     assert m["quality"]["final_answer"] == run.events[-2].data["text"]  # generation_finished
     kinds = {sp.kind for sp in run.spans}
     assert kinds == {"run", "step", "generation", "prefill", "decode"}
@@ -223,6 +229,7 @@ def test_agent_events_record_through_the_generic_adapter(tmp_path: Path) -> None
         "tool_calls": 2,
         "tool_calls_valid": 1,
         "errors": 0,
+        "stop_reason": "final_answer",
     }
     assert m["durations"]["tool"]["count"] == 2
     trace = chrome_trace.build(s)
