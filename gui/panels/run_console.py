@@ -311,4 +311,5 @@ def _split(
     splitter.addWidget(second)
     splitter.setStretchFactor(0, a)
     splitter.setStretchFactor(1, b)
+    splitter.setSizes([100 * a, 100 * b])  # scaled to the space it gets
     return splitter

@@ -49,6 +49,7 @@ class StepCard(QFrame):
         self.setStyleSheet(
             f"QFrame#stepcard {{ border: 1px solid {theme.color('alternate_base')}; "
             f"border-left: 3px solid {accent}; border-radius: 2px; }}"
+            " QToolButton { border: none; font-weight: bold; }"
         )
         self.header = QToolButton()
         self.header.setText(title)
