@@ -331,3 +331,18 @@ def test_the_chooser_follows_the_designer_and_recent_files(
     other.write_text(first.read_text(), encoding="utf-8")
     ctx.agents.opened.emit(other)
     assert console.agent.currentText() == str(other) and console.agent.count() == 2
+
+
+def test_an_unreadable_transcript_is_a_readable_message(
+    ctx: Any, qtbot: Any, tmp_path: Path
+) -> None:
+    seen = _messages()
+    console = console_for(ctx, qtbot, agent_file(tmp_path))
+    scripted(console, [final("5")])
+    run_to_end(console, qtbot, timeout=10000)
+    console.tabs.setCurrentIndex(1)
+    (transcript,) = list(paths.runs_dir().glob("*.jsonl"))
+    transcript.write_text('{"type": "header"}\n{broken\n', encoding="utf-8")
+    console.history.setCurrentRow(0)
+    assert [c.title for c in console.history_cards.cards] == ["Cannot read"]
+    assert any(m.level == "warning" and "cannot read the transcript" in m.text for m in seen)
