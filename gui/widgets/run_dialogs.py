@@ -7,6 +7,7 @@ what the buttons do, so tests drive the dialogs the same way a person does.
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Sequence
 
@@ -36,7 +37,9 @@ class ApprovalDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(f"Allow {request.tool}?")
         self.request = request
-        intro = QLabel(f"The agent wants to call <b>{request.tool}</b> (approval: ask).")
+        intro = QLabel(
+            f"The agent wants to call <b>{html.escape(request.tool)}</b> (approval: ask)."
+        )
         about = QLabel(request.description)
         about.setWordWrap(True)
         about.setObjectName("caption")
@@ -48,6 +51,9 @@ class ApprovalDialog(QDialog):
         self.allow_button.setObjectName("primary")
         self.refuse_button = QPushButton("Refuse")
         self.stop_button = QPushButton("Stop the run")
+        for button in (self.allow_button, self.stop_button):
+            button.setAutoDefault(False)
+        self.refuse_button.setDefault(True)  # Enter refuses (with the reason typed, if any)
         self.allow_button.clicked.connect(self.allow)
         self.refuse_button.clicked.connect(lambda: self.refuse(self.reason.text()))
         self.stop_button.clicked.connect(self.stop_run)
@@ -181,8 +187,8 @@ class TrustDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Run commands from this agent file?")
         text = QLabel(
-            f"<b>{path}</b> runs these commands on your machine when the agent uses them. "
-            "Run it only if you trust the file."
+            f"<b>{html.escape(path)}</b> runs these commands on your machine when the agent "
+            "uses them. Run it only if you trust the file."
         )
         text.setWordWrap(True)
         self.commands = QPlainTextEdit("\n".join(commands))
@@ -192,6 +198,8 @@ class TrustDialog(QDialog):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName("primary")
         self.cancel_button.clicked.connect(self.reject)
+        self.trust_button.setAutoDefault(False)
+        self.cancel_button.setDefault(True)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.cancel_button)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import Qt
+
 from gui.agent_job import STOP, Approval
 from gui.widgets.run_dialogs import ApprovalDialog, PlanEditDialog, TrustDialog
 
@@ -58,3 +60,16 @@ def test_trust_dialog_lists_the_commands(qtbot: Any) -> None:
     assert dialog.commands.toPlainText() == "tool sh: ls -l"
     dialog.reject()
     assert seen == [False]
+
+
+def test_enter_never_allows_or_trusts(qtbot: Any) -> None:
+    dialog = ApprovalDialog(Approval("<b>x</b>", "", "ask", {}))
+    qtbot.addWidget(dialog)
+    seen = answers(dialog)
+    dialog.reason.setText("no")
+    qtbot.keyClick(dialog.reason, Qt.Key.Key_Return)
+    assert seen == ["no"]
+    trust = TrustDialog("a.agent.yaml", ["tool t: ls"])
+    qtbot.addWidget(trust)
+    assert trust.cancel_button.isDefault() and not trust.trust_button.isDefault()
+    assert "&lt;b&gt;x&lt;/b&gt;" not in dialog.windowTitle()  # the title is plain text
