@@ -72,4 +72,3 @@ def test_enter_never_allows_or_trusts(qtbot: Any) -> None:
     trust = TrustDialog("a.agent.yaml", ["tool t: ls"])
     qtbot.addWidget(trust)
     assert trust.cancel_button.isDefault() and not trust.trust_button.isDefault()
-    assert "&lt;b&gt;x&lt;/b&gt;" not in dialog.windowTitle()  # the title is plain text
