@@ -346,3 +346,14 @@ def test_an_unreadable_transcript_is_a_readable_message(
     console.history.setCurrentRow(0)
     assert [c.title for c in console.history_cards.cards] == ["Cannot read"]
     assert any(m.level == "warning" and "cannot read the transcript" in m.text for m in seen)
+
+
+def test_the_profiler_charts_an_agent_run(window: Any, qtbot: Any, tmp_path: Path) -> None:
+    console = window.panels["run"]
+    profiler = window.panels["profiler"]
+    console.set_agent(agent_file(tmp_path))
+    console.task.setPlainText("What is 2 + 3?")
+    scripted(console, [call("calculator", '{"expression": "2 + 3"}'), final("it is 5")])
+    run_to_end(console, qtbot, timeout=10000)
+    assert profiler.data.generations.total_written == 2  # one row per model step
+    assert profiler.data.itl.total_written > 0
