@@ -19,8 +19,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
@@ -31,7 +29,6 @@ from PySide6.QtWidgets import (
 
 from engine import paths
 from engine.agent import events as ev
-from engine.agent.transcript import read_transcript
 from engine.errors import WorkbenchError
 from engine.llm.events import GenerationFinished
 from engine.llm.events import TokenDelta as LLMTokenDelta
@@ -48,8 +45,8 @@ from gui.bridge import Worker
 from gui.bridge.messages import report
 from gui.context import AppContext
 from gui.panels.registry import register_panel
-from gui.run_history import RunSummary, list_runs
 from gui.widgets.run_dialogs import ApprovalDialog, PlanEditDialog, TrustDialog
+from gui.widgets.run_history_view import QtRunHistory
 from gui.widgets.step_cards import StepCardList
 from gui.widgets.text_batcher import TextBatcher
 
@@ -89,14 +86,11 @@ class QtRunConsole(QWidget):
         self.output.setPlaceholderText("The model's text streams in here.")
         self.batcher = TextBatcher(self.output)
         self.cards = StepCardList(ctx.theme)
-        self.history = QListWidget()
-        self.history.currentItemChanged.connect(self._show_history)
-        self.history_cards = StepCardList(ctx.theme)
+        self.history_view = QtRunHistory(ctx.theme)
+        self.history, self.history_cards = self.history_view.runs, self.history_view.cards
         self.tabs = QTabWidget()
         self.tabs.addTab(_split(Qt.Orientation.Vertical, self.output, self.cards, 1, 3), "Run")
-        self.tabs.addTab(
-            _split(Qt.Orientation.Vertical, self.history, self.history_cards, 1, 2), "History"
-        )
+        self.tabs.addTab(self.history_view, "History")
         self.tabs.currentChanged.connect(self._on_tab)
         top = QHBoxLayout()
         top.addWidget(QLabel("Agent"))
@@ -118,7 +112,7 @@ class QtRunConsole(QWidget):
 
     def _on_tab(self, index: int) -> None:
         if index == 1:
-            self.refresh_history()
+            self.history_view.refresh()
 
     # ------------------------------------------------------------------ agent file
     def set_agent(self, path: Path | str) -> None:
@@ -226,7 +220,7 @@ class QtRunConsole(QWidget):
         if not isinstance(self.dialog, TrustDialog):  # a trust question outlives its worker
             self._close_dialog()
         if self.tabs.currentIndex() == 1:
-            self.refresh_history()
+            self.history_view.refresh()
 
     # ------------------------------------------------------------------ questions
     def _on_ask(self, pending: Pending) -> None:
@@ -272,35 +266,6 @@ class QtRunConsole(QWidget):
         self.dialog = dialog
         dialog.open()
         return dialog
-
-    # ------------------------------------------------------------------ history
-    def refresh_history(self) -> None:
-        current = self.history.currentItem()
-        keep = current.data(Qt.ItemDataRole.UserRole).path if current else None
-        self.history.clear()
-        for summary in list_runs():
-            item = QListWidgetItem(summary.label())
-            item.setData(Qt.ItemDataRole.UserRole, summary)
-            item.setToolTip(str(summary.path))
-            self.history.addItem(item)
-            if summary.path == keep:
-                self.history.setCurrentItem(item)
-
-    def _show_history(self, item: QListWidgetItem | None) -> None:
-        self.history_cards.clear()
-        if item is None:
-            return
-        summary: RunSummary = item.data(Qt.ItemDataRole.UserRole)
-        try:
-            _header, events = read_transcript(summary.path)
-        except WorkbenchError as exc:
-            self.history_cards.add_event(
-                {"type": "Failure", "title": "Cannot read", "message": str(exc)}
-            )
-            report("warning", str(exc))
-            return
-        for event in events:
-            self.history_cards.add_event(event)
 
 
 def _split(
