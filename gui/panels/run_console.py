@@ -116,7 +116,7 @@ class QtRunConsole(QWidget):
 
     # ------------------------------------------------------------------ agent file
     def set_agent(self, path: Path | str) -> None:
-        text = str(Path(path))
+        text = str(Path(path).expanduser().resolve())
         index = self.agent.findText(text)
         if index < 0:
             self.agent.insertItem(0, text)
