@@ -9,6 +9,7 @@ import importlib
 BUILTIN = (
     "gui.panels.models",
     "gui.panels.console",
+    "gui.panels.run_console",
     "gui.panels.profiler",
     "gui.panels.messages",
 )

@@ -1,0 +1,196 @@
+"""One agent run in a worker: the body the run console hands to `gui.bridge.Worker`.
+
+`run_agent(state, request, gate, models)` loads the agent file, opens its model, wires
+the run's hooks to `HookGate` (approval and plan editing are asked in the GUI thread
+while the worker waits) and emits every event with `state.emit`: the run's own events
+(engine.agent.events) and, through `TeeModel`, the raw generation events
+(engine.llm.events) for the profiler. It iterates the run itself instead of handing a
+generator to the worker, so that Stop ends the run through its cancel token and the run
+still finishes with `RunFinished(stop_reason="cancelled")` and a complete transcript.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from engine.agent.model import SessionModel, StepModel
+from engine.agent.spec import AgentSpec
+from engine.errors import ModelError
+from engine.llm.events import GenerationEvent
+from engine.progress import CancelToken
+from engine.tools.base import ToolCallRequest
+from engine.tools.errors import UntrustedToolsError
+from gui.bridge import TaskState
+from gui.sessions import SessionHolder, resolve_model
+
+#: The answer of an approval dialog that also stops the run.
+STOP = "stop"
+#: Polling interval of a worker waiting for the person (so Stop always releases it).
+WAIT_S = 0.05
+
+ModelFactory = Callable[[AgentSpec], StepModel]
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    agent_path: Path
+    task: str
+    trusted: frozenset[str] = frozenset()  # sha256 of agent files the person trusted
+
+
+@dataclass(frozen=True)
+class NeedsTrust:
+    """The worker's result when the file runs commands and was not trusted."""
+
+    request: RunRequest
+    sha256: str
+    commands: tuple[str, ...]
+    message: str
+
+
+@dataclass(frozen=True)
+class Approval:
+    """What the approval dialog shows."""
+
+    tool: str
+    description: str
+    approval: str
+    arguments: dict[str, Any]
+
+
+class Pending:
+    """A question from the worker; the GUI thread answers it once."""
+
+    def __init__(self, kind: str, payload: object, default: object) -> None:
+        self.kind = kind  # "approve" | "plan"
+        self.payload = payload
+        self.default = default  # the answer if the run is stopped first
+        self.value: object = default
+        self._event = threading.Event()
+
+    def answer(self, value: object) -> None:
+        if not self._event.is_set():
+            self.value = value
+            self._event.set()
+
+    @property
+    def answered(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, cancel: CancelToken) -> object:
+        while not self._event.wait(WAIT_S):
+            if cancel.cancelled:
+                return self.default
+        return self.value
+
+
+class HookGate(QObject):
+    """Hooks for the run that ask the GUI thread (`asked`) and block until answered."""
+
+    asked = Signal(object)  # Pending
+
+    def before_call(self, cancel: CancelToken) -> Callable[[ToolCallRequest], bool | str]:
+        def ask(request: ToolCallRequest) -> bool | str:
+            tool = request.tool
+            payload = Approval(tool.name, tool.description, tool.approval, dict(request.arguments))
+            pending = Pending("approve", payload, STOP)
+            self.asked.emit(pending)
+            verdict = pending.wait(cancel)
+            if verdict == STOP:
+                cancel.cancel()
+                return "the person stopped the run"
+            return verdict if isinstance(verdict, str) else bool(verdict)
+
+        return ask
+
+    def edit_plan(self, cancel: CancelToken) -> Callable[[Sequence[str]], Sequence[str] | None]:
+        def edit(plan: Sequence[str]) -> Sequence[str] | None:
+            pending = Pending("plan", tuple(plan), ())
+            self.asked.emit(pending)
+            value = pending.wait(cancel)
+            return None if value is None else list(value)  # type: ignore[call-overload]
+
+        return edit
+
+
+class TeeModel:
+    """A StepModel that hands every raw generation event to `sink` on its way through."""
+
+    def __init__(self, model: StepModel, sink: Callable[[object], None]) -> None:
+        self.model = model
+        self.sink = sink
+        self.name, self.provider = model.name, model.provider
+        self.context_length, self.manifest_hash = model.context_length, model.manifest_hash
+        self.sampling = model.sampling
+
+    def render(self, messages: Sequence[dict[str, str]]) -> str:
+        return self.model.render(messages)
+
+    def count_tokens(self, text: str) -> int:
+        return self.model.count_tokens(text)
+
+    def generate(self, prompt: str, **kwargs: Any) -> Iterator[GenerationEvent]:
+        for event in self.model.generate(prompt, **kwargs):
+            self.sink(event)
+            yield event
+
+
+def session_models(holder: SessionHolder) -> ModelFactory:
+    """Open the agent's model through the window's one loaded session (reused if it matches)."""
+
+    def open_model(spec: AgentSpec) -> StepModel:
+        folder = resolve_model(spec.model.name)
+        if not (folder / "model.json").is_file():
+            raise ModelError(
+                f"no prepared model {spec.model.name!r} (looked in {folder}): prepare it in the "
+                "Models panel, or set model.name in the agent file"
+            )
+        session = holder.load(spec.model.name, spec.model.provider)
+        return SessionModel(session, spec.model.sampling)
+
+    return open_model
+
+
+def risky_commands(spec: AgentSpec) -> tuple[str, ...]:
+    """The commands an agent file would run on this machine, for the trust question."""
+
+    def line(command: object) -> str:
+        return " ".join(map(str, command)) if isinstance(command, list | tuple) else str(command)
+
+    found = [f"tool {t.name}: {line(t.command)}" for t in spec.tools if t.kind == "command"]
+    found += [
+        f"MCP server {s.get('name')}: {line(s.get('command'))}"
+        for s in spec.mcp_servers
+        if s.get("transport", "stdio") == "stdio"
+    ]
+    return tuple(found)
+
+
+def run_agent(
+    state: TaskState, request: RunRequest, gate: HookGate, models: ModelFactory
+) -> str | NeedsTrust:
+    """Worker body: the run's stop reason, or NeedsTrust. Errors raise (the worker reports)."""
+    from engine.agent.agentfile import load
+    from engine.agent.hooks import RunHooks
+    from engine.agent.launch import agent_run
+
+    agent = load(request.agent_path)
+    model = TeeModel(models(agent.spec), state.emit)
+    cancel = state.cancel
+    hooks = RunHooks(before_call=gate.before_call(cancel), edit_plan=gate.edit_plan(cancel))
+    trust = agent.sha256 in request.trusted
+    reason = "error"
+    try:
+        with agent_run(agent, request.task, model, trust=trust, hooks=hooks, cancel=cancel) as run:
+            for event in run:
+                state.emit(event)
+                reason = getattr(event, "stop_reason", reason)
+    except UntrustedToolsError as exc:
+        return NeedsTrust(request, agent.sha256, risky_commands(agent.spec), str(exc))
+    return reason

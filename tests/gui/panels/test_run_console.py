@@ -1,0 +1,359 @@
+"""Run console: real runs (tiny model), approvals, plan edits, Stop, history, trust, errors."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine import paths
+from engine.agent import events as ev
+from engine.llm.events import GenerationFinished
+from engine.llm.events import TokenDelta as LLMTokenDelta
+from gui.bridge.messages import message_bridge
+from gui.panels.run_console import QtRunConsole
+from gui.widgets.run_dialogs import ApprovalDialog, PlanEditDialog, TrustDialog
+from tests.helpers.fake_model import ScriptedModel, call, final
+
+CALC = """schema_version: 1
+name: Tiny calc
+goals: [Compute what is asked.]
+tools:
+  - name: calculator
+    approval: {approval}
+planning:
+  strategy: {strategy}
+  max_steps: {steps}
+  max_tokens: 400
+model:
+  name: {model}
+  max_step_tokens: 48
+"""
+
+
+def agent_file(folder: Path, model: str = "fake", approval: str = "auto", **kw: Any) -> Path:
+    path = folder / "calc.agent.yaml"
+    text = CALC.format(
+        model=model,
+        approval=approval,
+        strategy=kw.get("strategy", "react"),
+        steps=kw.get("steps", 3),
+    )
+    path.write_text(text + kw.get("extra", ""), encoding="utf-8")
+    return path
+
+
+def console_for(ctx: Any, qtbot: Any, path: Path, task: str = "What is 2 + 3?") -> QtRunConsole:
+    console = QtRunConsole(ctx)
+    qtbot.addWidget(console)
+    console.show()
+    console.set_agent(path)
+    console.task.setPlainText(task)
+    return console
+
+
+def scripted(console: QtRunConsole, outputs: list[Any], delay: float = 0.0) -> ScriptedModel:
+    model = ScriptedModel(outputs, delay=delay)
+    console.models = lambda spec: model
+    return model
+
+
+def run_to_end(console: QtRunConsole, qtbot: Any, timeout: int = 60000) -> None:
+    assert console.run() is not None
+    qtbot.waitUntil(lambda: console.worker is None, timeout=timeout)
+
+
+def titles(console: QtRunConsole) -> list[str]:
+    return [card.title for card in console.cards.cards]
+
+
+def test_a_tiny_model_run_streams_cards_and_history(
+    ctx: Any, qtbot: Any, tmp_path: Path, tiny_int4: Path
+) -> None:
+    console = console_for(ctx, qtbot, agent_file(tmp_path, model=str(tiny_int4)))
+    run_events: list[Any] = []
+    raw: list[Any] = []
+    ctx.agents.run_event.connect(run_events.append)
+    ctx.generation.received.connect(raw.append)
+    run_to_end(console, qtbot)
+    assert isinstance(run_events[0], ev.RunStarted) and isinstance(run_events[-1], ev.RunFinished)
+    deltas = [e for e in run_events if isinstance(e, ev.TokenDelta)]
+    assert deltas and console.batcher.flushes < len(deltas)  # batched
+    assert console.output.toPlainText().replace("\n", "") == "".join(
+        d.text for d in deltas
+    ).replace("\n", "")
+    # the profiler's feed: raw generation events, one GenerationFinished per model step
+    finished = [e for e in raw if isinstance(e, GenerationFinished)]
+    assert len(finished) == run_events[-1].metrics.steps >= 1
+    assert sum(isinstance(e, LLMTokenDelta) for e in raw) >= len(deltas)
+    steps = [e for e in run_events if isinstance(e, ev.ToolCall | ev.FinalAnswer)]
+    assert steps and titles(console)[0].startswith("Run of Tiny calc")
+    assert titles(console)[-1].startswith(f"Finished: {console.stop_reason}")
+    if any(isinstance(e, ev.ToolCall) for e in steps):
+        assert any("Tool call: calculator" in t for t in titles(console))
+        assert any("Tool result: calculator" in t for t in titles(console))
+    # expand / collapse
+    card = console.cards.cards[0]
+    assert not card.expanded and not card.body.isVisible()
+    card.header.click()
+    assert card.expanded and card.body.isVisible()
+    # history lists the transcript the run wrote, and shows its steps as the same cards
+    (transcript,) = list(paths.runs_dir().glob("*.jsonl"))
+    assert run_events[0].transcript == str(transcript)
+    console.tabs.setCurrentIndex(1)
+    assert console.history.count() == 1
+    item = console.history.item(0)
+    assert "Tiny calc" in item.text() and console.stop_reason in item.text()
+    console.history.setCurrentItem(item)
+    live = [t for t in titles(console)]
+    assert [c.title for c in console.history_cards.cards] == live
+
+
+def test_approval_allow_runs_the_tool(ctx: Any, qtbot: Any, tmp_path: Path) -> None:
+    console = console_for(ctx, qtbot, agent_file(tmp_path, approval="ask"))
+    scripted(console, [call("calculator", '{"expression": "2 + 3"}'), final("5")])
+    console.run()
+    qtbot.waitUntil(lambda: isinstance(console.dialog, ApprovalDialog), timeout=10000)
+    dialog = console.dialog
+    assert isinstance(dialog, ApprovalDialog) and dialog.isVisible()
+    assert "calculator" in dialog.windowTitle() and '"2 + 3"' in dialog.arguments.toPlainText()
+    dialog.allow_button.click()
+    qtbot.waitUntil(lambda: console.worker is None, timeout=10000)
+    assert any("Tool result: calculator (ok, " in t for t in titles(console))
+    assert console.stop_reason == "final_answer"
+
+
+def test_approval_refuse_tells_the_agent_why(ctx: Any, qtbot: Any, tmp_path: Path) -> None:
+    console = console_for(ctx, qtbot, agent_file(tmp_path, approval="ask"))
+    scripted(console, [call("calculator", '{"expression": "2 + 3"}'), final("I was not allowed")])
+    results: list[Any] = []
+    ctx.agents.run_event.connect(
+        lambda e: results.append(e) if isinstance(e, ev.ToolResult) else None
+    )
+    console.run()
+    qtbot.waitUntil(lambda: isinstance(console.dialog, ApprovalDialog), timeout=10000)
+    console.dialog.reason.setText("not today")  # type: ignore[union-attr]
+    console.dialog.refuse_button.click()  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: console.worker is None, timeout=10000)
+    (result,) = results
+    assert not result.ok and result.error_kind == "refused" and "not today" in result.output
+    assert console.stop_reason == "final_answer"
+
+
+def test_stop_in_the_approval_dialog_cancels_the_run(ctx: Any, qtbot: Any, tmp_path: Path) -> None:
+    console = console_for(ctx, qtbot, agent_file(tmp_path, approval="ask"))
+    scripted(console, [call("calculator", '{"expression": "1"}'), final("never")])
+    console.run()
+    qtbot.waitUntil(lambda: isinstance(console.dialog, ApprovalDialog), timeout=10000)
+    console.dialog.stop_button.click()  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: console.worker is None, timeout=10000)
+    assert console.stop_reason == "cancelled"
+
+
+def test_stop_button_while_the_dialog_waits_releases_the_worker(
+    ctx: Any, qtbot: Any, tmp_path: Path
+) -> None:
+    console = console_for(ctx, qtbot, agent_file(tmp_path, approval="ask"))
+    scripted(console, [call("calculator", '{"expression": "1"}'), final("never")])
+    console.run()
+    qtbot.waitUntil(lambda: isinstance(console.dialog, ApprovalDialog), timeout=10000)
+    dialog = console.dialog
+    console.stop_button.click()
+    qtbot.waitUntil(lambda: console.worker is None, timeout=10000)
+    assert console.stop_reason == "cancelled" and not dialog.isVisible()  # type: ignore[union-attr]
+
+
+PLAN = " Plan:\n1. add the numbers\n2. report the sum\n\n"
+
+
+def test_plan_edit_accept_runs_the_edited_plan(ctx: Any, qtbot: Any, tmp_path: Path) -> None:
+    console = console_for(ctx, qtbot, agent_file(tmp_path, strategy="plan_execute", steps=8))
+    model = scripted(console, [PLAN, *[final(f"r{i}", "Result") for i in range(3)], final("5")])
+    console.run()
+    qtbot.waitUntil(lambda: isinstance(console.dialog, PlanEditDialog), timeout=10000)
+    dialog = console.dialog
+    assert isinstance(dialog, PlanEditDialog)
+    assert dialog.plan() == ["add the numbers", "report the sum"]
+    dialog.set_step(0, "add 2 and 3")
+    dialog.add_step("check it")
+    dialog.move_step(-1, row=2)  # "check it" before "report the sum"
+    dialog.delete_step(row=2)  # and "report the sum" goes
+    dialog.add_step("say the sum")
+    assert dialog.plan() == ["add 2 and 3", "check it", "say the sum"]
+    dialog.run_button.click()
+    qtbot.waitUntil(lambda: console.worker is None, timeout=10000)
+    assert "Do step 2 of the plan: check it" in model.prompts[2]
+    assert titles(console)[1] == "Plan (edited): 3 steps"
+    assert console.stop_reason == "final_answer"
+
+
+def test_plan_edit_keep_and_empty(ctx: Any, qtbot: Any, tmp_path: Path) -> None:
+    console = console_for(ctx, qtbot, agent_file(tmp_path, strategy="plan_execute", steps=8))
+    scripted(console, [PLAN, final("a", "Result"), final("b", "Result"), final("5")])
+    console.run()
+    qtbot.waitUntil(lambda: isinstance(console.dialog, PlanEditDialog), timeout=10000)
+    console.dialog.set_step(0, "changed but kept")  # type: ignore[union-attr]
+    console.dialog.keep_button.click()  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: console.worker is None, timeout=10000)
+    assert titles(console)[1] == "Plan: 2 steps" and console.stop_reason == "final_answer"
+
+    scripted(console, [PLAN])
+    console.run()
+    qtbot.waitUntil(lambda: isinstance(console.dialog, PlanEditDialog), timeout=10000)
+    console.dialog.delete_step(row=0)  # type: ignore[union-attr]
+    console.dialog.delete_step(row=0)  # type: ignore[union-attr]
+    console.dialog.run_button.click()  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: console.worker is None, timeout=10000)
+    assert console.stop_reason == "cancelled"
+
+
+def test_stop_mid_run(ctx: Any, qtbot: Any, tmp_path: Path) -> None:
+    console = console_for(ctx, qtbot, agent_file(tmp_path, steps=3))
+    scripted(console, [" Thought: " + "counting " * 400], delay=0.01)
+    deltas: list[Any] = []
+    ctx.agents.run_event.connect(
+        lambda e: deltas.append(e) if isinstance(e, ev.TokenDelta) else None
+    )
+    console.run()
+    qtbot.waitUntil(lambda: len(deltas) >= 5, timeout=10000)
+    console.stop_button.click()
+    qtbot.waitUntil(lambda: console.worker is None, timeout=10000)
+    assert console.stop_reason == "cancelled" and len(deltas) < 300
+    assert titles(console)[-1].startswith("Finished: cancelled")
+    assert console.run_button.isEnabled() and not console.stop_button.isEnabled()
+
+
+TOOL = f"""  - name: shout
+    kind: command
+    description: echo
+    parameters: {{type: object, properties: {{}}}}
+    command: [{sys.executable!r}, -c, "print(1)"]
+"""
+
+
+def test_untrusted_agent_asks_then_runs_trusted(ctx: Any, qtbot: Any, tmp_path: Path) -> None:
+    path = agent_file(tmp_path)
+    path.write_text(path.read_text().replace("tools:\n", "tools:\n" + TOOL), encoding="utf-8")
+    console = console_for(ctx, qtbot, path)
+    model = scripted(console, [final("5"), final("6")])
+    console.run()
+    qtbot.waitUntil(lambda: isinstance(console.dialog, TrustDialog), timeout=10000)
+    dialog = console.dialog
+    assert isinstance(dialog, TrustDialog) and console.worker is None
+    assert (
+        "tool shout:" in dialog.commands.toPlainText()
+        and "print(1)" in dialog.commands.toPlainText()
+    )
+    dialog.trust_button.click()  # runs again, trusted
+    qtbot.waitUntil(lambda: console.stop_reason == "final_answer", timeout=10000)
+    qtbot.waitUntil(lambda: console.worker is None, timeout=10000)
+    run_to_end(console, qtbot)  # the same file stays trusted in this window
+    assert console.dialog is None and console.stop_reason == "final_answer" and not model.outputs
+
+
+def test_untrusted_agent_declined_does_not_run(ctx: Any, qtbot: Any, tmp_path: Path) -> None:
+    path = agent_file(tmp_path)
+    path.write_text(path.read_text().replace("tools:\n", "tools:\n" + TOOL), encoding="utf-8")
+    console = console_for(ctx, qtbot, path)
+    model = scripted(console, [final("5")])
+    console.run()
+    qtbot.waitUntil(lambda: isinstance(console.dialog, TrustDialog), timeout=10000)
+    console.dialog.cancel_button.click()  # type: ignore[union-attr]
+    assert console.status.text().startswith("Not run: this agent file runs commands")
+    assert model.outputs and console.worker is None
+
+
+def _messages() -> list[Any]:
+    seen: list[Any] = []
+    message_bridge().message.connect(seen.append)
+    return seen
+
+
+def test_missing_model_is_a_readable_error(ctx: Any, qtbot: Any, tmp_path: Path) -> None:
+    seen = _messages()
+    console = console_for(ctx, qtbot, agent_file(tmp_path, model="no-such-model"))
+    run_to_end(console, qtbot, timeout=10000)
+    assert console.status.text().startswith("Cannot run: no prepared model 'no-such-model'")
+    assert (
+        titles(console) == ["Cannot run"] and "Models panel" in console.cards.cards[0].body.text()
+    )
+    assert any(m.level == "error" and "no-such-model" in m.text for m in seen)
+
+
+def test_invalid_agent_file_is_a_readable_error(ctx: Any, qtbot: Any, tmp_path: Path) -> None:
+    seen = _messages()
+    path = agent_file(tmp_path, strategy="think")
+    console = console_for(ctx, qtbot, path)
+    run_to_end(console, qtbot, timeout=10000)
+    assert "planning.strategy" in console.status.text() and "line" in console.status.text()
+    assert any(m.level == "error" and "planning.strategy" in m.text for m in seen)
+
+
+def test_run_errors_reach_the_console_and_the_messages(
+    ctx: Any, qtbot: Any, tmp_path: Path
+) -> None:
+    from engine.errors import PromptTooLongError
+
+    def broken(prompt: str) -> str:
+        raise PromptTooLongError("the prompt no longer fits the context")
+
+    seen = _messages()
+    console = console_for(ctx, qtbot, agent_file(tmp_path))
+    scripted(console, [broken])
+    run_to_end(console, qtbot, timeout=10000)
+    assert "Error (PromptTooLongError)" in titles(console)
+    assert console.stop_reason == "error"
+    assert any("no longer fits" in m.text for m in seen)
+
+
+@pytest.mark.parametrize(
+    "agent, task, why", [("", "t", "No agent file"), ("file", "", "Type a task")]
+)
+def test_missing_input_is_refused(
+    ctx: Any, qtbot: Any, tmp_path: Path, agent: str, task: str, why: str
+) -> None:
+    path = agent_file(tmp_path) if agent else tmp_path / "missing.agent.yaml"
+    console = console_for(ctx, qtbot, path, task=task)
+    assert console.run() is None and console.status.text().startswith(why)
+
+
+def test_the_chooser_follows_the_designer_and_recent_files(
+    ctx: Any, qtbot: Any, tmp_path: Path
+) -> None:
+    first = agent_file(tmp_path)
+    ctx.recent_agents.add(first)
+    console = QtRunConsole(ctx)
+    qtbot.addWidget(console)
+    assert console.agent.currentText() == str(first.resolve())
+    other = tmp_path / "other.agent.yaml"
+    other.write_text(first.read_text(), encoding="utf-8")
+    ctx.agents.opened.emit(other)
+    assert console.agent.currentText() == str(other) and console.agent.count() == 2
+
+
+def test_an_unreadable_transcript_is_a_readable_message(
+    ctx: Any, qtbot: Any, tmp_path: Path
+) -> None:
+    seen = _messages()
+    console = console_for(ctx, qtbot, agent_file(tmp_path))
+    scripted(console, [final("5")])
+    run_to_end(console, qtbot, timeout=10000)
+    console.tabs.setCurrentIndex(1)
+    (transcript,) = list(paths.runs_dir().glob("*.jsonl"))
+    transcript.write_text('{"type": "header"}\n{broken\n', encoding="utf-8")
+    console.history.setCurrentRow(0)
+    assert [c.title for c in console.history_cards.cards] == ["Cannot read"]
+    assert any(m.level == "warning" and "cannot read the transcript" in m.text for m in seen)
+
+
+def test_the_profiler_charts_an_agent_run(window: Any, qtbot: Any, tmp_path: Path) -> None:
+    console = window.panels["run"]
+    profiler = window.panels["profiler"]
+    console.set_agent(agent_file(tmp_path))
+    console.task.setPlainText("What is 2 + 3?")
+    scripted(console, [call("calculator", '{"expression": "2 + 3"}'), final("it is 5")])
+    run_to_end(console, qtbot, timeout=10000)
+    assert profiler.data.generations.total_written == 2  # one row per model step
+    assert profiler.data.itl.total_written > 0
