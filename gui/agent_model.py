@@ -160,9 +160,13 @@ class AgentModel(QObject):
     def validate(self) -> dict[str, str]:
         """Field name -> the validator's message (the engine's schema and tool checks)."""
         found: dict[str, str] = {}
-        for line in agentfile.schema_errors(self.data) or agentfile.tool_errors(self.data):
+        for line in agentfile.schema_errors(self.data):
             field, _, message = line.removeprefix("agent file: ").partition(": ")
             found.setdefault(field, message)
+        if not any(f.startswith("tools") for f in found):  # the tool check needs sane entries
+            for line in agentfile.tool_errors(self.data):
+                field, _, message = line.removeprefix("agent file: ").partition(": ")
+                found.setdefault(field, message)
         if not found:
             try:
                 AgentSpec.from_data(copy.deepcopy(self.data))

@@ -101,10 +101,17 @@ class NumberField(Field):
         self.model.set_local_error(self.name, None)
         self.commit(value, merge=True)
 
+    def parsed(self) -> Any:
+        """The typed value, or a marker when the text is not a number."""
+        text = self.edit.text().strip()
+        try:
+            return self.kind(text) if text else None
+        except ValueError:
+            return ValueError
+
     def show(self, value: Any) -> None:
-        text = "" if value is None else str(value)
-        if self.edit.text().strip() != text:
-            self.edit.setText(text)
+        if self.parsed() != value or type(self.parsed()) is not type(value):
+            self.edit.setText("" if value is None else str(value))
             self.model.set_local_error(self.name, None)
 
 

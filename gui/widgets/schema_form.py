@@ -43,17 +43,22 @@ class SettingField(Field):
         assert self.choices is not None
         self.commit(None if index <= 0 else self.choices[index - 1])
 
-    def _typed(self, text: str) -> None:
+    def _parse(self, text: str) -> Any:
+        """The value of `text` for this setting (raises ValueError for a bad number)."""
         kind = self.spec.get("type")
         value: Any = text.strip() or None
         if value is not None and kind in ("integer", "number"):
-            try:
-                value = int(value) if kind == "integer" else float(value)
-            except ValueError:
-                self.model.set_local_error(self.name, f"{text!r} is not a {kind}")
-                return
-        elif value is not None and kind == "array":
-            value = [part.strip() for part in text.split(",") if part.strip()]
+            return int(value) if kind == "integer" else float(value)
+        if value is not None and kind == "array":
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    def _typed(self, text: str) -> None:
+        try:
+            value = self._parse(text)
+        except ValueError:
+            self.model.set_local_error(self.name, f"{text!r} is not a {self.spec.get('type')}")
+            return
         self.model.set_local_error(self.name, None)
         self.commit(value, merge=True)
 
@@ -64,7 +69,11 @@ class SettingField(Field):
             )
             return
         text = ", ".join(value) if isinstance(value, list) else "" if value is None else str(value)
-        if self.edit.text().strip() != text:
+        try:
+            same = self._parse(self.edit.text()) == value
+        except ValueError:
+            same = False
+        if not same:
             self.edit.setText(text)
 
 
