@@ -146,8 +146,8 @@ class AgentModel(QObject):
 
     def apply(self, path: Path_, value: Any) -> None:
         set_in(self.data, path, copy.deepcopy(value))
+        self.validate()  # first: views that follow `changed` see the new errors
         self.changed.emit(path)
-        self.validate()
 
     def set_local_error(self, field: str, message: str | None) -> None:
         if message:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -64,7 +65,7 @@ class QtAgentDesigner(QWidget):
         self.model.changed.connect(self._changed)
         self.model.reset.connect(self._reset)
         self.model.errors_changed.connect(self._mark)
-        self.model.undo.cleanChanged.connect(lambda _: self._update_title())
+        self.model.undo.cleanChanged.connect(self._clean_changed)
         for field in self.fields:
             self.guard(field.widget)
         self.setEnabled(True)
@@ -186,6 +187,11 @@ class QtAgentDesigner(QWidget):
         lines = [f"{f}: {m}" for f, m in errors.items()]
         self.problems.setText("\n".join(lines))
         self.problems.setStyleSheet(f"color: {self.ctx.theme.color('error')};" if lines else "")
+
+    def _clean_changed(self, _clean: bool) -> None:
+        # the stack also says so while the panel is being destroyed: skip that
+        if shiboken6.isValid(self.model.undo) and shiboken6.isValid(self.title):
+            self._update_title()
 
     def _update_title(self) -> None:
         name = self.model.path.name if self.model.path else "no agent open (New or Open…)"

@@ -162,5 +162,9 @@ class GoalsField(Field):
 
     def mark_items(self, errors: dict[str, str]) -> None:
         """Each goal's own message (an empty goal) on its item."""
-        for i in range(self.list.count()):
-            self.list.item(i).setToolTip(errors.get(field_name(("goals", i)), ""))
+        self._updating = True  # a tooltip change is an itemChanged too: not an edit
+        try:
+            for i in range(self.list.count()):
+                self.list.item(i).setToolTip(errors.get(field_name(("goals", i)), ""))
+        finally:
+            self._updating = False
