@@ -3,6 +3,7 @@ goals (an ordered list: add, remove, edit in place, reorder by drag or Move up/d
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -12,7 +13,9 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QListWidget,
     QListWidgetItem,
+    QPlainTextEdit,
     QPushButton,
+    QStackedWidget,
     QTextEdit,
     QToolButton,
     QVBoxLayout,
@@ -22,13 +25,32 @@ from PySide6.QtWidgets import (
 from gui.agent_model import AgentModel, field_name
 from gui.widgets.fields import Field, mark
 
+BLOCK_START = re.compile(r"^(\s*([-*+]|\d+[.)])\s|#|>|```|\||\s{4})")
+
+
+def unwrap(markdown: str) -> str:
+    """Undo the line wrapping Qt's Markdown writer adds at 80 columns: inside a paragraph or
+    list item a single newline is a soft break (the same Markdown), and the prompt should
+    get the person's lines, not the writer's."""
+    out: list[str] = []
+    fenced = False
+    for line in markdown.strip().split("\n"):
+        if line.startswith("```"):
+            fenced = not fenced
+        joinable = out and out[-1].strip() and line.strip() and not fenced
+        if joinable and not line.startswith("```") and not BLOCK_START.match(line.lstrip(" ")):
+            out[-1] = f"{out[-1]} {line.strip()}"
+        else:
+            out.append(line)
+    return "\n".join(out)
+
 
 def to_markdown(edit: QTextEdit) -> str:
-    return edit.toMarkdown().strip()
+    return unwrap(edit.toMarkdown())
 
 
 class PersonaField(Field):
-    """Rich text with a small toolbar; the file holds its Markdown."""
+    """Rich text with a small toolbar, or its Markdown source; the file holds the Markdown."""
 
     def __init__(self, model: AgentModel) -> None:
         super().__init__(model, ("persona",), "character and tone (Markdown)")
@@ -36,9 +58,14 @@ class PersonaField(Field):
         self.edit = QTextEdit()
         self.edit.setUndoRedoEnabled(False)  # the designer's undo stack owns undo
         self.edit.setAcceptRichText(True)
-        self.edit.setPlaceholderText(self.hint)
-        self.edit.setMinimumHeight(90)
-        self.edit.setMaximumHeight(180)
+        self.source = QPlainTextEdit()
+        self.source.setUndoRedoEnabled(False)
+        self.stack = QStackedWidget()
+        for editor in (self.edit, self.source):
+            editor.setPlaceholderText(self.hint)
+            self.stack.addWidget(editor)
+        self.stack.setMinimumHeight(90)
+        self.stack.setMaximumHeight(180)
         bar = QHBoxLayout()
         for text, slot in (
             ("B", self._bold),
@@ -50,15 +77,25 @@ class PersonaField(Field):
             button.clicked.connect(slot)
             bar.addWidget(button)
         bar.addStretch(1)
+        self.markdown = QToolButton()
+        self.markdown.setText("Markdown source")
+        self.markdown.setCheckable(True)
+        self.markdown.toggled.connect(lambda on: self.stack.setCurrentIndex(int(on)))
+        bar.addWidget(self.markdown)
         layout = QVBoxLayout(self.widget)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
-        layout.addWidget(self.edit, 1)
+        layout.addWidget(self.stack, 1)
         self.edit.textChanged.connect(self._edited)
+        self.source.textChanged.connect(self._source_edited)
 
     def _edited(self) -> None:
         if not self._updating:
             self.commit(to_markdown(self.edit) or None, merge=True)
+
+    def _source_edited(self) -> None:
+        if not self._updating:
+            self.commit(self.source.toPlainText() or None, merge=True)
 
     def _format(self, fmt: QTextCharFormat) -> None:
         self.edit.mergeCurrentCharFormat(fmt)
@@ -79,11 +116,13 @@ class PersonaField(Field):
 
     def show(self, value: Any) -> None:
         text = str(value or "")
-        if to_markdown(self.edit) != text:
+        if to_markdown(self.edit) != unwrap(text):
             self.edit.setMarkdown(text)
+        if self.source.toPlainText() != text:
+            self.source.setPlainText(text)
 
     def set_error(self, message: str | None) -> None:
-        mark(self.edit, message, self.hint)
+        mark(self.stack, message, self.hint)
 
 
 class GoalsField(Field):

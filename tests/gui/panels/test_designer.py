@@ -300,3 +300,25 @@ def test_new_from_a_template_and_save_as(ctx, qtbot, tmp_path) -> None:
     assert opened.args == [copy] and designer.model.path == copy
     assert agentfile.load(copy).spec == agentfile.load(created).spec
     assert not designer.new_from_template("calculator", created)  # never over a file
+
+
+def test_persona_rich_text_and_markdown_source(designer, qtbot) -> None:
+    persona = designer.persona
+    long = "Speaks plainly and briefly, " * 6
+    persona.markdown.setChecked(True)
+    assert persona.stack.currentWidget() is persona.source
+    persona.source.setPlainText(f"{long.strip()}\n\n- cites the file\n- never guesses")
+    assert designer.model.data["persona"] == persona.source.toPlainText()
+    assert "never guesses" in persona.edit.toPlainText()  # the rich view follows
+    persona.markdown.setChecked(False)
+    cursor = persona.edit.textCursor()
+    cursor.movePosition(cursor.MoveOperation.End)
+    persona.edit.setTextCursor(cursor)
+    qtbot.keyClicks(persona.edit, " now")
+    text = designer.model.data["persona"]
+    # Qt's writer wraps at 80 columns; the stored Markdown keeps the person's lines
+    assert text.split("\n")[0] == long.strip()
+    assert text.endswith("- never guesses now")
+    assert designer.save()
+    spec = agentfile.load(designer.model.path).spec
+    assert spec.persona == text
