@@ -204,6 +204,7 @@ class QtAgentDesigner(QWidget):
             return  # the problems are listed; the preview keeps the last valid agent
         folder = self.model.path.parent if self.model.path else None
         self.preview.show_spec(spec, folder / spec.workspace if folder else None)
+        self.ctx.agents.edited.emit(spec)
 
     # ---------------------------------------------------------------- files
     def confirm_discard(self) -> bool:

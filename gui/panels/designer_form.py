@@ -111,11 +111,15 @@ class FormPages(QTabWidget):
             empty=[],
             hint='[{"task": "...", "steps": [...], "answer": "..."}]',
         )
+        examples.widget.setMinimumHeight(420)
         self._page("Examples", [("worked examples (JSON)", examples)])
 
     def _page(self, title: str, rows: list[tuple[str, Field]]) -> QFormLayout:
         page = QWidget()
-        form = QFormLayout(page)
+        outer = QVBoxLayout(page)
+        form = QFormLayout()
+        outer.addLayout(form)
+        outer.addStretch(1)  # rows keep their natural height
         for label, field in rows:
             form.addRow(label, field.widget) if label else form.addRow(field.widget)
             self.fields.append(field)

@@ -136,11 +136,13 @@ class QtPromptPreview(QWidget):
         if self._pending is None:
             return
         self._serial += 1
-        worker = Worker(lambda _state, s=self._pending: compute(*s), name="prompt preview")
-        worker.signals.returned.connect(lambda r, n=self._serial: self._show(r, n))
+        job = (self._serial, *self._pending)
+        worker = Worker(lambda _state: (job[0], compute(job[1], job[2])), name="prompt preview")
+        worker.signals.returned.connect(self._returned)  # a bound slot: gone with the widget
         self.ctx.pool.start(worker)
 
-    def _show(self, result: PreviewResult, serial: int) -> None:
+    def _returned(self, answer: tuple[int, PreviewResult]) -> None:
+        serial, result = answer
         if serial != self._serial:
             return  # a newer edit is on its way
         self.result = result

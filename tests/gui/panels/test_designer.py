@@ -322,3 +322,13 @@ def test_persona_rich_text_and_markdown_source(designer, qtbot) -> None:
     assert designer.save()
     spec = agentfile.load(designer.model.path).spec
     assert spec.persona == text
+
+
+def test_the_edited_agent_reaches_ctx_agents_edited(designer, qtbot) -> None:
+    with qtbot.waitSignal(designer.ctx.agents.edited) as edited:
+        designer.model.set(("planning", "max_steps"), 9)
+    assert edited.args[0].planning.max_steps == 9 and designer.model.dirty
+    seen: list[object] = []
+    designer.ctx.agents.edited.connect(seen.append)
+    designer.model.set(("planning", "max_steps"), 0)  # invalid: nothing is sent
+    assert seen == []
