@@ -23,6 +23,7 @@ from engine.agent.spec import AgentSpec
 
 Path_ = tuple[Any, ...]
 MERGE_ID = 0x6A6E7  # QUndoCommand.id() for typing that merges
+PRUNED = ("settings", "env", "headers")  # mappings that go away with their last key
 
 
 def field_name(path: Path_) -> str:
@@ -52,6 +53,8 @@ def set_in(data: dict[str, Any], path: Path_, value: Any) -> None:
         node = node[key]
     if value is None and isinstance(node, dict):
         node.pop(path[-1], None)
+        if not node and len(path) > 1 and path[-2] in PRUNED:
+            set_in(data, path[:-1], None)  # a tool's last setting gone: no `settings: {}`
     else:
         node[path[-1]] = value
 

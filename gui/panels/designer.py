@@ -20,9 +20,11 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QMessageBox,
+    QPlainTextEdit,
     QPushButton,
     QScrollArea,
     QSplitter,
+    QTextEdit,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -128,9 +130,10 @@ class QtAgentDesigner(QWidget):
         layout.addWidget(self.problems)
 
     def guard(self, widget: QWidget) -> None:
-        """Route Ctrl+Z / Ctrl+Shift+Z in line edits to the designer's undo stack."""
-        for edit in [widget, *widget.findChildren(QLineEdit)]:
-            if isinstance(edit, QLineEdit):
+        """Route Ctrl+Z / Ctrl+Shift+Z in text fields to the designer's undo stack."""
+        kinds = (QLineEdit, QTextEdit, QPlainTextEdit)
+        for edit in [widget, *widget.findChildren(QWidget)]:
+            if isinstance(edit, kinds):
                 edit.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -252,7 +255,7 @@ class QtAgentDesigner(QWidget):
                 return False
         try:
             self.model.load(new_agent(template, _with_suffix(destination)))
-        except AgentFileError as exc:
+        except (AgentFileError, OSError) as exc:
             report("error", f"cannot create the agent: {exc}")
             return False
         self._opened()
@@ -274,7 +277,7 @@ class QtAgentDesigner(QWidget):
     def _save(self, path: Path) -> bool:
         try:
             self.model.save(path)
-        except AgentFileError as exc:
+        except (AgentFileError, OSError) as exc:
             report("error", f"not saved: {exc}")
             return False
         report("info", f"saved {path}")

@@ -3,6 +3,7 @@ validation marks, undo/redo, the unsaved-changes prompt, and opening a bad file.
 
 from __future__ import annotations
 
+import copy
 import shutil
 from pathlib import Path
 
@@ -39,6 +40,10 @@ def field(designer: QtAgentDesigner, name: str) -> Field:
     found = [f for f in designer.all_fields() if f.name == name]
     assert found, f"no field {name}"
     return found[0]
+
+
+def _diff(a: dict, b: dict) -> dict:
+    return {k: (a.get(k), b.get(k)) for k in set(a) | set(b) if a.get(k) != b.get(k)}
 
 
 def type_into(qtbot, f: Field, text: str) -> None:
@@ -172,6 +177,8 @@ def test_json_schema_editor_marks_invalid_schemas(designer) -> None:
 
 
 def test_undo_redo_of_each_edit_kind(designer, qtbot) -> None:
+    from gui.panels.designer_tools import NEW_COMMAND, NEW_SERVER
+
     m = designer.model
     stack = m.undo
     start = stack.count()
@@ -186,15 +193,32 @@ def test_undo_redo_of_each_edit_kind(designer, qtbot) -> None:
         designer.goals.add_goal,
         lambda: designer.tools.append({"name": "clock"}, "add clock"),
         lambda: designer.persona.edit.setPlainText("Terse."),
+        lambda: field(designer, "memory.remember").boxes["tool_results"].click(),
+        lambda: (
+            designer.tools.list.setCurrentRow(0)
+            or type_into(qtbot, field(designer, "tools[0].settings.max_results"), "7")
+        ),
+        lambda: field(designer, "tools[0].approval").combo.setCurrentIndex(3),
+        lambda: designer.tools.append(NEW_COMMAND, "add command tool"),
+        lambda: (
+            designer.tools.list.setCurrentRow(4)
+            or field(designer, "tools[4].parameters").edit.setPlainText('{"type": "object"}')
+        ),
+        lambda: designer.servers.append(NEW_SERVER, "add MCP server"),
+        lambda: (
+            designer.servers.list.setCurrentRow(0)
+            or type_into(qtbot, field(designer, "mcp_servers[0].name"), "hub")
+        ),
+        lambda: field(designer, "examples").edit.setPlainText("[]"),
     ]
     for edit in edits:
-        before = m.data.copy()
+        before = copy.deepcopy(m.data)
         before_json = repr(m.data)
         edit()
         after_json = repr(m.data)
         assert after_json != before_json
         stack.undo()
-        assert repr(m.data) == before_json, before
+        assert repr(m.data) == before_json, (edits.index(edit), _diff(before, m.data))
         stack.redo()
         assert repr(m.data) == after_json
     # keyboard: Ctrl+Z in a line edit goes to the designer's stack, Ctrl+Shift+Z redoes
@@ -208,6 +232,13 @@ def test_undo_redo_of_each_edit_kind(designer, qtbot) -> None:
     mods = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
     qtbot.keyClick(name.edit, Qt.Key.Key_Z, mods)
     assert m.data["name"] == "Keys" and name.edit.text() == "Keys"
+    # the rich text editor too
+    designer.persona.edit.setFocus()
+    qtbot.keyClicks(designer.persona.edit, "Hm. ")
+    assert m.data["persona"].startswith("Hm. ")
+    qtbot.keyClick(designer.persona.edit, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert m.data["persona"].startswith("Quotes the notes")
+    assert designer.persona.edit.toPlainText().startswith("Quotes the notes")
 
 
 def test_goals_reorder_by_drag_is_one_undoable_edit(designer) -> None:
@@ -332,3 +363,18 @@ def test_the_edited_agent_reaches_ctx_agents_edited(designer, qtbot) -> None:
     designer.ctx.agents.edited.connect(seen.append)
     designer.model.set(("planning", "max_steps"), 0)  # invalid: nothing is sent
     assert seen == []
+
+
+def test_a_failed_save_is_reported_and_loses_nothing(designer, qtbot, tmp_path, agent_path):
+    before = agent_path.read_text()
+    designer.model.set(("name",), "Elsewhere")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file")
+    messages: list[object] = []
+    from gui.bridge import message_bridge
+
+    message_bridge().message.connect(messages.append)
+    assert not designer.save_as(blocker / "agent.agent.yaml")
+    assert any("not saved" in getattr(m, "text", "") for m in messages)
+    assert designer.model.dirty and designer.model.path == agent_path
+    assert agent_path.read_text() == before and designer.model.data["name"] == "Elsewhere"
