@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import shiboken6
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -70,9 +70,22 @@ class QtAgentDesigner(QWidget):
         self.model.undo.cleanChanged.connect(self._clean_changed)
         for field in self.fields:
             self.guard(field.widget)
-        self.setEnabled(True)
         self.pages.setEnabled(False)  # until a file is opened or created
         self._update_title()
+        QTimer.singleShot(0, self.reopen_last)  # once every panel exists to hear `opened`
+
+    def reopen_last(self) -> None:
+        """Open the most recent agent file again (a start of the window); skip it quietly
+        if it no longer loads: the person sees it under Recent and can open it for the
+        message."""
+        if self.model.path is not None:
+            return
+        for path in self.ctx.recent_agents.items()[:1]:
+            try:
+                self.model.open(path)
+            except AgentFileError:
+                return
+            self._opened()
 
     # ---------------------------------------------------------------- layout
     def _build(self) -> None:
@@ -158,6 +171,7 @@ class QtAgentDesigner(QWidget):
 
     def _reset(self) -> None:
         self.pages.setEnabled(True)
+        self.pages.refresh_models()
         for lst in (self.tools, self.servers):
             lst.list.setCurrentRow(0)
             lst.sync(lst.path)

@@ -114,6 +114,16 @@ class FormPages(QTabWidget):
         examples.widget.setMinimumHeight(420)
         self._page("Examples", [("worked examples (JSON)", examples)])
 
+    def refresh_models(self) -> None:
+        """List the prepared chat models again (one may have been prepared meanwhile)."""
+        combo = self.model_name.combo
+        combo.blockSignals(True)
+        text = combo.currentText()
+        combo.clear()
+        combo.addItems(prepared_models())
+        combo.setCurrentText(text)
+        combo.blockSignals(False)
+
     def _page(self, title: str, rows: list[tuple[str, Field]]) -> QFormLayout:
         page = QWidget()
         outer = QVBoxLayout(page)

@@ -378,3 +378,17 @@ def test_a_failed_save_is_reported_and_loses_nothing(designer, qtbot, tmp_path, 
     assert any("not saved" in getattr(m, "text", "") for m in messages)
     assert designer.model.dirty and designer.model.path == agent_path
     assert agent_path.read_text() == before and designer.model.data["name"] == "Elsewhere"
+
+
+def test_the_last_agent_opens_again_at_start(ctx, qtbot, agent_path) -> None:
+    ctx.recent_agents.add(agent_path)
+    with qtbot.waitSignal(ctx.agents.opened) as opened:
+        designer = QtAgentDesigner(ctx)
+        qtbot.addWidget(designer)
+    assert opened.args == [agent_path.resolve()]
+    assert designer.model.data["name"] == "Notes assistant" and designer.pages.isEnabled()
+    agent_path.write_text("name: [broken\n")  # next start: skipped quietly, nothing lost
+    later = QtAgentDesigner(ctx)
+    qtbot.addWidget(later)
+    qtbot.wait(50)
+    assert later.model.path is None and agent_path.read_text() == "name: [broken\n"
