@@ -32,11 +32,15 @@ def main() -> int:
     parser.add_argument("--size", default="1400x860")
     parser.add_argument("--theme", default="dark", choices=("dark", "light"))
     parser.add_argument(
+        "--add-command-tool", action="store_true", help="add a command tool and show its form"
+    )
+    parser.add_argument(
         "--set", action="append", default=[], help="edit before the shot: planning.max_steps=0"
     )
     args = parser.parse_args()
 
     from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QLineEdit
 
     from engine.agent.templates import TEMPLATES
     from gui.app import create_app
@@ -59,11 +63,19 @@ def main() -> int:
         print(json.dumps({"error": designer.problems.text()}))
         return 2
     designer.pages.model_name.combo.setCurrentText(args.model)
+    if args.add_command_tool:
+        from gui.panels.designer_tools import NEW_COMMAND
+
+        designer.tools.append(NEW_COMMAND, "add command tool")
     for edit in args.set:  # through the fields, as typing would
         name, _, value = edit.partition("=")
         field = next(f for f in designer.all_fields() if f.name == name)
-        field.edit.setText(value)  # type: ignore[attr-defined]
-        field.edit.textEdited.emit(value)  # type: ignore[attr-defined]
+        widget = field.edit  # type: ignore[attr-defined]
+        if isinstance(widget, QLineEdit):
+            widget.setText(value)
+            widget.textEdited.emit(value)
+        else:
+            widget.setPlainText(value)  # JSON editors check on every change
     tabs = designer.pages
     tabs.setCurrentIndex(
         [tabs.tabText(i).replace("&&", "&") for i in range(tabs.count())].index(args.tab)

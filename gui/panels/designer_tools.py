@@ -208,6 +208,9 @@ class QtEntryList(QWidget):
             widget = item.widget() if item is not None else None
             if widget is not None:
                 widget.deleteLater()
+        stale = [f.name for f in self.fields if f.name in self.model.local_errors]
+        for name in stale:  # their text goes; the model keeps its last valid value
+            self.model.set_local_error(name, None)
         self.fields = []
         row = self.list.currentRow()
         if 0 <= row < len(self.entries()):

@@ -136,6 +136,8 @@ class QtPromptPreview(QWidget):
         if self._pending is None:
             return
         self._serial += 1
+        if self.result is None:
+            self.legend.setText("counting… (the first count loads the model's tokenizer)")
         job = (self._serial, *self._pending)
         worker = Worker(lambda _state: (job[0], compute(job[1], job[2])), name="prompt preview")
         worker.signals.returned.connect(self._returned)  # a bound slot: gone with the widget

@@ -174,6 +174,12 @@ def test_json_schema_editor_marks_invalid_schemas(designer) -> None:
     assert params.status.text() == "valid JSON Schema"
     assert edit.property("invalid") is False
     assert designer.model.data["tools"][3]["parameters"]["properties"]["n"] == {"type": "integer"}
+    # removing a tool whose editor holds bad text takes its mark along
+    field(designer, "tools[3].parameters").edit.setPlainText("{")
+    assert "tools[3].parameters" in designer.model.messages()
+    designer.tools.remove_selected()
+    assert designer.model.messages() == {} and designer.problems.text() == ""
+    assert designer.save()
 
 
 def test_undo_redo_of_each_edit_kind(designer, qtbot) -> None:
