@@ -11,20 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import shiboken6
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMenu,
     QMessageBox,
-    QPlainTextEdit,
     QPushButton,
     QScrollArea,
     QSplitter,
-    QTextEdit,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -42,6 +39,7 @@ from gui.panels.designer_tools import tools_widget
 from gui.panels.prompt_preview import QtPromptPreview
 from gui.panels.registry import register_panel
 from gui.widgets.fields import Field
+from gui.widgets.undo_keys import UndoKeys
 
 Answer = QMessageBox.StandardButton
 
@@ -52,6 +50,7 @@ class QtAgentDesigner(QWidget):
         super().__init__()
         self.ctx = ctx
         self.model = AgentModel(self)
+        self.undo_keys = UndoKeys(self.model.undo, self)
         self.fields: list[Field] = []
         self.persona = PersonaField(self.model)
         self.goals = GoalsField(self.model)
@@ -69,7 +68,7 @@ class QtAgentDesigner(QWidget):
         self.model.errors_changed.connect(self._mark)
         self.model.undo.cleanChanged.connect(self._clean_changed)
         for field in self.fields:
-            self.guard(field.widget)
+            self.undo_keys.watch(field.widget)
         self.pages.setEnabled(False)  # until a file is opened or created
         self._update_title()
         QTimer.singleShot(0, self.reopen_last)  # once every panel exists to hear `opened`
@@ -142,29 +141,6 @@ class QtAgentDesigner(QWidget):
         layout.addWidget(split, 1)
         layout.addWidget(self.problems)
 
-    def guard(self, widget: QWidget) -> None:
-        """Route Ctrl+Z / Ctrl+Shift+Z in text fields to the designer's undo stack."""
-        kinds = (QLineEdit, QTextEdit, QPlainTextEdit)
-        for edit in [widget, *widget.findChildren(QWidget)]:
-            if isinstance(edit, kinds):
-                edit.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress):
-            assert isinstance(event, QKeyEvent)
-            undo = event.matches(QKeySequence.StandardKey.Undo)
-            redo = event.matches(QKeySequence.StandardKey.Redo) or (
-                event.key() == Qt.Key.Key_Z
-                and event.modifiers()
-                == Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
-            )
-            if undo or redo:
-                event.accept()
-                if event.type() == QEvent.Type.KeyPress:
-                    (self.model.undo.redo if redo else self.model.undo.undo)()
-                return True
-        return super().eventFilter(watched, event)
-
     # ---------------------------------------------------------------- model -> view
     def all_fields(self) -> list[Field]:
         return [*self.fields, *self.tools.fields, *self.servers.fields]
@@ -185,7 +161,7 @@ class QtAgentDesigner(QWidget):
             if path and path[0] == lst.path[0]:
                 lst.sync(path)
                 for field in lst.fields:
-                    self.guard(field.widget)
+                    self.undo_keys.watch(field.widget)
         for field in self.all_fields():
             field.refresh()
         self._update_title()
