@@ -40,6 +40,9 @@ class AgentFeed(QObject):
     """
 
     opened = Signal(object)  # pathlib.Path of the *.agent.yaml file
+    # the designer's agent after every valid edit, saved or not (engine.agent.spec.AgentSpec):
+    # run what the person sees with `launch.agent_run(agent, ..., spec=spec)`
+    edited = Signal(object)
     run_event = Signal(object)  # engine.agent.events.RunEvent
 
 

@@ -185,6 +185,11 @@ class MainWindow(QMainWindow):
         s.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        for panel in self.panels.values():  # e.g. the designer's unsaved-changes prompt
+            confirm = getattr(panel, "confirm_close", None)
+            if confirm is not None and not confirm():
+                event.ignore()
+                return
         self.save_state()
         self.ctx.shutdown()
         super().closeEvent(event)

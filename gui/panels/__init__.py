@@ -12,6 +12,7 @@ BUILTIN = (
     "gui.panels.run_console",
     "gui.panels.profiler",
     "gui.panels.messages",
+    "gui.panels.designer",
 )
 
 
