@@ -11,6 +11,7 @@ BUILTIN = (
     "gui.panels.console",
     "gui.panels.profiler",
     "gui.panels.messages",
+    "gui.panels.memory",
 )
 
 
