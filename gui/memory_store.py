@@ -77,40 +77,35 @@ class StoreHandle:
         self.settings = settings
         self.lock = threading.Lock()
         self.store: MemoryStore | None = None
+        self.closed = False
         self._sink: ProgressCallback | None = None
-
-    def open(self, progress: ProgressCallback | None = None) -> MemoryStore:
-        """Open the store (worker thread; may rebuild the index with progress)."""
-        with self.lock:
-            self._sink = progress
-            try:
-                self.store = MemoryStore.open(
-                    agent=self.name,
-                    settings=self.settings,
-                    on_notice=notice_to_messages,
-                    progress=self._forward,
-                )
-            finally:
-                self._sink = None
-            return self.store
 
     def _forward(self, p: Progress) -> None:
         if self._sink is not None:
             self._sink(p)
 
     def run(self, fn: Any, *args: Any, progress: ProgressCallback | None = None) -> Any:
-        """`fn(store, *args)` under the lock, store progress going to `progress`."""
+        """`fn(store, *args)` under the lock, store progress going to `progress`; the
+        first call opens the store (which may rebuild its index, with progress)."""
         with self.lock:
-            if self.store is None:
-                raise RuntimeError(f"the memory store {self.name!r} is not open")
+            if self.closed:
+                raise StoreError(f"the memory store {self.name!r} was closed")
             self._sink = progress
             try:
+                if self.store is None:
+                    self.store = MemoryStore.open(
+                        agent=self.name,
+                        settings=self.settings,
+                        on_notice=notice_to_messages,
+                        progress=self._forward,
+                    )
                 return fn(self.store, *args)
             finally:
                 self._sink = None
 
     def close(self) -> None:
         with self.lock:
+            self.closed = True
             if self.store is not None:
                 self.store.close()
                 self.store = None

@@ -50,8 +50,7 @@ def count(store: MemoryStore, where: Filter) -> int:
 
 
 def open_store(state: TaskState, handle: StoreHandle) -> dict[str, Any]:
-    handle.open(progress=state.emit)
-    return handle.run(MemoryStore.stats)
+    return handle.run(MemoryStore.stats, progress=state.emit)
 
 
 def load_page(

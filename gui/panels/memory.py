@@ -8,6 +8,7 @@ slots here only change widgets. Runs add memories, so a finished run refreshes t
 from __future__ import annotations
 
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ def _agent_name(state: Any, path: Path) -> str:
 @register_panel("memory", "Memory browser", area="right", order=40, shortcut="Ctrl+7")
 class QtMemoryBrowser(QWidget):
     finished = Signal(str)  # the operation that completed (tests and listeners)
+    failed = Signal(str)  # the operation that failed (its error went to the message path)
 
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
@@ -166,8 +168,11 @@ class QtMemoryBrowser(QWidget):
         return self.table.model()  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ workers
-    def _start(self, name: str, fn: Any, *args: Any, on_result: Any = None) -> Worker:
-        worker = Worker(fn, *args, name=f"memory {name}")
+    def _start(
+        self, name: str, fn: Any, *args: Any, on_result: Any = None, start: bool = True
+    ) -> Worker:
+        """A worker for `fn`, started unless asked not to (connect more signals first)."""
+        worker = Worker(fn, *args, name=f"memory {name}", report_errors=False)
         handle = self.handle
 
         def returned(result: object) -> None:
@@ -176,8 +181,16 @@ class QtMemoryBrowser(QWidget):
                     on_result(result)
                 self.finished.emit(name)
 
+        def errored(exc: BaseException) -> None:
+            if handle is self.handle:
+                detail = "".join(traceback.format_exception(exc))
+                report("error", f"memory {name} ({handle.name if handle else '-'}): {exc}", detail)
+                self.failed.emit(name)
+
         worker.signals.returned.connect(returned)
-        self.ctx.pool.start(worker)
+        worker.signals.errored.connect(errored)
+        if start:
+            self.ctx.pool.start(worker)
         return worker
 
     # ------------------------------------------------------------------ stores
@@ -191,8 +204,9 @@ class QtMemoryBrowser(QWidget):
         self.agent.addItems(names)
         self.agent.setCurrentText(current)
         self.agent.blockSignals(False)
+        if self.handle is not None and self.handle.settings != settings:
+            self.close_store()  # the store reads its settings when it opens: reopen it
         if self.handle is not None and self.handle.name == current:
-            self.handle.settings = settings
             self.reload()
         elif names:
             self.choose(current or names[0])
@@ -377,8 +391,10 @@ class QtMemoryBrowser(QWidget):
     def ingest(self, targets: list[Path]) -> None:
         if self.handle is None or self.ingest_worker is not None:
             return
-        worker = self._start("ingest", tasks.ingest_paths, self.handle, targets)
-        worker.signals.returned.connect(self._ingested)
+        args = (self.handle, targets)
+        worker = self._start(
+            "ingest", tasks.ingest_paths, *args, on_result=self._ingested, start=False
+        )
         worker.signals.yielded.connect(self._progress)
         worker.signals.errored.connect(lambda exc: self.progress.end(f"failed: {exc}"))
         worker.signals.aborted.connect(self._ingest_cancelled)
@@ -387,6 +403,7 @@ class QtMemoryBrowser(QWidget):
         for key in ("files", "folder"):
             self.buttons[key].setEnabled(False)
         self.progress.begin(f"Ingesting {', '.join(p.name for p in targets)}")
+        self.ctx.pool.start(worker)
 
     def _progress(self, item: object) -> None:
         from engine.progress import Progress
@@ -414,12 +431,16 @@ class QtMemoryBrowser(QWidget):
         if self.ingest_worker is not None:
             self.ingest_worker.abort()
 
+    def _rebuilt(self, stats: dict[str, Any]) -> None:
+        self.progress.end("index rebuilt")
+        self.stats.show_stats(stats)
+
     def rebuild(self, reembed: bool) -> None:
         if self.handle is None:
             return
         self.progress.begin(f"Rebuilding the index of {self.handle.name}")
-        worker = self._start("rebuild", tasks.rebuild, self.handle, reembed)
+        args = (self.handle, reembed)
+        worker = self._start("rebuild", tasks.rebuild, *args, on_result=self._rebuilt, start=False)
         worker.signals.yielded.connect(self._progress)
-        worker.signals.returned.connect(lambda stats: self.progress.end("index rebuilt"))
-        worker.signals.returned.connect(self.stats.show_stats)
         worker.signals.errored.connect(lambda exc: self.progress.end(f"failed: {exc}"))
+        self.ctx.pool.start(worker)

@@ -210,8 +210,8 @@ def test_the_designer_s_agent_joins_the_chooser(
         "notes",
         "notes-keeper",
     ]
-    qtbot.waitUntil(lambda: panel.stats.rebuild.isEnabled(), timeout=30_000)
-    assert panel.pages.total == 0 and "0 of 0 items" in panel.status.text()
+    qtbot.waitUntil(lambda: panel.status.text() == "0 of 0 items (newest first)", timeout=30_000)
+    assert panel.pages.total == 0 and panel.stats.rebuild.isEnabled()
     bad = tmp_path / "broken.agent.yaml"
     bad.write_text("name: [unclosed\n", encoding="utf-8")
     ctx.agents.opened.emit(bad)
