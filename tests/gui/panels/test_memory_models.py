@@ -39,6 +39,8 @@ def test_big_store_is_listed_page_by_page(qtbot, make_panel, open_store, shared_
     assert panel.pages.ids() == sorted(ids, reverse=True) and not panel.pages.canFetchMore()
     panel.period.setCurrentText("last 7 days")
     qtbot.waitUntil(lambda: panel.pages.total == N - 100 and not panel.pages.pending)
+    panel.table.scrollToBottom()
+    qtbot.waitUntil(lambda: len(panel.pages.rows) == N - 100, timeout=30_000)
     assert min(panel.pages.ids()) == ids[100]
 
 
