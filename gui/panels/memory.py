@@ -146,8 +146,9 @@ class QtMemoryBrowser(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.table)
         split.addWidget(self.view)
-        split.setStretchFactor(0, 3)
+        split.setStretchFactor(0, 5)
         split.setStretchFactor(1, 2)
+        split.setSizes([650, 300])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         for row in (top, search, filters):
@@ -280,7 +281,14 @@ class QtMemoryBrowser(QWidget):
 
     def _page(self, page: tasks.Page) -> None:
         self.pages.add_page(page)
+        if page.offset == 0:
+            self._fit_columns()
         self._show_count()
+
+    def _fit_columns(self) -> None:
+        """Every column but the text as wide as its contents; the text takes the rest."""
+        for column in range(self.model.columnCount() - 1):
+            self.table.resizeColumnToContents(column)
 
     def _show_count(self) -> None:
         shown, total = len(self.pages.rows), self.pages.total
@@ -301,7 +309,7 @@ class QtMemoryBrowser(QWidget):
     def _hits(self, hits: list[tasks.ScoredRow]) -> None:
         self.hits.set_hits(hits)
         self._set_model(self.hits)
-        self.table.resizeColumnsToContents()
+        self._fit_columns()
         self.status.setText(f"{len(hits)} hits, best first (Clear to list again)")
 
     def clear_search(self) -> None:

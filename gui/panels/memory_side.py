@@ -44,7 +44,6 @@ class QtMemoryItemView(QGroupBox):
         self.meta = QPlainTextEdit(readOnly=True)
         self.meta.setMaximumHeight(80)
         self.save = QPushButton("Save text (re-embeds)")
-        self.save.setObjectName("primary")
         self.save.clicked.connect(self._save)
         self.pin = QPushButton("Pin")
         self.pin.clicked.connect(self._pin)
