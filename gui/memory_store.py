@@ -103,9 +103,16 @@ class StoreHandle:
             finally:
                 self._sink = None
 
-    def close(self) -> None:
-        with self.lock:
+    def close(self, wait_s: float = -1) -> bool:
+        """Close the store (its index file is saved if it changed); False if another
+        worker kept the lock longer than `wait_s` (the change log replays at next open)."""
+        if not self.lock.acquire(timeout=wait_s):
+            return False
+        try:
             self.closed = True
             if self.store is not None:
                 self.store.close()
                 self.store = None
+            return True
+        finally:
+            self.lock.release()

@@ -12,16 +12,14 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -32,15 +30,15 @@ from PySide6.QtWidgets import (
 
 from engine.agent.events import RunFinished
 from engine.memory.filters import Filter
-from engine.memory.ingest import IngestResult
-from engine.memory.items import MemoryItem
 from gui import memory_tasks as tasks
 from gui.bridge import Worker, report
 from gui.context import AppContext
 from gui.memory_store import KINDS, StoreHandle, existing_stores, store_name
 from gui.panels.memory_embedder import QtEmbedderBanner
-from gui.panels.memory_models import PAGE_SIZE, MemoryHitsModel, MemoryPageModel, _ItemsModel
-from gui.panels.memory_side import QtForgetDialog, QtMemoryItemView, QtMemoryStats
+from gui.panels.memory_items import ItemActions
+from gui.panels.memory_models import PAGE_SIZE, ItemsModel, MemoryHitsModel, MemoryPageModel
+from gui.panels.memory_side import QtMemoryItemView, QtMemoryStats
+from gui.panels.memory_work import LongWork
 from gui.panels.registry import register_panel
 from gui.widgets.progress import QtProgress
 
@@ -55,7 +53,7 @@ def _agent_name(state: Any, path: Path) -> str:
 
 
 @register_panel("memory", "Memory browser", area="right", order=40, shortcut="Ctrl+7")
-class QtMemoryBrowser(QWidget):
+class QtMemoryBrowser(ItemActions, LongWork, QWidget):
     finished = Signal(str)  # the operation that completed (tests and listeners)
     failed = Signal(str)  # the operation that failed (its error went to the message path)
 
@@ -109,6 +107,9 @@ class QtMemoryBrowser(QWidget):
         self._set_model(self.pages)
         ctx.agents.opened.connect(self._agent_opened)
         ctx.agents.run_event.connect(self._run_event)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self._quit)
         self.refresh()
 
     # ------------------------------------------------------------------ layout
@@ -159,14 +160,10 @@ class QtMemoryBrowser(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.stats)
 
-    def _set_model(self, model: _ItemsModel) -> None:
+    def _set_model(self, model: ItemsModel) -> None:
         self.table.setModel(model)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.view.show_item(None)
-
-    @property
-    def model(self) -> _ItemsModel:
-        return self.table.model()  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ workers
     def _start(
@@ -237,6 +234,11 @@ class QtMemoryBrowser(QWidget):
             old, self.handle = self.handle, None
             self.stats.show_stats(None)
             self.ctx.pool.start(Worker(tasks.close, old, name=f"memory: close {old.name}"))
+
+    def _quit(self) -> None:
+        """At exit (after the window aborted the workers): save and close the store."""
+        if self.handle is not None:
+            self.handle.close(wait_s=10.0)
 
     def _agent_opened(self, path: object) -> None:
         worker = Worker(_agent_name, Path(str(path)), name="memory: read agent file")
@@ -317,138 +319,3 @@ class QtMemoryBrowser(QWidget):
         if self.model is self.hits:
             self.hits.set_hits([])
             self._load_first_page()
-
-    # ------------------------------------------------------------------ item actions
-    def _current_changed(self) -> None:
-        index = self.table.currentIndex()
-        self.view.show_item(self.model.item(index.row()) if index.isValid() else None)
-
-    def selected_ids(self) -> list[int]:
-        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
-        return [self.model.item(r).id for r in rows]
-
-    def save_text(self, item_id: int, text: str) -> None:
-        if self.handle is not None:
-            args = (self.handle, item_id, text)
-            self._start("edit", tasks.update_text, *args, on_result=self._item_changed)
-
-    def set_pinned(self, item_id: int, pinned: bool) -> None:
-        if self.handle is not None:
-            args = (self.handle, item_id, pinned)
-            self._start("pin", tasks.set_pinned, *args, on_result=self._item_changed)
-
-    def _item_changed(self, item: MemoryItem) -> None:
-        for model in (self.pages, self.hits):
-            model.replace_item(item)
-        if self.view.item is not None and self.view.item.id == item.id:
-            self.view.show_item(item)
-        self._start("stats", tasks.stats, self.handle, on_result=self.stats.show_stats)
-
-    def confirm(self, title: str, text: str) -> bool:
-        answer = QMessageBox.question(self, title, text)
-        return bool(answer == QMessageBox.StandardButton.Yes)
-
-    def delete_selected(self) -> None:
-        ids = self.selected_ids()
-        if self.handle is None or not ids:
-            report("info", "select the memory items to delete first")
-            return
-        noun = f"{len(ids)} memory items" if len(ids) > 1 else f"memory item #{ids[0]}"
-        if self.confirm("Delete memories", f"Delete {noun} from {self.handle.name}? No undo."):
-            self._start("delete", tasks.delete, self.handle, ids, on_result=self._deleted)
-
-    def _deleted(self, ids: list[int]) -> None:
-        for model in (self.pages, self.hits):
-            model.remove_ids(set(ids))
-        if self.model is self.pages:
-            self._show_count()
-        self.view.show_item(None)
-        self._start("stats", tasks.stats, self.handle, on_result=self.stats.show_stats)
-
-    def forget_dialog(self) -> None:
-        dialog = QtForgetDialog(self)
-        if dialog.exec():
-            self.forget(dialog.cutoff(), dialog.chosen_kinds(), dialog.keep_pinned.isChecked())
-
-    def forget(self, cutoff: float, kinds: list[str], keep_pinned: bool) -> None:
-        if self.handle is None or not kinds:
-            return
-        day = time.strftime("%Y-%m-%d %H:%M", time.localtime(cutoff))
-        pinned = " (pinned ones stay)" if keep_pinned else ", pinned ones too"
-        text = f"Delete every {', '.join(kinds)} memory created before {day}{pinned}? No undo."
-        if self.confirm("Forget older memories", text):
-            args = (self.handle, max(0.0, time.time() - cutoff), kinds, keep_pinned)
-            self._start("forget", tasks.forget, *args, on_result=self._forgot)
-
-    def _forgot(self, removed: int) -> None:
-        report("info", f"forgot {removed} memory items")
-        self.clear_search()
-        self.reload()
-
-    # ------------------------------------------------------------------ ingest, rebuild
-    def ingest_files_dialog(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Files to ingest")
-        if files:
-            self.ingest([Path(f) for f in files])
-
-    def ingest_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder to ingest")
-        if folder:
-            self.ingest([Path(folder)])
-
-    def ingest(self, targets: list[Path]) -> None:
-        if self.handle is None or self.ingest_worker is not None:
-            return
-        args = (self.handle, targets)
-        worker = self._start(
-            "ingest", tasks.ingest_paths, *args, on_result=self._ingested, start=False
-        )
-        worker.signals.yielded.connect(self._progress)
-        worker.signals.errored.connect(lambda exc: self.progress.end(f"failed: {exc}"))
-        worker.signals.aborted.connect(self._ingest_cancelled)
-        worker.signals.done.connect(self._ingest_done)
-        self.ingest_worker = worker
-        for key in ("files", "folder"):
-            self.buttons[key].setEnabled(False)
-        self.progress.begin(f"Ingesting {', '.join(p.name for p in targets)}")
-        self.ctx.pool.start(worker)
-
-    def _progress(self, item: object) -> None:
-        from engine.progress import Progress
-
-        if isinstance(item, Progress):
-            self.progress.update_progress(item)
-
-    def _ingested(self, result: IngestResult) -> None:
-        self.progress.end(
-            f"{result.files} files, {result.chunks} chunks ({result.skipped} unchanged) "
-            f"in {result.seconds:.1f} s"
-        )
-
-    def _ingest_cancelled(self) -> None:
-        self.progress.end("cancelled: the files finished before the cancel are kept")
-        self.finished.emit("ingest cancelled")
-
-    def _ingest_done(self) -> None:
-        self.ingest_worker = None
-        for key in ("files", "folder"):
-            self.buttons[key].setEnabled(True)
-        self.reload()
-
-    def cancel_ingest(self) -> None:
-        if self.ingest_worker is not None:
-            self.ingest_worker.abort()
-
-    def _rebuilt(self, stats: dict[str, Any]) -> None:
-        self.progress.end("index rebuilt")
-        self.stats.show_stats(stats)
-
-    def rebuild(self, reembed: bool) -> None:
-        if self.handle is None:
-            return
-        self.progress.begin(f"Rebuilding the index of {self.handle.name}")
-        args = (self.handle, reembed)
-        worker = self._start("rebuild", tasks.rebuild, *args, on_result=self._rebuilt, start=False)
-        worker.signals.yielded.connect(self._progress)
-        worker.signals.errored.connect(lambda exc: self.progress.end(f"failed: {exc}"))
-        self.ctx.pool.start(worker)

@@ -37,7 +37,7 @@ def source_label(item: MemoryItem) -> str:
     return f"{name} #{item.position}" if item.position is not None else name
 
 
-class _ItemsModel(QAbstractTableModel):
+class ItemsModel(QAbstractTableModel):
     COLUMNS: tuple[str, ...] = ()
 
     def __init__(self) -> None:
@@ -113,7 +113,7 @@ class _ItemsModel(QAbstractTableModel):
         return new
 
 
-class MemoryPageModel(_ItemsModel):
+class MemoryPageModel(ItemsModel):
     """The store's items (newest first) under the current filter, one page at a time."""
 
     COLUMNS = ("id", "kind", "created", "pin", "source", "text")
@@ -163,7 +163,7 @@ class MemoryPageModel(_ItemsModel):
         return removed
 
 
-class MemoryHitsModel(_ItemsModel):
+class MemoryHitsModel(ItemsModel):
     """Ranked search hits with the parts of their score."""
 
     COLUMNS = (

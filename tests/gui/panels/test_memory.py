@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -229,3 +230,15 @@ def test_opening_a_store_with_a_corrupt_index_shows_the_notice(
     notices = [m for m in messages if m.text.startswith("[memory] notes: index file is corrupt")]
     assert notices and notices[0].level == "warning"
     assert len(panel.pages.rows) == 6  # rebuilt from SQLite: nothing lost
+
+
+def test_quitting_closes_the_store(qtbot, make_panel, notes) -> None:
+    panel = opened(qtbot, make_panel)
+    handle = panel.handle
+    store = handle.store
+    store.update_text(notes[0], "Changed just before quitting.")  # a change not yet saved
+    assert store.index.seq != store._saved_seq
+    panel._quit()  # what QApplication.aboutToQuit calls, after the window aborted the workers
+    assert handle.closed and handle.store is None
+    with pytest.raises(sqlite3.ProgrammingError, match="closed database"):
+        store.conn.execute("SELECT 1")
