@@ -102,7 +102,8 @@ class QtMemoryBrowser(ItemActions, LongWork, QWidget):
         self.progress = QtProgress()
         self.progress.cancel_requested.connect(self.cancel_ingest)
         self.buttons = self._action_buttons()
-        QShortcut(QKeySequence.StandardKey.Delete, self.table, self.delete_selected)
+        delete_key = QShortcut(QKeySequence.StandardKey.Delete, self.table, self.delete_selected)
+        delete_key.setContext(Qt.ShortcutContext.WidgetShortcut)  # only while the list has focus
         self._layout(rescan, clear)
         self._set_model(self.pages)
         ctx.agents.opened.connect(self._agent_opened)
@@ -230,6 +231,8 @@ class QtMemoryBrowser(ItemActions, LongWork, QWidget):
         self._load_first_page()
 
     def close_store(self) -> None:
+        if self.ingest_worker is not None:
+            self.ingest_worker.abort()  # the files finished so far stay in the store we leave
         if self.handle is not None:
             old, self.handle = self.handle, None
             self.stats.show_stats(None)

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QDate, QItemSelectionModel
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import QDate, QItemSelectionModel, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from engine.agent.events import RunFinished, RunMetrics
 from tests.gui.panels.memory_support import (
@@ -164,8 +164,16 @@ def test_forget_older_than(qtbot, make_panel, open_store, monkeypatch) -> None:
         fresh = store.add(["A fresh note from today."])[0]
     panel = opened(qtbot, make_panel)
     asked = answer(monkeypatch, yes=True)
+
+    def fill_in_the_dialog() -> None:  # the button opens a modal QtForgetDialog
+        dialog = QApplication.activeModalWidget()
+        dialog.date.setDate(QDate.currentDate().addDays(-30))
+        assert dialog.chosen_kinds() == ["short", "long", "reflection"]
+        dialog.accept()
+
+    QTimer.singleShot(200, fill_in_the_dialog)
     with wait_op(qtbot, panel, "forget"):
-        panel.forget(time.time() - 30 * 86400, ["short", "long", "reflection"], keep_pinned=True)
+        panel.buttons["forget"].click()
     assert "created before" in asked[0] and "pinned ones stay" in asked[0]
     store = panel.handle.store
     assert store.get(stale) is None
