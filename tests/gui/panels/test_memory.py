@@ -89,8 +89,11 @@ def test_search_shows_ranked_hits_with_score_parts(qtbot, make_panel, notes) -> 
         panel.run_search()
     assert panel.hits.rows[0].item.text == FACTS[4] and len(panel.hits.rows) == 2
     assert panel.hits.rows[0].recency is None and panel.model.data(panel.model.index(0, 3)) == ""
+    with wait_op(qtbot, panel, "search"):  # the kind chooser narrows the search too
+        panel.kind.setCurrentText("reflection")
+    assert [h.item.text for h in panel.hits.rows] == [LESSON]
     panel.clear_search()
-    qtbot.waitUntil(lambda: panel.model is panel.pages and len(panel.pages.rows) == 6)
+    qtbot.waitUntil(lambda: panel.model is panel.pages and len(panel.pages.rows) == 1)
 
 
 def test_delete_asks_and_removes_from_store_and_view(
