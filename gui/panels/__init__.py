@@ -13,6 +13,7 @@ BUILTIN = (
     "gui.panels.profiler",
     "gui.panels.messages",
     "gui.panels.designer",
+    "gui.panels.memory",
 )
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.conftest import tiny_hf, tiny_home, tiny_int4
+from tests.engine.conftest import default_embedder, tiny_hf, tiny_home, tiny_int4
 
-__all__ = ["tiny_hf", "tiny_home", "tiny_int4"]
+__all__ = ["default_embedder", "tiny_hf", "tiny_home", "tiny_int4"]
 
 
 @pytest.fixture(scope="session", autouse=True)
