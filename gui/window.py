@@ -57,6 +57,7 @@ class MainWindow(QMainWindow):
             view.addAction(toggle)
             self.panels[spec.id] = widget
             self.docks[spec.id] = dock
+        self._arrange_docks()
         self._build_menus(file_menu, view)
         self.provider_label = QLabel("no model loaded")
         self.statusBar().addPermanentWidget(self.provider_label)
@@ -158,15 +159,31 @@ class MainWindow(QMainWindow):
             self._first_start = False
             QTimer.singleShot(0, self._default_layout)
 
+    def _arrange_docks(self) -> None:
+        """Default arrangement: design on the left, run on the right, profiler below.
+
+        The designer, the model manager and the memory browser share the left column as
+        tabs; the run console and the generation console share the right one. A saved
+        window state (restore_state) replaces this on later starts.
+        """
+        left = [self.docks[i] for i in ("designer", "models", "memory") if i in self.docks]
+        for dock in left:
+            self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        for group in (left, [self.docks[i] for i in ("run", "console") if i in self.docks]):
+            for other in group[1:]:
+                self.tabifyDockWidget(group[0], other)
+            if group:
+                group[0].raise_()
+
     def _default_layout(self) -> None:
         """First start: the profiler gets a third of the height, the left column 520 px."""
-        left = [d for k, d in self.docks.items() if k in ("models",)]
+        left = [d for k, d in self.docks.items() if k in ("designer", "models", "memory")]
         if "profiler" in self.docks:
             self.resizeDocks([self.docks["profiler"]], [400], Qt.Orientation.Vertical)
         if "messages" in self.docks:
             self.resizeDocks([self.docks["messages"]], [110], Qt.Orientation.Vertical)
         if left:
-            self.resizeDocks(left, [560], Qt.Orientation.Horizontal)
+            self.resizeDocks(left[:1], [640], Qt.Orientation.Horizontal)
 
     def restore_state(self) -> bool:
         s = self.ctx.settings

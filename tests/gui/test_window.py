@@ -15,8 +15,23 @@ def test_every_registered_panel_is_a_dock(window) -> None:
     assert {"models", "console", "profiler", "messages", "designer", "run", "memory"} <= set(ids)
     for spec in registered_panels():
         dock = window.docks[spec.id]
-        assert dock.windowTitle() == spec.title and dock.isVisible()
+        # open (a dock behind another one's tab is open but not visible)
+        assert dock.windowTitle() == spec.title and dock.toggleViewAction().isChecked()
         assert dock.toggleViewAction().shortcut().toString() == spec.shortcut
+
+
+def test_default_arrangement_tabs_design_left_and_run_right(window) -> None:
+    from PySide6.QtCore import Qt
+
+    left = Qt.DockWidgetArea.LeftDockWidgetArea
+    assert all(window.dockWidgetArea(window.docks[i]) == left for i in ("designer", "models"))
+    assert window.docks["models"] in window.tabifiedDockWidgets(window.docks["designer"])
+    assert window.docks["console"] in window.tabifiedDockWidgets(window.docks["run"])
+    # the designer's and the run console's tabs are the ones in front
+    assert not window.docks["designer"].visibleRegion().isEmpty()
+    assert not window.docks["run"].visibleRegion().isEmpty()
+    assert window.docks["models"].visibleRegion().isEmpty()
+    assert window.docks["console"].visibleRegion().isEmpty()
 
 
 def test_panel_shortcut_toggles_its_dock(window, qtbot) -> None:
