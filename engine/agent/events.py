@@ -47,10 +47,13 @@ class PlanStep(RunEvent):
 
 @dataclass(frozen=True)
 class MemoryHit(RunEvent):
+    """One retrieval before a step: the query and the items put in the prompt, best
+    first, each with its score and the parts of it (engine.agent.hooks.MemoryItem)."""
+
     query: str
-    text: str
-    score: float
-    source: str = ""
+    items: tuple[Any, ...] = ()
+    token_budget: int = 0
+    tokens_used: int = 0
 
 
 @dataclass(frozen=True)

@@ -59,11 +59,24 @@ class PlanningSpec:
     max_plan_steps: int = 4
 
 
+#: What the agent's memory writes and reads (`memory.remember` in the agent file).
+REMEMBER: tuple[str, ...] = ("history", "tool_results", "reflections", "documents")
+#: What happens to a run's scratchpad (kind `short`) when the run ends.
+SCRATCHPAD: tuple[str, ...] = ("drop", "summarize", "keep")
+
+
 @dataclass(frozen=True)
 class MemorySpec:
+    """`enabled`: the run opens the agent's store. Each step retrieves at most `top_k`
+    items within `token_budget` model tokens. `remember`: what is stored after a run and
+    retrieved (history = task + answer, tool_results, reflections = lessons, documents =
+    ingested chunks). `scratchpad`: drop, summarize (one `long` digest) or keep."""
+
     enabled: bool = False
     top_k: int = 3
-    remember: tuple[str, ...] = ("history", "reflections", "documents")
+    remember: tuple[str, ...] = REMEMBER
+    token_budget: int = 256
+    scratchpad: Literal["drop", "summarize", "keep"] = "drop"
 
 
 @dataclass(frozen=True)
@@ -157,7 +170,13 @@ class AgentSpec:
             "max_plan_steps": p.max_plan_steps,
         }
         m = self.memory
-        data["memory"] = {"enabled": m.enabled, "top_k": m.top_k, "remember": list(m.remember)}
+        data["memory"] = {
+            "enabled": m.enabled,
+            "top_k": m.top_k,
+            "token_budget": m.token_budget,
+            "remember": list(m.remember),
+            "scratchpad": m.scratchpad,
+        }
         sampling = {k: v for k, v in self.model.sampling.to_dict().items() if v is not None}
         data["model"] = {
             "name": self.model.name,
