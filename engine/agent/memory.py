@@ -133,6 +133,7 @@ class AgentMemory:
                 m.tokens,
             )
             for m in found.items
+            if m.relevance >= self.spec.memory.min_relevance
         ]
 
     def observe(self, event: Any) -> None:

@@ -50,5 +50,5 @@ def with_note(messages: Sequence[Message], note: str) -> list[Message]:
     """The conversation with `note` after the last message's text (for one generation)."""
     out = list(messages)
     if note and out:
-        out[-1] = {**out[-1], "content": f"{out[-1]['content']}\n\n{note}"}
+        out[-1] = {**out[-1], "content": f"{note}\n\n{out[-1]['content']}"}
     return out

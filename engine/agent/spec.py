@@ -68,15 +68,18 @@ SCRATCHPAD: tuple[str, ...] = ("drop", "summarize", "keep")
 @dataclass(frozen=True)
 class MemorySpec:
     """`enabled`: the run opens the agent's store. Each step retrieves at most `top_k`
-    items within `token_budget` model tokens. `remember`: what is stored after a run and
-    retrieved (history = task + answer, tool_results, reflections = lessons, documents =
-    ingested chunks). `scratchpad`: drop, summarize (one `long` digest) or keep."""
+    items within `token_budget` model tokens, each at least `min_relevance` similar to
+    the query (cosine; an unrelated memory misleads a small model). `remember`: what is
+    stored after a run and retrieved (history = task + answer, tool_results, reflections
+    = lessons, documents = ingested chunks). `scratchpad`: drop, summarize (one `long`
+    digest) or keep."""
 
     enabled: bool = False
     top_k: int = 3
     remember: tuple[str, ...] = REMEMBER
     token_budget: int = 256
     scratchpad: Literal["drop", "summarize", "keep"] = "drop"
+    min_relevance: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,7 @@ class AgentSpec:
             "enabled": m.enabled,
             "top_k": m.top_k,
             "token_budget": m.token_budget,
+            "min_relevance": m.min_relevance,
             "remember": list(m.remember),
             "scratchpad": m.scratchpad,
         }

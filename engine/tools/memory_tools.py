@@ -16,6 +16,8 @@ from engine.tools.base import Tool, ToolError
 if TYPE_CHECKING:
     from engine.memory.store import MemoryStore
 
+#: What `memory.search` reads: the run's own scratchpad is already in its conversation.
+LONG_TERM = ("long", "reflection")
 _QUERY = {"type": "string", "minLength": 1, "description": "what to look for"}
 _K = {"type": "integer", "minimum": 1, "maximum": 20, "description": "how many results (5)"}
 
@@ -37,7 +39,7 @@ def memory_tools(store: MemoryStore, agent: str = "") -> list[Tool]:
 
     def search(query: str, k: int = 5) -> dict[str, Any]:
         try:
-            return _compact(api.memory_search(store, query, k))
+            return _compact(api.memory_search(store, query, k, LONG_TERM))
         except StoreError as exc:
             raise ToolError(str(exc)) from exc
 

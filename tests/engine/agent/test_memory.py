@@ -77,7 +77,7 @@ def of(events: list[Any], cls: type) -> list[Any]:
 def test_every_step_retrieves_and_the_prompt_prefix_stays_stable(
     opener: Any, registry: ToolRegistry, workspace: Path
 ) -> None:
-    memory = opener(memory_spec(top_k=2))
+    memory = opener(memory_spec(top_k=2, min_relevance=-1.0))
     memory.store.add(FACTS, kind="long")
     memory.store.add(["Pinned: always answer in one sentence."], kind="long", pinned=True)
     model = ScriptedModel(
@@ -96,26 +96,43 @@ def test_every_step_retrieves_and_the_prompt_prefix_stays_stable(
     assert any(m.pinned_bonus > 0 for h in hits for m in h.items)  # pinning counts
     for prompt, hit in zip(model.prompts, hits, strict=True):
         assert f"Relevant memory:\n- {hit.items[0].text}" in prompt
-    # The memory note sits after the conversation, for one generation: everything before
+    # The memory note opens the last message, for one generation only: everything before
     # it is exactly the start of the next step's prompt (the engine's KV cache survives).
     for before, after in zip(model.prompts, model.prompts[1:], strict=False):
-        prefix = before[: before.index("\n\nRelevant memory:")]
+        prefix = before[: before.index("Relevant memory:")]
         assert after.startswith(prefix)
     assert "Relevant memory" not in memory.spec.name and events[-1].final_answer == "6"
+
+
+def test_unrelated_memories_stay_out_below_min_relevance(
+    opener: Any, registry: ToolRegistry, workspace: Path
+) -> None:
+    memory = opener(memory_spec(top_k=3))  # min_relevance 0.5 by default
+    memory.store.add(FACTS, kind="long")
+    model = ScriptedModel([final("pier 7")])
+    events = run_with(memory, model, registry, workspace, "Where is the boat moored?")
+    (hit,) = of(events, ev.MemoryHit)
+    assert [m.text for m in hit.items] == [FACTS[0]] and hit.items[0].relevance >= 0.5
+    model = ScriptedModel([final("?")])
+    events = run_with(memory, model, registry, workspace, "What is 345 * 12?")
+    (hit,) = of(events, ev.MemoryHit)
+    assert hit.items == () and hit.tokens_used == 0  # the event says so; no note in the prompt
+    assert "Relevant memory" not in model.prompts[0]
 
 
 def test_the_memory_section_keeps_its_token_budget(
     opener: Any, registry: ToolRegistry, workspace: Path
 ) -> None:
     long_fact = "The harbour master said " + "the boat needs a new sail and fresh paint " * 6
-    memory = opener(memory_spec(top_k=5, token_budget=30))
+    memory = opener(memory_spec(top_k=5, token_budget=30, min_relevance=-1.0))
     memory.store.add([long_fact, *FACTS], kind="long")
     model = ScriptedModel([call("add", '{"a": 1, "b": 1}'), final("2")])
     events = run_with(memory, model, registry, workspace, "What does the boat at the pier need?")
     hits = of(events, ev.MemoryHit)
     assert len(hits) == 2
     for hit, prompt in zip(hits, model.prompts, strict=True):
-        section = prompt[prompt.index("Relevant memory:") : prompt.rindex("\nassistant:")]
+        start = prompt.index("Relevant memory:")
+        section = prompt[start : prompt.index("\n\n", start)]
         assert 0 < hit.tokens_used <= 30
         assert model.count_tokens(section) == hit.tokens_used  # the fake counts words
         assert long_fact not in section  # the most relevant item is too long: skipped
