@@ -78,15 +78,18 @@ def main() -> int:
     parser.add_argument("--model", required=True, help="prepared chat model folder")
     parser.add_argument("--embedder", required=True, help="prepared embedder folder")
     parser.add_argument("--tasks", type=int, default=len(TASKS))
+    parser.add_argument("--min-relevance", type=float, default=-1.0)
     parser.add_argument(
         "--modes", nargs="+", default=["after_transcript", "own_turn", "in_system_prompt"]
     )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-memory-prefix-"))
     agent = new_agent("calculator", folder / "calc.agent.yaml")
-    # min_relevance -1: the top 3 memories are shown at every step, the case where the
-    # placement matters for the cache (with the default 0.5 most steps here show none).
-    memory = replace(agent.spec.memory, enabled=True, top_k=3, min_relevance=-1.0)
+    # min_relevance -1 (default here): the top 3 memories are shown at every step, the
+    # case where the placement matters for the cache (with 0.5 most steps show none).
+    memory = replace(
+        agent.spec.memory, enabled=True, top_k=3, min_relevance=args.min_relevance
+    )
     spec = replace(agent.spec, memory=memory)
     settings = MemorySettings(embedder=args.embedder)
     embedder = Embedder(Path(args.embedder))
