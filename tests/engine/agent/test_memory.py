@@ -269,3 +269,61 @@ def test_store_names_and_no_memory() -> None:
     spec = replace(memory_spec(), tools=(ToolSpec("memory.search"), ToolSpec("calculator")))
     off = without_memory(spec)
     assert not off.memory.enabled and [t.name for t in off.tools] == ["calculator"]
+
+
+def test_plan_execute_retrieves_for_the_plan_and_each_subtask_and_the_transcript_lists_it(
+    opener: Any, registry: ToolRegistry, workspace: Path, tmp_path: Path
+) -> None:
+    from engine.agent.transcript import read_transcript
+
+    memory = opener(memory_spec(min_relevance=-1.0))
+    memory.store.add(FACTS, kind="long")
+    spec = replace(
+        memory.spec, planning=replace(memory.spec.planning, strategy="plan_execute", max_steps=8)
+    )
+    model = ScriptedModel(
+        [
+            " Plan:\n1. find the pier\n2. report the harbour\n\n",
+            final("pier 7", "Result"),
+            final("north harbour", "Result"),
+            final("pier 7, north harbour"),
+        ]
+    )
+    run = AgentRun(
+        spec,
+        model,
+        registry,
+        "Where is the boat?",
+        workspace=workspace,
+        hooks=memory.hooks(),
+        transcript=tmp_path / "runs",
+    )
+    events = list(run)
+    hits = of(events, ev.MemoryHit)
+    assert [h.step for h in hits] == [1, 2, 3, 4]  # plan, two subtasks, synthesis
+    assert hits[0].query == "Where is the boat?"
+    assert hits[1].query.endswith("Do step 1 of the plan: find the pier")
+    assert hits[2].query.endswith("Do step 2 of the plan: report the harbour")
+    _, rows = read_transcript(events[0].transcript)
+    logged = [r for r in rows if r["type"] == "MemoryHit"]
+    assert len(logged) == 4 and logged[0]["items"][0]["text"] == hits[0].items[0].text
+    assert {"relevance", "recency", "pinned_bonus", "score", "id", "kind"} <= set(
+        logged[0]["items"][0]
+    )
+
+
+def test_a_store_error_in_the_hooks_never_breaks_the_run(
+    opener: Any, registry: ToolRegistry, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.errors import StoreFullError
+
+    memory = opener(memory_spec())
+
+    def full(*args: Any, **kwargs: Any) -> list[int]:
+        raise StoreFullError("the disk is full; everything saved before is intact")
+
+    monkeypatch.setattr(memory.store, "add", full)
+    model = ScriptedModel([call("add", '{"a": 2, "b": 3}'), final("5")])
+    events = run_with(memory, model, registry, workspace, "What is 2 + 3?")
+    assert events[-1].stop_reason == "final_answer" and events[-1].final_answer == "5"
+    assert memory.problems and all("disk is full" in p for p in memory.problems)
