@@ -87,9 +87,7 @@ def main() -> int:
     agent = new_agent("calculator", folder / "calc.agent.yaml")
     # min_relevance -1 (default here): the top 3 memories are shown at every step, the
     # case where the placement matters for the cache (with 0.5 most steps show none).
-    memory = replace(
-        agent.spec.memory, enabled=True, top_k=3, min_relevance=args.min_relevance
-    )
+    memory = replace(agent.spec.memory, enabled=True, top_k=3, min_relevance=args.min_relevance)
     spec = replace(agent.spec, memory=memory)
     settings = MemorySettings(embedder=args.embedder)
     embedder = Embedder(Path(args.embedder))

@@ -36,6 +36,10 @@ RESULT_CHARS = 1000
 SUMMARY_CHARS = 1500
 
 
+#: A memory to store: text, its `type` in the metadata, more metadata.
+Entry = tuple[str, str, dict[str, Any]]
+
+
 class MemoryUnavailableError(WorkbenchError):
     """The agent file turns memory on but the memory cannot be opened."""
 
@@ -50,6 +54,7 @@ class AgentMemory:
     def __init__(self, store: Any, spec: AgentSpec) -> None:
         self.store, self.spec = store, spec
         self.run_id = ""
+        self._pending: Entry | None = None  # a tool call's scratchpad line, until its result
         self.problems: list[str] = []  # store errors met by the hooks (shown, not raised)
         self.kinds = sorted({KINDS[r] for r in spec.memory.remember if r in KINDS})
 
@@ -140,28 +145,34 @@ class AgentMemory:
         """The scratchpad: each step's thought and action, and its observation."""
         if isinstance(event, ev.RunStarted):
             self.run_id = event.run_id
-        elif isinstance(event, ev.ToolCall):
+        elif isinstance(event, ev.ToolCall):  # stored with its result: one embedding call
             head = f"Thought: {event.thought}\n" if event.thought else ""
             action = f"{event.tool} {json.dumps(event.arguments, ensure_ascii=False)}"
-            self._add(f"{head}Action: {action}", "short", "action", step=event.step)
+            self._pending = (f"{head}Action: {action}", "action", {"step": event.step})
         elif isinstance(event, ev.ToolResult):
             text = event.output[:RESULT_CHARS] or "(no output)"
-            self._add(
-                f"Observation ({event.tool}): {text}", "short", "observation", step=event.step
-            )
+            entry = (f"Observation ({event.tool}): {text}", "observation", {"step": event.step})
+            self._add("short", [*self._take_pending(), entry])
+        elif isinstance(event, ev.RunFinished):
+            self._add("short", self._take_pending())
+
+    def _take_pending(self) -> list[Entry]:
+        pending, self._pending = self._pending, None
+        return [pending] if pending else []
 
     def lesson(self, lesson: Lesson) -> None:
         if "reflections" in self.spec.memory.remember:
-            self._add(lesson.lesson, "reflection", "lesson", task=lesson.task)
+            self._add("reflection", [(lesson.lesson, "lesson", {"task": lesson.task})])
 
     def after_run(self, record: RunRecord) -> None:
         self.run_id = record.run_id
         remember = self.spec.memory.remember
+        entries: list[Entry] = []
         if "history" in remember and record.final_answer:
-            self._add(f"Task: {record.task}\nAnswer: {record.final_answer}", "long", "task")
+            entries.append((f"Task: {record.task}\nAnswer: {record.final_answer}", "task", {}))
         if "tool_results" in remember:
-            for text, tool in _useful(record):
-                self._add(text, "long", "tool_result", tool=tool)
+            entries += [(text, "tool_result", {"tool": tool}) for text, tool in _useful(record)]
+        self._add("long", entries)  # one batch: one embedding call, one transaction
         self._end_scratchpad(record)
 
     # ------------------------------------------------------------------ helpers
@@ -184,17 +195,20 @@ class AgentMemory:
                 if lines:
                     digest = "\n".join(f"- {line[:200]}" for line in lines)[:SUMMARY_CHARS]
                     text = f"Steps taken for the task: {record.task}\n{digest}"
-                    self._add(text, "long", "scratchpad_summary")
+                    self._add("long", [(text, "scratchpad_summary", {})])
             self.store.delete_where(Filter(kinds=["short"], metadata={"run_id": record.run_id}))
         except StoreError as exc:
             self.problems.append(str(exc))
 
-    def _add(self, text: str, kind: str, what: str, **extra: Any) -> None:
-        if not text.strip():
+    def _add(self, kind: str, entries: list[Entry]) -> None:
+        """Store (text, type, extra metadata) entries of one kind as one batch."""
+        entries = [e for e in entries if e[0].strip()]
+        if not entries:
             return
-        metadata = {"run_id": self.run_id, "agent": self.spec.name, "type": what, **extra}
+        base = {"run_id": self.run_id, "agent": self.spec.name}
+        metadata = [{**base, "type": what, **extra} for _, what, extra in entries]
         try:
-            self.store.add([text], kind=kind, metadata=metadata)
+            self.store.add([text for text, _, _ in entries], kind=kind, metadata=metadata)
         except StoreError as exc:
             self.problems.append(str(exc))
 
