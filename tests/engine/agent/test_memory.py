@@ -327,3 +327,19 @@ def test_a_store_error_in_the_hooks_never_breaks_the_run(
     events = run_with(memory, model, registry, workspace, "What is 2 + 3?")
     assert events[-1].stop_reason == "final_answer" and events[-1].final_answer == "5"
     assert memory.problems and all("disk is full" in p for p in memory.problems)
+
+
+def test_the_notekeeper_template_needs_its_memory_for_its_catalogue(
+    opener: Any, tmp_path: Path
+) -> None:
+    from engine.agent.templates import new_agent
+    from engine.tools.errors import ToolConfigError
+
+    agent = new_agent("notekeeper", tmp_path / "nk.agent.yaml")
+    assert agent.spec.memory.enabled and agent.spec.memory.scratchpad == "drop"
+    entries = [t.to_entry() for t in agent.spec.tools]
+    with pytest.raises(ToolConfigError, match="comes with the agent's memory"):
+        build_registry(entries, workspace=tmp_path)
+    memory = opener(agent.spec)
+    with build_registry(entries, workspace=tmp_path, extra=memory.tools()) as registry:
+        assert [t.name for t in registry.callable_tools()] == ["memory.save", "memory.search"]
