@@ -88,7 +88,26 @@ class AgentMemory:
                 "embedder-default`, or run without memory (`agent run --no-memory`, or "
                 "`memory: {enabled: false}` in the agent file)"
             ) from exc
-        return cls(store, spec)
+        memory = cls(store, spec)
+        memory.drop_stale_scratchpads()
+        return memory
+
+    def drop_stale_scratchpads(self) -> int:
+        """Delete `short` items of runs that never finished (a crash, a kill): those older
+        than twice the wall-clock budget, so no run still going loses its scratchpad."""
+        import time
+
+        from engine.memory.filters import Filter
+
+        if self.spec.memory.scratchpad == "keep":
+            return 0
+        until = time.time() - 2 * self.spec.planning.max_seconds
+        where = Filter(kinds=["short"], until=until, metadata={"agent": self.spec.name})
+        try:
+            return int(self.store.delete_where(where))
+        except StoreError as exc:
+            self.problems.append(str(exc))
+            return 0
 
     def close(self) -> None:
         self.store.close()

@@ -343,3 +343,23 @@ def test_the_notekeeper_template_needs_its_memory_for_its_catalogue(
     memory = opener(agent.spec)
     with build_registry(entries, workspace=tmp_path, extra=memory.tools()) as registry:
         assert [t.name for t in registry.callable_tools()] == ["memory.save", "memory.search"]
+
+
+def test_scratchpads_of_runs_that_never_finished_are_dropped_at_open(
+    opener: Any, tmp_path: Path
+) -> None:
+    import time
+
+    spec = memory_spec()  # max_seconds 300
+    memory = opener(spec)
+    old, recent = time.time() - 3600, time.time() - 60
+    meta = {"agent": "Tester", "run_id": "crashed", "type": "action"}
+    memory.store.add(["Action: add {}"], kind="short", metadata=meta, created=[old])
+    memory.store.add(["Action: nap {}"], kind="short", metadata=meta, created=[recent])
+    memory.store.add(["other agent"], kind="short", metadata={"agent": "x"}, created=[old])
+    memory.close()
+    memory = opener(spec)  # the same store, opened again
+    left = sorted(i.text for i in memory.store.items(Filter(kinds=["short"])))
+    assert left == ["Action: nap {}", "other agent"]  # a run may still be going; not ours
+    keep = opener(replace(spec, memory=replace(spec.memory, scratchpad="keep")))
+    assert len(keep.store.items(Filter(kinds=["short"]))) == 2
