@@ -98,6 +98,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.no_memory:
         spec = without_memory(spec)
     try:
+        if memory is not None:
+            _ingest(memory, agent.folder)
         return _run(args, agent, spec, memory)
     finally:
         if memory is not None:
@@ -110,6 +112,18 @@ def _open_memory(spec: Any) -> Any:
     from engine.agent.memory import AgentMemory
 
     return AgentMemory.open(spec, on_notice=lambda n: _err(f"[memory] {n.store}: {n.message}"))
+
+
+def _ingest(memory: Any, folder: Path) -> None:
+    """The agent file's memory.documents, brought up to date (progress on stderr)."""
+    from engine.progress import TerminalProgress
+
+    result = memory.ingest_documents(folder, progress=TerminalProgress())
+    if result is not None:
+        _err(
+            f"\n[memory] documents: {result.files} ingested ({result.chunks} chunks), "
+            f"{result.skipped} unchanged"
+        )
 
 
 def _run(args: argparse.Namespace, agent: Any, spec: Any, memory: Any) -> int:

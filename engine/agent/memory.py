@@ -19,13 +19,16 @@ import json
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.agent import events as ev
 from engine.agent.hooks import Lesson, MemoryItem, RunHooks, RunRecord
 from engine.agent.spec import AgentSpec
 from engine.errors import StoreError, WorkbenchError
 from engine.tools.base import Tool
+
+if TYPE_CHECKING:
+    from engine.memory.ingest import IngestResult
 
 #: `memory.remember` entry -> the kinds retrieval reads for it.
 KINDS = {"history": "long", "tool_results": "long", "reflections": "reflection"}
@@ -108,6 +111,24 @@ class AgentMemory:
         except StoreError as exc:
             self.problems.append(str(exc))
             return 0
+
+    def ingest_documents(
+        self, base: Path, progress: Any = None, cancel: Any = None
+    ) -> IngestResult | None:
+        """Ingest `memory.documents` (relative to `base`, the agent file's folder) as
+        `document` items; unchanged files are skipped, changed ones replaced."""
+        from engine.memory.ingest import ingest
+
+        if not self.spec.memory.documents:
+            return None
+        paths = [(base / p).expanduser() for p in self.spec.memory.documents]
+        missing = [str(p) for p in paths if not p.exists()]
+        if missing:
+            raise MemoryUnavailableError(
+                f"memory.documents: {', '.join(missing)} does not exist; fix the path "
+                "(relative to the agent file) or remove it"
+            )
+        return ingest(self.store, paths, progress=progress, cancel=cancel)
 
     def close(self) -> None:
         self.store.close()

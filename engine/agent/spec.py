@@ -72,7 +72,8 @@ class MemorySpec:
     the query (cosine; an unrelated memory misleads a small model). `remember`: what is
     stored after a run and retrieved (history = task + answer, tool_results, reflections
     = lessons, documents = ingested chunks). `scratchpad`: drop, summarize (one `long`
-    digest) or keep."""
+    digest) or keep. `documents`: files or folders (relative to the agent file) ingested
+    when a run opens the memory (unchanged files are skipped)."""
 
     enabled: bool = False
     top_k: int = 3
@@ -80,6 +81,7 @@ class MemorySpec:
     token_budget: int = 256
     scratchpad: Literal["drop", "summarize", "keep"] = "drop"
     min_relevance: float = 0.5
+    documents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,8 +134,9 @@ class AgentSpec:
         """Build from schema-valid plain data (dicts, lists, scalars)."""
         planning = dict(data.get("planning") or {})
         memory = dict(data.get("memory") or {})
-        if "remember" in memory:
-            memory["remember"] = tuple(memory["remember"])
+        for key in ("remember", "documents"):
+            if key in memory:
+                memory[key] = tuple(str(v) for v in memory[key])
         model = dict(data.get("model") or {})
         model["sampling"] = SamplingParams.from_dict(dict(model.get("sampling") or {}))
         return cls(
@@ -181,6 +184,8 @@ class AgentSpec:
             "remember": list(m.remember),
             "scratchpad": m.scratchpad,
         }
+        if m.documents:
+            data["memory"]["documents"] = list(m.documents)
         sampling = {k: v for k, v in self.model.sampling.to_dict().items() if v is not None}
         data["model"] = {
             "name": self.model.name,

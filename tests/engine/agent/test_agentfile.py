@@ -208,6 +208,7 @@ def test_memory_settings_default_for_old_files_and_round_trip(tmp_path: Path) ->
     )
     assert memory.remember == ("history", "tool_results", "reflections", "documents")
     new = old + "  token_budget: 64\n  scratchpad: summarize\n  remember: [history]\n"
+    assert load(write(tmp_path, new + "  documents: [notes]\n")).spec.memory.documents == ("notes",)
     spec = load(write(tmp_path, new)).spec
     assert spec.memory.scratchpad == "summarize" and spec.memory.token_budget == 64
     assert spec.to_data()["memory"] == {

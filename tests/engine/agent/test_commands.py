@@ -210,3 +210,21 @@ def test_run_with_memory_saves_and_a_later_run_retrieves(
     assert main(["memory", "list", "--agent", "notekeeper", "--kind", "long", "--json"]) == 0
     listed = capsys.readouterr().out
     assert "Task: Remember: gate code 4711." in listed and "The gate code is 4711." in listed
+
+
+def test_run_ingests_the_documents_of_the_agent_file_first(
+    tmp_path: Path,
+    scripted: Scripted,
+    capsys: pytest.CaptureFixture[str],
+    _data_home: Path,
+    default_embedder: Path,
+) -> None:
+    _data_home.mkdir(parents=True, exist_ok=True)
+    (_data_home / "settings.toml").write_text(f'[memory]\nembedder = "{default_embedder}"\n')
+    path = _agent(tmp_path, "librarian")
+    scripted.scripts.append([call("documents.search", '{"query": "hotel"}'), final("Casa Azul")])
+    assert main(["agent", "run", str(path), "--task", "Which hotel?", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "[memory] documents: 3 ingested" in captured.err
+    out = json.loads(captured.out)
+    assert "Casa Azul" in out["steps"][0]["result"]["output"]

@@ -363,3 +363,24 @@ def test_scratchpads_of_runs_that_never_finished_are_dropped_at_open(
     assert left == ["Action: nap {}", "other agent"]  # a run may still be going; not ours
     keep = opener(replace(spec, memory=replace(spec.memory, scratchpad="keep")))
     assert len(keep.store.items(Filter(kinds=["short"]))) == 2
+
+
+def test_documents_of_the_agent_file_are_ingested_and_searchable(
+    opener: Any, tmp_path: Path
+) -> None:
+    notes = tmp_path / "agent" / "notes"
+    notes.mkdir(parents=True)
+    (notes / "trip.md").write_text("# Trip\n\nThe hotel is Casa Azul, near the Alfama.\n")
+    spec = replace(memory_spec(documents=("notes",)), tools=(ToolSpec("documents.search"),))
+    memory = opener(spec)
+    first = memory.ingest_documents(tmp_path / "agent")
+    assert first is not None and (first.files, first.skipped) == (1, 0)
+    second = memory.ingest_documents(tmp_path / "agent")
+    assert second is not None and (second.files, second.skipped) == (0, 1)
+    (tool,) = memory.tools()
+    hit = tool.function(query="where do we sleep in Lisbon?")["hits"][0]
+    assert "Casa Azul" in hit["text"] and hit["source"].endswith("trip.md")
+    missing = opener(memory_spec(documents=("nowhere",)))
+    with pytest.raises(MemoryUnavailableError, match=r"documents: .*nowhere does not"):
+        missing.ingest_documents(tmp_path / "agent")
+    assert opener(memory_spec()).ingest_documents(tmp_path) is None

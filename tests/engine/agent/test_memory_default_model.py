@@ -47,3 +47,27 @@ def test_a_fact_from_one_run_answers_a_later_run(
         assert item is not None and item.kind == "long"
         assert item.metadata.get("run_id") == first_id or item.metadata.get("via") == "memory.save"
         assert memory.store.items(Filter(kinds=["short"])) == []  # scratchpad: drop
+
+
+def test_the_librarian_answers_from_its_ingested_notes(
+    default_model: Path, default_embedder: Path, tmp_path: Path
+) -> None:
+    agent = new_agent("librarian", tmp_path / "librarian.agent.yaml")
+    model = open_model(agent.spec, name=str(default_model))
+    settings = MemorySettings(embedder=str(default_embedder))
+    with AgentMemory.open(agent.spec, settings=settings) as memory:
+        ingested = memory.ingest_documents(agent.folder)
+        assert ingested is not None and ingested.files == 3 and ingested.chunks >= 3
+        hooks = memory.hooks(RunHooks(before_call=lambda request: True))
+        task = "What is the hotel called?"
+        with agent_run(agent, task, model, hooks=hooks, extra_tools=memory.tools()) as run:
+            events = list(run)
+        again = memory.ingest_documents(agent.folder)
+        assert again is not None and (again.files, again.skipped) == (0, 3)
+    calls = [e for e in events if isinstance(e, ev.ToolCall)]
+    results = [e for e in events if isinstance(e, ev.ToolResult)]
+    assert calls and all(c.valid and c.tool == "documents.search" for c in calls)
+    assert any(r.ok and "Casa Azul" in r.output for r in results)
+    finished = events[-1]
+    assert isinstance(finished, ev.RunFinished) and finished.metrics.invalid_steps == 0
+    assert "Casa Azul" in (finished.final_answer or "")
