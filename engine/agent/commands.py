@@ -174,7 +174,11 @@ def register(sub: Any) -> None:
         dest="agent_command", required=True
     )
     new = agent.add_parser("new", help="a new agent file from a template")
-    new.add_argument("--template", required=True, help="calculator, research, coder, planner")
+    new.add_argument(
+        "--template",
+        required=True,
+        help="calculator, research, coder, planner, notekeeper, librarian",
+    )
     new.add_argument("file", help="NAME.agent.yaml")
     new.set_defaults(func=cmd_new)
 
