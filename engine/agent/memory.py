@@ -76,20 +76,24 @@ class AgentMemory:
         from engine.memory.settings import load_settings
         from engine.memory.store import MemoryStore, embedder_folder
 
+        off = "or run without memory (`agent run --no-memory`, or `enabled: false` under memory)"
         try:
             settings = settings or load_settings()
             if embedder is None:
-                embedder_folder(settings)
+                embedder_folder(settings)  # StoreError: "not prepared; run: model prepare ..."
+        except StoreError as exc:
+            raise MemoryUnavailableError(
+                f"the agent {spec.name!r} has memory on, but {exc}; {off}"
+            ) from exc
+        try:
             name = None if path else store_name(spec.name)
             store = MemoryStore.open(
                 agent=name, path=path, embedder=embedder, settings=settings, on_notice=on_notice
             )
         except StoreError as exc:
             raise MemoryUnavailableError(
-                f"the agent {spec.name!r} has memory on, but its memory cannot be opened: {exc}. "
-                "Prepare the embedder with `python main.py model prepare --source "
-                "embedder-default`, or run without memory (`agent run --no-memory`, or "
-                "`memory: {enabled: false}` in the agent file)"
+                f"the agent {spec.name!r} has memory on, but its store cannot be opened: "
+                f"{exc}; {off}"
             ) from exc
         memory = cls(store, spec)
         memory.drop_stale_scratchpads()
