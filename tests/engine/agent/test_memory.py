@@ -384,3 +384,18 @@ def test_documents_of_the_agent_file_are_ingested_and_searchable(
     with pytest.raises(MemoryUnavailableError, match=r"documents: .*nowhere does not"):
         missing.ingest_documents(tmp_path / "agent")
     assert opener(memory_spec()).ingest_documents(tmp_path) is None
+
+
+def test_a_broken_store_is_a_clear_error_that_says_how_to_run_without_memory(
+    tmp_path: Path, embedder: Embedder, default_embedder: Path
+) -> None:
+    folder = tmp_path / "store"
+    folder.mkdir()
+    (folder / "memory.sqlite3").write_bytes(b"this is not a database" * 100)
+    settings = MemorySettings(embedder=str(default_embedder))
+    with pytest.raises(MemoryUnavailableError) as caught:
+        AgentMemory.open(memory_spec(), path=folder, settings=settings, embedder=embedder)
+    message = str(caught.value)
+    assert "its store cannot be opened" in message and "--no-memory" in message
+    assert "model prepare" not in message  # the embedder is fine: no misleading fix
+    assert (folder / "memory.sqlite3").read_bytes() == b"this is not a database" * 100
