@@ -2,10 +2,10 @@
 
 Before each step the loop asks the `retrieve` hook with the task plus the latest
 observation or subtask, keeps the best items that fit `memory.token_budget` (counted with
-the model's own tokenizer) and shows them to the model after the conversation so far,
-in the last message of that one generation only. The system prompt and every earlier
-turn stay byte-identical from step to step, so the engine's KV cache of that prefix is
-reused (see docs/agents.md, "Memory in the loop").
+the model's own tokenizer) and shows them at the start of the last message (the task,
+the latest observation or subtask), for that one generation only. The system prompt and
+every earlier turn stay byte-identical from step to step, so the engine's KV cache of
+that prefix is reused (measured: docs/agents.md, "Memory in the loop").
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def fit(
 
 
 def with_note(messages: Sequence[Message], note: str) -> list[Message]:
-    """The conversation with `note` after the last message's text (for one generation)."""
+    """The conversation with `note` before the last message's text (for one generation)."""
     out = list(messages)
     if note and out:
         out[-1] = {**out[-1], "content": f"{note}\n\n{out[-1]['content']}"}
