@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 from engine.agent.hooks import MemoryItem
 from engine.agent.model import Message
 from engine.agent.prompt import memory_section
+from engine.agent.spec import MemorySpec
 
 #: How much of the latest observation joins the task in the retrieval query.
 QUERY_CHARS = 400
@@ -52,3 +54,15 @@ def with_note(messages: Sequence[Message], note: str) -> list[Message]:
     if note and out:
         out[-1] = {**out[-1], "content": f"{note}\n\n{out[-1]['content']}"}
     return out
+
+
+def summary(items: Sequence[MemoryItem], used: int, memory: MemorySpec) -> dict[str, Any]:
+    """The MemoryHit fields for these items (besides the query)."""
+    return {
+        "text": "\n".join(m.text for m in items),
+        "score": items[0].score,
+        "source": ", ".join(sorted({m.kind or m.source for m in items} - {""})),
+        "items": tuple(items),
+        "token_budget": memory.token_budget,
+        "tokens_used": used,
+    }

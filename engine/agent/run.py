@@ -171,13 +171,8 @@ class AgentRun:
         query = recall.step_query(self.task, messages)
         found = list(self.hooks.retrieve(query, memory.top_k))[: memory.top_k]
         items, used = recall.fit(found, memory.token_budget, self.model.count_tokens)
-        yield self._event(
-            ev.MemoryHit,
-            query=query,
-            items=tuple(items),
-            token_budget=memory.token_budget,
-            tokens_used=used,
-        )
+        if items:
+            yield self._event(ev.MemoryHit, query=query, **recall.summary(items, used, memory))
         return memory_section(items)
 
     def opening(self, final_label: str) -> list[Message]:

@@ -383,7 +383,8 @@ def test_memory_hits_are_events_and_part_of_the_prompt(
     events = run_all(run)
     (hit,) = of(events, ev.MemoryHit)  # one retrieval: the one step
     assert queries == [("q", 2)]
-    assert hit.step == 1 and hit.query == "q"
+    assert hit.step == 1 and hit.query == "q" and hit.text == "Bob likes 5.\nx"
+    assert hit.score == 0.9 and hit.source == "history"
     assert [(m.text, m.score, m.source) for m in hit.items] == [
         ("Bob likes 5.", 0.9, "history"),
         ("x", 0.1, ""),
