@@ -75,6 +75,9 @@ def _show(event: ev.RunEvent) -> None:
         _err("\nplan: " + " | ".join(event.plan))
     elif isinstance(event, ev.Reflection):
         _err(f"\nreflection ({event.verdict}): {event.critique}")
+    elif isinstance(event, ev.MemoryHit) and event.items:
+        used = ", ".join(f"#{m.id} {m.score:.2f}" for m in event.items)
+        _err(f"\n[memory] step {event.step}: {used}")
     elif isinstance(event, ev.RunError):
         _err(f"\nerror: {event.message}")
     elif isinstance(event, ev.RunFinished):
@@ -87,15 +90,53 @@ def _show(event: ev.RunEvent) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from engine.agent.agentfile import load
-    from engine.agent.hooks import RunHooks
-    from engine.agent.launch import agent_run, open_model, with_limits
-    from engine.agent.report import summarize
-    from engine.progress import CancelToken
+    from engine.agent.launch import with_limits
+    from engine.agent.memory import without_memory
 
     agent = load(args.file)
     spec = with_limits(agent.spec, args.max_steps, args.max_tokens, args.max_seconds)
+    memory = _open_memory(spec) if spec.memory.enabled and not args.no_memory else None
+    if args.no_memory:
+        spec = without_memory(spec)
+    try:
+        if memory is not None:
+            _ingest(memory, agent.folder)
+        return _run(args, agent, spec, memory)
+    finally:
+        if memory is not None:
+            memory.close()
+            for problem in memory.problems:
+                _err(f"[memory] {problem}")
+
+
+def _open_memory(spec: Any) -> Any:
+    from engine.agent.memory import AgentMemory
+
+    return AgentMemory.open(spec, on_notice=lambda n: _err(f"[memory] {n.store}: {n.message}"))
+
+
+def _ingest(memory: Any, folder: Path) -> None:
+    """The agent file's memory.documents, brought up to date (progress on stderr)."""
+    from engine.progress import TerminalProgress
+
+    result = memory.ingest_documents(folder, progress=TerminalProgress())
+    if result is not None:
+        _err(
+            f"\n[memory] documents: {result.files} ingested ({result.chunks} chunks), "
+            f"{result.skipped} unchanged"
+        )
+
+
+def _run(args: argparse.Namespace, agent: Any, spec: Any, memory: Any) -> int:
+    from engine.agent.hooks import RunHooks
+    from engine.agent.launch import agent_run, open_model
+    from engine.agent.report import summarize
+    from engine.progress import CancelToken
+
     model = open_model(spec, args.model, args.provider)
     hooks = RunHooks(before_call=approval(args.approve))
+    if memory is not None:
+        hooks = memory.hooks(hooks)
     cancel = CancelToken()
     collected: list[ev.RunEvent] = []
     workspace = Path(args.workspace).resolve() if args.workspace else None
@@ -109,6 +150,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         hooks=hooks,
         cancel=cancel,
         constrained=not args.unconstrained,
+        extra_tools=memory.tools() if memory is not None else (),
     ) as run:
         try:
             for event in run:
@@ -133,7 +175,11 @@ def register(sub: Any) -> None:
         dest="agent_command", required=True
     )
     new = agent.add_parser("new", help="a new agent file from a template")
-    new.add_argument("--template", required=True, help="calculator, research, coder, planner")
+    new.add_argument(
+        "--template",
+        required=True,
+        help="calculator, research, coder, planner, notekeeper, librarian",
+    )
     new.add_argument("file", help="NAME.agent.yaml")
     new.set_defaults(func=cmd_new)
 
@@ -160,4 +206,7 @@ def register(sub: Any) -> None:
     run.add_argument("--workspace", help="workspace folder (default: the file's)")
     run.add_argument("--unconstrained", action="store_true", help="turn the step grammar off")
     run.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    run.add_argument(
+        "--no-memory", action="store_true", help="run without the agent's memory (and its tools)"
+    )
     run.set_defaults(func=cmd_run)

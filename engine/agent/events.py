@@ -47,10 +47,18 @@ class PlanStep(RunEvent):
 
 @dataclass(frozen=True)
 class MemoryHit(RunEvent):
+    """The memories put in the prompt before a step (only when there are some), best
+    first: `items` holds each with its score and the parts of it
+    (engine.agent.hooks.MemoryItem). `text` (one line per item), `score` (the best) and
+    `source` (the kinds) summarise them for simple views."""
+
     query: str
-    text: str
-    score: float
+    text: str = ""
+    score: float = 0.0
     source: str = ""
+    items: tuple[Any, ...] = ()
+    token_budget: int = 0
+    tokens_used: int = 0
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,21 @@ from engine.tools.base import BeforeCall
 
 @dataclass(frozen=True)
 class MemoryItem:
-    """One retrieved memory: its text, a relevance score and where it came from."""
+    """One retrieved memory: its text, its final score and where it came from.
+
+    From the memory store also: the item's id and kind, the parts of the score
+    (relevance = cosine, recency bonus, pinned bonus) and its tokens in the prompt.
+    """
 
     text: str
     score: float = 0.0
     source: str = ""
+    id: int | None = None
+    kind: str = ""
+    relevance: float = 0.0
+    recency: float = 0.0
+    pinned_bonus: float = 0.0
+    tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -41,7 +51,7 @@ class RunRecord:
     steps: tuple[dict[str, Any], ...] = ()
 
 
-#: query, top_k -> the most relevant memories.
+#: query, top_k -> the most relevant memories, best first (called before every step).
 Retrieve = Callable[[str, int], Sequence[MemoryItem]]
 #: the proposed plan -> the plan to execute (None keeps it; an empty list cancels the run).
 EditPlan = Callable[[Sequence[str]], "Sequence[str] | None"]
@@ -52,8 +62,10 @@ class RunHooks:
     """All optional; the defaults ask nobody and remember nothing.
 
     before_call: approval of `ask` tools (True runs the call; False or a reason refuses).
-    edit_plan: see `EditPlan`. retrieve: memory lookup before the first step.
-    lesson: receives each reflection's lesson. after_run: receives the finished run.
+    edit_plan: see `EditPlan`. retrieve: memory lookup before each step (query: the
+    task plus the latest observation or subtask). lesson: receives each reflection's
+    lesson. after_run: receives the finished run. observe: sees every event as it is
+    yielded (the memory's scratchpad).
     """
 
     before_call: BeforeCall | None = None
@@ -61,3 +73,4 @@ class RunHooks:
     retrieve: Retrieve | None = None
     lesson: Callable[[Lesson], None] | None = None
     after_run: Callable[[RunRecord], None] | None = None
+    observe: Callable[[Any], None] | None = None

@@ -61,9 +61,14 @@ def sections(
         "planning": _render(
             f"planning_{p.strategy}.jinja", thoughts=p.thoughts, max_plan_steps=p.max_plan_steps
         ),
-        "memory": _render("memory.jinja", hits=list(memory)),
+        "memory": memory_section(memory),
         "persona": _render("persona.jinja", persona=spec.persona),
     }
+
+
+def memory_section(memory: Sequence[MemoryItem]) -> str:
+    """The "Relevant memory" section for these items (empty for none)."""
+    return _render("memory.jinja", hits=list(memory))
 
 
 def system_prompt(spec: AgentSpec, tools: Sequence[Tool], memory: Sequence[MemoryItem] = ()) -> str:

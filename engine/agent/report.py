@@ -55,7 +55,17 @@ def summarize(events: Iterable[ev.RunEvent]) -> dict[str, Any]:
                 {"critique": event.critique, "lesson": event.lesson, "verdict": event.verdict}
             )
         elif isinstance(event, ev.MemoryHit):
-            out["memory"].append({"text": event.text, "score": event.score})
+            out["memory"].append(
+                {
+                    "step": event.step,
+                    "query": event.query,
+                    "tokens_used": event.tokens_used,
+                    "items": [
+                        {"id": m.id, "kind": m.kind, "text": m.text, "score": round(m.score, 6)}
+                        for m in event.items
+                    ],
+                }
+            )
         elif isinstance(event, ev.RunError):
             out["errors"].append({"kind": event.kind, "message": event.message})
         elif isinstance(event, ev.RunFinished):

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from engine.agent import events as ev
+from engine.agent import recall
 from engine.agent.budget import Budget, BudgetExceeded, RunCancel
 from engine.agent.grammar import ParsedStep, parse_step, step_grammar
-from engine.agent.hooks import MemoryItem, RunHooks, RunRecord
+from engine.agent.hooks import RunHooks, RunRecord
 from engine.agent.model import Message, StepModel
-from engine.agent.prompt import example_messages, system_prompt, turns
+from engine.agent.prompt import example_messages, memory_section, system_prompt, turns
 from engine.agent.spec import AgentSpec
 from engine.agent.transcript import TranscriptWriter, transcript_path
 from engine.errors import Cancelled, WorkbenchError
@@ -84,6 +85,8 @@ class AgentRun:
             for event in self._run(writer.path if writer else None):
                 if writer:
                     writer.write(event)
+                if self.hooks.observe is not None:
+                    self.hooks.observe(event)
                 yield event
         finally:
             if writer:
@@ -130,8 +133,9 @@ class AgentRun:
         )
         reason = "error"
         try:
-            memory = yield from self._recall()
-            self.system = system_prompt(self.spec, self.registry.callable_tools(), memory)
+            # Memory is retrieved before each step (recall), never put in the system prompt:
+            # a prompt prefix that stays the same keeps the model's KV cache valid.
+            self.system = system_prompt(self.spec, self.registry.callable_tools())
             strategy = self.spec.planning.strategy
             if strategy == "plan_execute":
                 yield from plan_execute(self)
@@ -159,24 +163,21 @@ class AgentRun:
             ev.RunFinished, stop_reason=reason, final_answer=self.final, metrics=metrics
         )
 
-    def _recall(self) -> Generator[ev.AgentEvent, None, list[MemoryItem]]:
+    def _recall(self, messages: list[Message]) -> Generator[ev.AgentEvent, None, str]:
+        """This step's retrieval (a MemoryHit event); returns the note for the prompt."""
         memory = self.spec.memory
         if not (memory.enabled and self.hooks.retrieve):
-            return []
+            return ""
         started = time.monotonic()
-        hits: list[MemoryItem] = list(self.hooks.retrieve(self.task, memory.top_k))[: memory.top_k]
+        query = recall.step_query(self.task, messages)
+        found = list(self.hooks.retrieve(query, memory.top_k))[: memory.top_k]
+        items, used = recall.fit(found, memory.token_budget, self.model.count_tokens)
         yield self._event(
-            ev.MemoryQuery,
-            query=self.task,
-            top_k=memory.top_k,
-            hits=len(hits),
-            started_t=started,
+            ev.MemoryQuery, query=query, top_k=memory.top_k, hits=len(items), started_t=started
         )
-        for hit in hits:
-            yield self._event(
-                ev.MemoryHit, query=self.task, text=hit.text, score=hit.score, source=hit.source
-            )
-        return hits
+        if items:
+            yield self._event(ev.MemoryHit, query=query, **recall.summary(items, used, memory))
+        return memory_section(items)
 
     def opening(self, final_label: str) -> list[Message]:
         """Worked examples, then the task."""
@@ -189,12 +190,14 @@ class AgentRun:
         self, messages: list[Message], grammar: Grammar | None, phase: str
     ) -> Generator[ev.AgentEvent, None, str]:
         """One model generation; returns its text. Raises BudgetExceeded at a limit."""
-        requested = time.monotonic()
         self.cancel.raise_if_done()
         max_new = min(self.spec.model.max_step_tokens, self.budget.tokens_left)
         if max_new <= 0:
             raise BudgetExceeded("max_tokens")
-        prompt = self.model.render([{"role": "system", "content": self.system}, *messages])
+        note = (yield from self._recall(messages)) if phase in ("step", "plan") else ""
+        requested = time.monotonic()  # after retrieval: its own span is MemoryQuery
+        shown = recall.with_note(messages, note)
+        prompt = self.model.render([{"role": "system", "content": self.system}, *shown])
         finished: GenerationFinished | None = None
         stream = self.model.generate(
             prompt,

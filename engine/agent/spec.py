@@ -59,11 +59,29 @@ class PlanningSpec:
     max_plan_steps: int = 4
 
 
+#: What the agent's memory writes and reads (`memory.remember` in the agent file).
+REMEMBER: tuple[str, ...] = ("history", "tool_results", "reflections", "documents")
+#: What happens to a run's scratchpad (kind `short`) when the run ends.
+SCRATCHPAD: tuple[str, ...] = ("drop", "summarize", "keep")
+
+
 @dataclass(frozen=True)
 class MemorySpec:
+    """`enabled`: the run opens the agent's store. Each step retrieves at most `top_k`
+    items within `token_budget` model tokens, each at least `min_relevance` similar to
+    the query (cosine; an unrelated memory misleads a small model). `remember`: what is
+    stored after a run and retrieved (history = task + answer, tool_results, reflections
+    = lessons, documents = ingested chunks). `scratchpad`: drop, summarize (one `long`
+    digest) or keep. `documents`: files or folders (relative to the agent file) ingested
+    when a run opens the memory (unchanged files are skipped)."""
+
     enabled: bool = False
     top_k: int = 3
-    remember: tuple[str, ...] = ("history", "reflections", "documents")
+    remember: tuple[str, ...] = REMEMBER
+    token_budget: int = 256
+    scratchpad: Literal["drop", "summarize", "keep"] = "drop"
+    min_relevance: float = 0.5
+    documents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -116,8 +134,9 @@ class AgentSpec:
         """Build from schema-valid plain data (dicts, lists, scalars)."""
         planning = dict(data.get("planning") or {})
         memory = dict(data.get("memory") or {})
-        if "remember" in memory:
-            memory["remember"] = tuple(memory["remember"])
+        for key in ("remember", "documents"):
+            if key in memory:
+                memory[key] = tuple(str(v) for v in memory[key])
         model = dict(data.get("model") or {})
         model["sampling"] = SamplingParams.from_dict(dict(model.get("sampling") or {}))
         return cls(
@@ -157,7 +176,16 @@ class AgentSpec:
             "max_plan_steps": p.max_plan_steps,
         }
         m = self.memory
-        data["memory"] = {"enabled": m.enabled, "top_k": m.top_k, "remember": list(m.remember)}
+        data["memory"] = {
+            "enabled": m.enabled,
+            "top_k": m.top_k,
+            "token_budget": m.token_budget,
+            "min_relevance": m.min_relevance,
+            "remember": list(m.remember),
+            "scratchpad": m.scratchpad,
+        }
+        if m.documents:
+            data["memory"]["documents"] = list(m.documents)
         sampling = {k: v for k, v in self.model.sampling.to_dict().items() if v is not None}
         data["model"] = {
             "name": self.model.name,

@@ -6,6 +6,7 @@ name, a description and a schema. The tool registry (engine/tools) wraps them la
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import StoreError
@@ -17,11 +18,13 @@ MEMORY_KINDS = ("long", "reflection", "short")
 SAVABLE_KINDS = ("long", "reflection")
 
 
-def memory_search(store: MemoryStore, query: str, k: int = 5) -> dict[str, Any]:
+def memory_search(
+    store: MemoryStore, query: str, k: int = 5, kinds: Sequence[str] = MEMORY_KINDS
+) -> dict[str, Any]:
     """`memory.search`: past conversations, results and lessons most related to `query`."""
     if not query.strip():
         raise StoreError("memory.search needs a non-empty query")
-    hits = store.search(query, k=max(1, min(k, 50)), kinds=MEMORY_KINDS)
+    hits = store.search(query, k=max(1, min(k, 50)), kinds=kinds)
     return {"hits": [h.to_dict() for h in hits]}
 
 

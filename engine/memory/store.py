@@ -31,6 +31,20 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def embedder_folder(settings: MemorySettings) -> Path:
+    """The prepared embedder the settings name; StoreError with the fix when it is missing."""
+    name = settings.embedder
+    folder = Path(name).expanduser()
+    if not folder.is_absolute():
+        folder = paths.models_dir() / name
+    if not (folder / "model.json").is_file():
+        raise StoreError(
+            f"the embedder {name!r} is not prepared; run: python main.py model prepare "
+            "--source embedder-default"
+        )
+    return folder
+
+
 class MemoryStore(StoreCore):
     @classmethod
     def open(
@@ -60,16 +74,7 @@ class MemoryStore(StoreCore):
         if self._embedder is None:
             from engine.memory.embedder import Embedder
 
-            name = self.settings.embedder
-            folder = Path(name).expanduser()
-            if not folder.is_absolute():
-                folder = paths.models_dir() / name
-            if not (folder / "model.json").is_file():
-                raise StoreError(
-                    f"the embedder {name!r} is not prepared; run: python main.py model prepare "
-                    "--source embedder-default"
-                )
-            self._embedder = Embedder(folder)
+            self._embedder = Embedder(embedder_folder(self.settings))
         return self._embedder
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

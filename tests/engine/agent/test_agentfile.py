@@ -195,3 +195,35 @@ def test_built_in_tools_are_checked_by_name_and_settings(
 def test_memory_tool_names_are_accepted(tmp_path: Path) -> None:
     text = "schema_version: 1\nname: x\ngoals: [a]\ntools:\n  - name: memory.search\n"
     assert load(write(tmp_path, text)).spec.tools[0].name == "memory.search"
+
+
+def test_memory_settings_default_for_old_files_and_round_trip(tmp_path: Path) -> None:
+    old = "schema_version: 1\nname: x\ngoals: [a]\nmemory:\n  enabled: true\n  top_k: 2\n"
+    memory = load(write(tmp_path, old)).spec.memory
+    assert (memory.enabled, memory.top_k, memory.token_budget, memory.scratchpad) == (
+        True,
+        2,
+        256,
+        "drop",
+    )
+    assert memory.remember == ("history", "tool_results", "reflections", "documents")
+    new = old + "  token_budget: 64\n  scratchpad: summarize\n  remember: [history]\n"
+    assert load(write(tmp_path, new + "  documents: [notes]\n")).spec.memory.documents == ("notes",)
+    spec = load(write(tmp_path, new)).spec
+    assert spec.memory.scratchpad == "summarize" and spec.memory.token_budget == 64
+    assert spec.to_data()["memory"] == {
+        "enabled": True,
+        "top_k": 2,
+        "token_budget": 64,
+        "min_relevance": 0.5,
+        "remember": ["history"],
+        "scratchpad": "summarize",
+    }
+
+
+def test_a_bad_scratchpad_setting_names_the_field_and_the_choices(tmp_path: Path) -> None:
+    text = "schema_version: 1\nname: x\ngoals: [a]\nmemory:\n  scratchpad: forget\n"
+    with pytest.raises(AgentFileError) as caught:
+        load(write(tmp_path, text))
+    message = str(caught.value)
+    assert "memory.scratchpad" in message and "line 5" in message and '"summarize"' in message

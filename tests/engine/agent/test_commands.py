@@ -150,3 +150,81 @@ def test_run_without_a_prepared_model(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["agent", "run", str(path), "--task", "t", "--model", "nothing-here"]) == 2
     err = capsys.readouterr().err
     assert "error: no prepared model 'nothing-here'" in err and "model prepare" in err
+
+
+def test_run_with_memory_on_but_no_embedder_stops_before_starting(
+    tmp_path: Path, scripted: Scripted, capsys: pytest.CaptureFixture[str], _data_home: Path
+) -> None:
+    path = _agent(tmp_path, "notekeeper")
+    capsys.readouterr()
+    assert main(["agent", "run", str(path), "--task", "Remember the gate code 4711."]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "'Notekeeper' has memory on" in err
+    assert "python main.py model prepare --source embedder-default" in err
+    assert "--no-memory" in err
+    assert scripted.models == []  # the model never opened: nothing half-started
+    assert not (_data_home / "runs").exists() and not (_data_home / "memory").exists()
+
+
+def test_run_no_memory_leaves_the_memory_and_its_tools_out(
+    tmp_path: Path, scripted: Scripted, capsys: pytest.CaptureFixture[str], _data_home: Path
+) -> None:
+    path = _agent(tmp_path, "notekeeper")
+    scripted.scripts.append([final("I cannot remember anything now.")])
+    code = main(
+        ["agent", "run", str(path), "--task", "Where is the boat?", "--no-memory", "--json"]
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["memory"] == [] and out["stop_reason"] == "final_answer"
+    assert "You have no tools" in scripted.models[0].prompts[0]  # the memory tools left out
+    assert not (_data_home / "memory").exists()
+
+
+def test_run_with_memory_saves_and_a_later_run_retrieves(
+    tmp_path: Path,
+    scripted: Scripted,
+    capsys: pytest.CaptureFixture[str],
+    _data_home: Path,
+    default_embedder: Path,
+) -> None:
+    _data_home.mkdir(parents=True, exist_ok=True)
+    (_data_home / "settings.toml").write_text(f'[memory]\nembedder = "{default_embedder}"\n')
+    path = _agent(tmp_path, "notekeeper")
+    scripted.scripts.append(
+        [call("memory.save", '{"text": "The gate code is 4711."}'), final("Saved.")]
+    )
+    assert main(["agent", "run", str(path), "--task", "Remember: gate code 4711.", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["steps"][0]["result"]["ok"]
+    assert (_data_home / "memory" / "notekeeper").is_dir()  # the store named after the agent
+    scripted.scripts.append([call("memory.search", '{"query": "gate code"}'), final("4711")])
+    assert main(["agent", "run", str(path), "--task", "What is the gate code?", "--json"]) == 0
+    captured = capsys.readouterr()
+    second = json.loads(captured.out)
+    hit = second["memory"][0]
+    assert [h["step"] for h in second["memory"]] == [1, 2]
+    assert "The gate code is 4711." in second["steps"][0]["result"]["output"]
+    assert hit["step"] == 1 and hit["items"][0]["text"] == "The gate code is 4711."
+    assert "Relevant memory:\n- The gate code is 4711." in scripted.models[1].prompts[0]
+    assert "[memory] step 1: #" in captured.err
+    assert main(["memory", "list", "--agent", "notekeeper", "--kind", "long", "--json"]) == 0
+    listed = capsys.readouterr().out
+    assert "Task: Remember: gate code 4711." in listed and "The gate code is 4711." in listed
+
+
+def test_run_ingests_the_documents_of_the_agent_file_first(
+    tmp_path: Path,
+    scripted: Scripted,
+    capsys: pytest.CaptureFixture[str],
+    _data_home: Path,
+    default_embedder: Path,
+) -> None:
+    _data_home.mkdir(parents=True, exist_ok=True)
+    (_data_home / "settings.toml").write_text(f'[memory]\nembedder = "{default_embedder}"\n')
+    path = _agent(tmp_path, "librarian")
+    scripted.scripts.append([call("documents.search", '{"query": "hotel"}'), final("Casa Azul")])
+    assert main(["agent", "run", str(path), "--task", "Which hotel?", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "[memory] documents: 3 ingested" in captured.err
+    out = json.loads(captured.out)
+    assert "Casa Azul" in out["steps"][0]["result"]["output"]

@@ -381,13 +381,16 @@ def test_memory_hits_are_events_and_part_of_the_prompt(
         transcript=False,
     )
     events = run_all(run)
-    hits = of(events, ev.MemoryHit)
+    (hit,) = of(events, ev.MemoryHit)  # one retrieval: the one step
     assert queries == [("q", 2)]
-    assert [(h.text, h.score, h.source, h.step) for h in hits] == [
-        ("Bob likes 5.", 0.9, "history", 0),
-        ("x", 0.1, "", 0),
+    assert hit.step == 1 and hit.query == "q" and hit.text == "Bob likes 5.\nx"
+    assert hit.score == 0.9 and hit.source == "history"
+    assert [(m.text, m.score, m.source) for m in hit.items] == [
+        ("Bob likes 5.", 0.9, "history"),
+        ("x", 0.1, ""),
     ]
     assert "Relevant memory:\n- Bob likes 5.\n- x" in model.prompts[0]
+    assert "Relevant memory" not in run.system  # the system prompt stays the same each step
 
 
 def test_memory_off_never_calls_the_hook(registry: ToolRegistry, workspace: Path) -> None:
