@@ -26,7 +26,7 @@ from engine.llm.events import GenerationEvent
 from engine.progress import CancelToken
 from engine.tools.base import ToolCallRequest
 from engine.tools.errors import UntrustedToolsError
-from gui.bridge import TaskState
+from gui.bridge import TaskState, report
 from gui.sessions import SessionHolder, resolve_model
 
 #: The answer of an approval dialog that also stops the run.
@@ -185,12 +185,39 @@ def run_agent(
     cancel = state.cancel
     hooks = RunHooks(before_call=gate.before_call(cancel), edit_plan=gate.edit_plan(cancel))
     trust = agent.sha256 in request.trusted
+    memory = _open_memory(agent, cancel) if agent.spec.memory.enabled else None
     reason = "error"
     try:
-        with agent_run(agent, request.task, model, trust=trust, hooks=hooks, cancel=cancel) as run:
+        if memory is not None:
+            hooks = memory.hooks(hooks)
+        extra = memory.tools() if memory is not None else []
+        with agent_run(
+            agent, request.task, model, trust=trust, hooks=hooks, cancel=cancel, extra_tools=extra
+        ) as run:
             for event in run:
                 state.emit(event)
                 reason = getattr(event, "stop_reason", reason)
     except UntrustedToolsError as exc:
         return NeedsTrust(request, agent.sha256, risky_commands(agent.spec), str(exc))
+    finally:
+        if memory is not None:
+            memory.close()
+            for problem in memory.problems:
+                report("warning", f"[memory] {problem}")
     return reason
+
+
+def _open_memory(agent: Any, cancel: Any) -> Any:
+    """The agent's memory, as `agent run` opens it: store notices reach the Messages
+    panel, and the agent file's documents are brought up to date before the run."""
+    from engine.agent.memory import AgentMemory
+
+    memory = AgentMemory.open(
+        agent.spec, on_notice=lambda n: report("warning", f"[memory] {n.store}: {n.message}")
+    )
+    try:
+        memory.ingest_documents(agent.folder, cancel=cancel)
+    except BaseException:
+        memory.close()
+        raise
+    return memory

@@ -55,3 +55,48 @@ def test_risky_commands_name_what_would_run() -> None:
         "    command: [node, notes.js]\n  - name: web\n    transport: http\n    url: http://x\n"
     )
     assert risky_commands(agent.spec) == ("tool sh: ls -l", "MCP server notes: node notes.js")
+
+
+def test_a_window_run_has_the_agents_memory(
+    tmp_path: Any, _data_home: Any, default_embedder: Any
+) -> None:
+    """Like `agent run`: memory tools, per-step retrieval and what is kept after the run."""
+    from engine.agent.events import MemoryHit, ToolResult
+    from engine.agent.memory import AgentMemory
+    from engine.agent.templates import new_agent
+    from gui.agent_job import RunRequest, run_agent
+    from tests.helpers.fake_model import call, final
+
+    _data_home.mkdir(parents=True, exist_ok=True)
+    (_data_home / "settings.toml").write_text(f'[memory]\nembedder = "{default_embedder}"\n')
+    path = tmp_path / "notes.agent.yaml"
+    new_agent("notekeeper", path)
+    first = ScriptedModel(
+        [
+            call("memory.save", '{"text": "The spare key is under the blue flowerpot."}'),
+            final("Saved."),
+        ]  # fmt: skip
+    )
+    second = ScriptedModel([final("Under the blue flowerpot.")])
+    runs: list[list[object]] = []
+    for model, task in ((first, "Remember: the spare key is under the blue flowerpot."),
+                        (second, "Where is the spare key?")):  # fmt: skip
+        seen: list[object] = []
+        state = _State(seen.append)
+        request = RunRequest(path, task)
+        assert run_agent(state, request, HookGate(), lambda spec, m=model: m) == "final_answer"
+        runs.append(seen)
+    saved = [e for e in runs[0] if isinstance(e, ToolResult)]
+    assert saved and saved[0].tool == "memory.save" and saved[0].ok
+    hits = [e for e in runs[1] if isinstance(e, MemoryHit)]
+    assert hits and "blue flowerpot" in hits[0].text
+    agent = parse(path.read_text())
+    with AgentMemory.open(agent.spec) as memory:
+        texts = [item.text for item in memory.store.items(limit=50)]
+    assert any("Where is the spare key?" in t for t in texts)  # the task/answer of run 2
+
+
+class _State:
+    def __init__(self, emit: Any) -> None:
+        self.cancel = CancelToken()
+        self.emit = emit
