@@ -75,12 +75,14 @@ def test_a_window_run_has_the_agents_memory(
         [
             call("memory.save", '{"text": "The spare key is under the blue flowerpot."}'),
             final("Saved."),
-        ]  # fmt: skip
+        ]
     )
     second = ScriptedModel([final("Under the blue flowerpot.")])
     runs: list[list[object]] = []
-    for model, task in ((first, "Remember: the spare key is under the blue flowerpot."),
-                        (second, "Where is the spare key?")):  # fmt: skip
+    for model, task in (
+        (first, "Remember: the spare key is under the blue flowerpot."),
+        (second, "Where is the spare key?"),
+    ):
         seen: list[object] = []
         state = _State(seen.append)
         request = RunRequest(path, task)
