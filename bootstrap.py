@@ -56,6 +56,7 @@ EXCLUSIVE_FAMILIES: dict[str, tuple[str, ...]] = {
 EXCLUSIVE_DISTS = tuple(name for family in EXCLUSIVE_FAMILIES.values() for name in family)
 
 MODEL_NAME = "default"
+EMBEDDER_NAME = "default-embedder"  # engine.models.embed_export.DEFAULT_EMBEDDER_NAME
 
 
 class BootstrapError(Exception):
@@ -398,7 +399,8 @@ def model_names(list_json: str) -> set[str]:
     raise ValueError("unexpected JSON shape")
 
 
-def default_model_prepared(python: Path) -> bool:
+def prepared_models(python: Path) -> set[str]:
+    """Names `main.py model list --json` reports (empty when it cannot tell)."""
     result = subprocess.run(
         [str(python), str(MAIN), "model", "list", "--json"],
         cwd=ROOT,
@@ -407,18 +409,24 @@ def default_model_prepared(python: Path) -> bool:
         check=False,
     )
     if result.returncode != 0:
-        return False
+        return set()
     try:
-        return MODEL_NAME in model_names(result.stdout)
+        return model_names(result.stdout)
     except ValueError:
-        return False
+        return set()
 
 
 def prepare_models(python: Path) -> None:
-    if default_model_prepared(python):
-        log(f"model '{MODEL_NAME}' is prepared")
+    """The default chat model (preparing it also prepares the default embedder), or just
+    the embedder when a chat model prepared before the memory feature is already there."""
+    names = prepared_models(python)
+    if MODEL_NAME not in names:
+        argv = [str(python), str(MAIN), "model", "prepare", "--source", "default"]
+    elif EMBEDDER_NAME not in names:
+        argv = [str(python), str(MAIN), "model", "prepare", "--source", "embedder-default"]
+    else:
+        log(f"models '{MODEL_NAME}' and '{EMBEDDER_NAME}' are prepared")
         return
-    argv = [str(python), str(MAIN), "model", "prepare", "--source", "default"]
     log(f"preparing the default models (a few minutes, once): {format_command(argv)}")
     code = subprocess.call(argv, cwd=ROOT)
     if code != 0:

@@ -307,3 +307,21 @@ def test_parser_keeps_unknown_arguments_for_the_child() -> None:
     assert (args.command, args.stack, args.no_lint, unknown) == ("test", "cpu", True, ["-q"])
     with pytest.raises(SystemExit):
         bootstrap.build_parser().parse_known_args(["run", "--stack", "rocm"])
+
+
+@pytest.mark.parametrize(
+    ("present", "source"),
+    [
+        (set(), "default"),
+        ({"default"}, "embedder-default"),
+        ({"default", "default-embedder"}, None),
+    ],
+)
+def test_run_prepares_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch, present: set[str], source: str | None
+) -> None:
+    calls: list[list[str]] = []
+    monkeypatch.setattr(bootstrap, "prepared_models", lambda python: present)
+    monkeypatch.setattr(bootstrap.subprocess, "call", lambda argv, cwd: calls.append(argv) or 0)
+    bootstrap.prepare_models(Path("python"))
+    assert [c[-1] for c in calls] == ([source] if source else [])
