@@ -111,16 +111,20 @@ def test_sigkill_during_ingestion_many_times(
     store_path = tmp_path / "store"
     rng = random.Random(1234)
     seen_counts = [0]
+    interrupted = 0
     for _ in range(8):
+        if seen_counts[-1] >= FILES:
+            break
         proc = _worker(store_path, default_embedder, "ingest", str(folder))
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         # Let it commit at least one new file, then kill at a random point after that:
         # while embedding, inside a transaction, while saving the index, between files.
-        started = seen_counts[-1] + 1 + rng.randrange(3)
+        # (Small steps: on a quiet machine ~7 files commit per second.)
+        started = seen_counts[-1] + 1 + rng.randrange(2)
         for line in proc.stdout:
             if line.startswith("file ") and int(line.split()[1]) >= started:
                 break
-        time.sleep(rng.uniform(0.0, 0.4))
+        time.sleep(rng.uniform(0.0, 0.15))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         notices: list[str] = []
@@ -133,14 +137,16 @@ def test_sigkill_during_ingestion_many_times(
             _check_consistent(store)
             seen_counts.append(store.stats()["documents"])
             print("after kill:", seen_counts[-1], "files;", notices)
+        interrupted += seen_counts[-1] < FILES
     proc = _worker(store_path, default_embedder, "ingest", str(folder))
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     with MemoryStore.open(path=store_path, embedder=embedder, settings=settings) as store:
         _check_consistent(store)
         assert store.stats()["documents"] == FILES
-    assert seen_counts == sorted(seen_counts) and 0 < seen_counts[-1] < FILES  # no loss
+    assert seen_counts == sorted(seen_counts)  # no loss
     assert len(set(seen_counts)) == len(seen_counts)  # each run got further
+    assert interrupted >= 5  # most kills really landed in the middle of the ingestion
 
 
 def test_corrupt_truncated_missing_and_stale_index(
