@@ -11,6 +11,8 @@ BUILTIN = (
     "gui.panels.console",
     "gui.panels.profiler",
     "gui.panels.messages",
+    "gui.panels.profile_sessions",
+    "gui.panels.bench_matrix",
 )
 
 

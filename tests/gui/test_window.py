@@ -12,10 +12,12 @@ from gui.panels.registry import registered_panels
 
 def test_every_registered_panel_is_a_dock(window) -> None:
     ids = [spec.id for spec in registered_panels()]
-    assert ids == ["models", "console", "profiler", "messages"]
+    assert {"models", "console", "profiler", "messages", "profile_sessions", "bench_matrix"} <= set(
+        ids
+    )
     for spec in registered_panels():
         dock = window.docks[spec.id]
-        assert dock.windowTitle() == spec.title and dock.isVisible()
+        assert dock.windowTitle() == spec.title and (dock.isVisible() or spec.tab_with)
         assert dock.toggleViewAction().shortcut().toString() == spec.shortcut
 
 
