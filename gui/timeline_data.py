@@ -118,6 +118,7 @@ class LiveRun:
     span_events: list[EventRecord] = field(default_factory=list)
     bounds: dict[int, tuple[EventRecord, EventRecord]] = field(default_factory=dict)
     points: list[EventRecord] = field(default_factory=list)
+    finished_spans: list[SpanRecord] | None = None  # built once when the run has ended
 
     def add(self, record: EventRecord, max_points: int) -> None:
         if is_span_event(record):
@@ -191,8 +192,12 @@ class TimelineData(RunRouter):
         """Every run's spans; open ones end at `now` (seconds since t0), marked incomplete."""
         spans: list[SpanRecord] = []
         for run in self.runs:
-            end = run.end if run.end is not None else max(now, run.start)
-            spans.extend(build_spans(run.records(), end))
+            if run.end is None:
+                spans.extend(build_spans(run.records(), max(now, run.start)))
+                continue
+            if run.finished_spans is None:
+                run.finished_spans = build_spans(run.records(), run.end)
+            spans.extend(run.finished_spans)
         return spans
 
     def points(self) -> list[EventRecord]:

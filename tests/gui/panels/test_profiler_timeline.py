@@ -52,3 +52,39 @@ def test_open_tool_call_grows_live_and_generations_get_spans(ctx, qtbot) -> None
     kinds = {s.kind for s in panel.timeline.spans if s.start >= now - ctx.t0 - 0.01}
     assert {"generation", "prefill", "decode", "run"} <= kinds
     assert len(panel.timeline_data.runs) == 2
+
+
+def _soak(ctx, panel, ticks: int) -> None:
+    for i in range(ticks):
+        ctx.sampler.sample_once()
+        if i % 10 == 0:  # an agent run with a tool call, a subtask, memory, an answer
+            for event in agent_run(time.monotonic() - 2.0):
+                ctx.agents.run_event.emit(event)
+        elif i % 10 == 5:  # and a plain generation
+            ctx.generation.publish_started()
+            for event in _generation(ctx, time.monotonic(), 20, gap=0.001):
+                ctx.generation.publish(event)
+        panel.tick()
+        if i % 200 == 0:
+            QApplication.processEvents()  # let the charts and the timeline repaint
+
+
+def test_soak_of_the_timeline_keeps_refcount_of_none_and_memory_stable(ctx, qtbot) -> None:
+    import gc
+    import sys
+
+    import psutil
+
+    panel = _profiler(ctx, qtbot)
+    _soak(ctx, panel, 1500)  # every ring and the timeline's run cap (100) filled once
+    gc.collect()
+    before = sys.getrefcount(None)
+    rss_before = psutil.Process().memory_info().rss
+    _soak(ctx, panel, 4000)
+    gc.collect()
+    growth = sys.getrefcount(None) - before
+    growth_mb = (psutil.Process().memory_info().rss - rss_before) / 1e6
+    assert panel.ticks == 5500 and len(panel.timeline_data.runs) == 100
+    assert len(panel.timeline.spans) > 500  # the timeline really drew every tick's runs
+    assert abs(growth) < 100, f"refcount(None) moved by {growth}"
+    assert growth_mb < 15, f"RSS grew by {growth_mb:.1f} MB over 4000 ticks"
