@@ -73,7 +73,6 @@ class QtLiveProfiler(QWidget):
         # the run timeline (phase 2): live from the event feeds, on the counters' x axis
         self.timeline_data = TimelineData(ctx.t0)
         self.timeline = TimelineChart(theme)
-        self.timeline.setXLink(self.charts["cpu"])
         self._timeline_seen = -1
         self.viewing: SessionView | None = None  # a loaded session (read-only) instead of live
         self.controls = ProfilerControls(ctx)
@@ -174,6 +173,10 @@ class QtLiveProfiler(QWidget):
             for key in ("cpu", "ram", "rss", "gpu", "tok_s", "itl"):
                 if key in self.charts:
                     self.charts[key].scroll_to(now)
+            # the timeline shows the counters' time range (values, not pixels: the
+            # plots differ in width, so pyqtgraph's setXLink would not line them up)
+            lo, hi = self.charts["cpu"].viewRange()[0]
+            self.timeline.setXRange(lo, hi, padding=0)
 
     def update_timeline(self, now: float) -> None:
         """Redraw the spans when events arrived, or while a run is open (its spans grow)."""
@@ -206,6 +209,7 @@ class QtLiveProfiler(QWidget):
         for key in ("cpu", "ram", "rss", "tok_s", "itl"):
             self.charts[key].setXRange(0, max(view.duration_s, 1.0), padding=0.01)
         self.timeline.set_spans(view.spans, view.points)
+        self.timeline.setXRange(0, max(view.duration_s, 1.0), padding=0.01)
         self.summary.setText(
             f"Session {view.name!r} (read-only): {view.duration_s:.1f} s, "
             f"{len(view.ttft)} generation(s), {len(view.spans)} spans. Live returns to the "

@@ -154,7 +154,7 @@ class TimelineChart(pg.PlotWidget):
         self.setMouseEnabled(x=False, y=False)
         left.setTicks([[(i + 0.5, name) for i, name in enumerate((*ROW_NAMES, "events"))], []])
         left.setWidth(96)
-        self.setMinimumHeight(150)
+        self.setMinimumHeight(210)
         self.spans: list[SpanRecord] = []
         self.points: list[EventRecord] = []
         self.apply_theme(theme)
