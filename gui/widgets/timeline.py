@@ -157,6 +157,7 @@ class TimelineChart(pg.PlotWidget):
         self.setMinimumHeight(210)
         self.spans: list[SpanRecord] = []
         self.points: list[EventRecord] = []
+        self.scene().sigMouseMoved.connect(self._hover)
         self.apply_theme(theme)
 
     def set_spans(self, spans: Sequence[SpanRecord], points: Sequence[EventRecord] = ()) -> None:
@@ -180,9 +181,19 @@ class TimelineChart(pg.PlotWidget):
             axis.setTextPen(pg.mkPen(axis_color))
         self.set_spans(self.spans, self.points)
 
+    def describe_at(self, x: float, y: float) -> str:
+        """The tooltip for a point of the view: the innermost span there, with its time."""
+        span = self.span_at(x, int(y))
+        if span is None:
+            return ""
+        state = " (never ended: closed at the run's end)" if span.incomplete else ""
+        return f"{span.name} [{span.kind}] run {span.run} step {span.step}: {span.ms:.1f} ms{state}"
+
+    def _hover(self, pos: object) -> None:
+        point = self.getPlotItem().getViewBox().mapSceneToView(pos)
+        self.setToolTip(self.describe_at(point.x(), point.y()))
+
     def span_at(self, x: float, row: int) -> SpanRecord | None:
-        """The span drawn at time `x` in `row` (tests, tooltips)."""
-        for span in self.spans:
-            if ROWS.get(span.kind) == row and span.start <= x <= span.end:
-                return span
-        return None
+        """The shortest span drawn at time `x` in `row` (tests, tooltips)."""
+        found = [s for s in self.spans if ROWS.get(s.kind) == row and s.start <= x <= s.end]
+        return min(found, key=lambda s: s.end - s.start, default=None)

@@ -27,6 +27,10 @@ def test_agent_events_draw_spans_in_the_timeline(ctx, qtbot) -> None:
     assert count_color(panel.timeline, subtask_color, tolerance=20) > 100
     tool = panel.timeline.span_at(start - ctx.t0 + 0.7, ROWS["tool"])
     assert tool is not None and tool.name == "calc" and not tool.incomplete
+    tip = panel.timeline.describe_at(start - ctx.t0 + 0.7, ROWS["tool"] + 0.5)
+    assert tip.startswith("calc [tool] run 0 step 1: 400.0 ms")
+    last = panel.timeline.describe_at(start - ctx.t0 + 1.3, ROWS["subtask"] + 0.5)
+    assert "never ended" in last
 
 
 def test_open_tool_call_grows_live_and_generations_get_spans(ctx, qtbot) -> None:
