@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.telemetry.compare import _describe, _fmt
 
 BETTER = QColor("#43a047")
 WORSE = QColor("#e53935")
@@ -88,6 +87,18 @@ class CompareView(QWidget):
                 f"{m['provider_a']} -> {m['provider_b']}: {ratios}"
             )
         self.quality.setText("\n".join(lines))
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v:,.1f}" if abs(v) < 1000 else f"{v:,.0f}"
+
+
+def _describe(tag: str, side: dict[str, Any]) -> str:
+    providers = ", ".join(side["providers"]) or "?"
+    quants = ", ".join(side["quantizations"]) or "?"
+    return f"{tag}: {side['name']} ({providers}; {quants}; {side['runs']} runs)"
 
 
 def clip(text: str | None, n: int = 80) -> str:
