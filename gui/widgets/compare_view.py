@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-
 BETTER = QColor("#43a047")
 WORSE = QColor("#e53935")
 
