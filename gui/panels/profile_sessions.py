@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -76,7 +77,13 @@ class QtProfileSessions(QWidget):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.status)
         ctx.profiles.saved.connect(lambda *_: self.refresh())
-        self.refresh()
+        self._listed = False  # listed when first shown: no worker while the window starts
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._listed:
+            self._listed = True
+            self.refresh()
 
     def _start(self, name: str, fn: Callable[..., Any], *args: Any,
                on_done: Callable[[Any], None]) -> Worker:  # fmt: skip

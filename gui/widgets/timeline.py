@@ -166,7 +166,7 @@ class TimelineChart(pg.PlotWidget):
         self.item.set_bars(layout(spans, self.theme), [(p.t, tick) for p in points])
 
     def show_range(self, lo: float, hi: float) -> None:
-        self.setXRange(lo, max(hi, lo + 1.0), padding=0.01)
+        self.setXRange(lo, max(hi, lo + 1e-3), padding=0.01)
 
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme

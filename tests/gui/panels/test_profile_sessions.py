@@ -24,8 +24,11 @@ def _saved(name: str, gap: float) -> Path:
     return session_file.save(rec.finish())
 
 
-def _wait(qtbot, panel, action) -> object:
-    with qtbot.waitSignal(panel.finished, timeout=30000) as blocker:
+def _wait(qtbot, panel, action, name: str) -> object:
+    """Run `action()` and return what its worker (`name`) returned or raised."""
+    with qtbot.waitSignal(
+        panel.finished, timeout=30000, check_params_cb=lambda n, _: n == name
+    ) as blocker:
         assert action() is not None
     return blocker.args[1]
 
@@ -33,7 +36,6 @@ def _wait(qtbot, panel, action) -> object:
 def _panel(ctx, qtbot) -> QtProfileSessions:
     panel = QtProfileSessions(ctx, ask=False)
     qtbot.addWidget(panel)
-    panel.show()
     return panel
 
 
@@ -41,7 +43,7 @@ def test_list_open_compare_export_delete(ctx, qtbot, tmp_path: Path) -> None:
     fast, slow = _saved("fast", 0.001), _saved("slow", 0.002)
     (sessions_dir() / "broken.awprof.json").write_text("{nope")
     panel = _panel(ctx, qtbot)
-    _wait(qtbot, panel, panel.refresh)
+    _wait(qtbot, panel, lambda: panel.show() or True, "list")  # lists when first shown
     assert panel.table.rowCount() == 3
     texts = [panel.table.item(i, 1).text() for i in range(3)]
     assert any(t.startswith("unreadable:") and "not readable JSON" in t for t in texts)
@@ -49,12 +51,12 @@ def test_list_open_compare_export_delete(ctx, qtbot, tmp_path: Path) -> None:
     panel.select(str(fast))
     shown: list[object] = []
     ctx.profiles.show.connect(shown.append)
-    _wait(qtbot, panel, panel.open_selected)
+    _wait(qtbot, panel, panel.open_selected, "open")
     assert shown and shown[0].name == "fast"
 
     assert panel.compare_selected() is None and "Select two" in panel.status.text()
     panel.select(str(fast), str(slow))
-    result = _wait(qtbot, panel, panel.compare_selected)
+    result = _wait(qtbot, panel, panel.compare_selected, "compare")
     assert isinstance(result, dict) and panel.dialog is not None
     table = panel.dialog.view.table
     labels = [table.item(i, 0).text() for i in range(table.rowCount())]
@@ -66,10 +68,10 @@ def test_list_open_compare_export_delete(ctx, qtbot, tmp_path: Path) -> None:
 
     panel.select(str(slow))
     trace = tmp_path / "slow.json"
-    _wait(qtbot, panel, lambda: panel.export_selected("chrome", trace))
+    _wait(qtbot, panel, lambda: panel.export_selected("chrome", trace), "export chrome")
     check(json.loads(trace.read_text()))
 
-    _wait(qtbot, panel, panel.delete_selected)
+    _wait(qtbot, panel, panel.delete_selected, "delete")
     assert not slow.exists() and fast.exists()
     qtbot.waitUntil(lambda: panel.table.rowCount() == 2)
 
@@ -78,8 +80,8 @@ def test_open_a_broken_file_is_a_readable_message(ctx, qtbot) -> None:
     sessions_dir().mkdir(parents=True, exist_ok=True)
     (sessions_dir() / "broken.awprof.json").write_text('{"format": "agent-workbench-profile"}')
     panel = _panel(ctx, qtbot)
-    _wait(qtbot, panel, panel.refresh)
+    _wait(qtbot, panel, lambda: panel.show() or True, "list")  # lists when first shown
     panel.select(panel.rows[0]["path"])
-    error = _wait(qtbot, panel, panel.open_selected)
+    error = _wait(qtbot, panel, panel.open_selected, "open")
     assert isinstance(error, session_file.SessionFileError)
     assert "no valid format version" in panel.status.text()
