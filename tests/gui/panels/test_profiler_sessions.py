@@ -11,6 +11,7 @@ from engine.telemetry import session_file
 from engine.telemetry.trace_check import check
 from gui import profile_io
 from gui.panels.console import QtGenerationConsole
+from gui.widgets.compare_view import CompareView
 from gui.widgets.timeline import ROWS, span_color
 from tests.gui.panels.test_profiler import _profiler, count_color
 
@@ -76,6 +77,12 @@ def test_record_save_load_compare_export_a_real_generation(
     rows = {r["metric"]: r for r in result["metrics"]}
     assert rows["new_tokens"]["a"] == rows["new_tokens"]["b"] == 12
     assert rows["decode_tok_s"]["ratio"] is not None
+    view = CompareView()
+    qtbot.addWidget(view)
+    view.set_result(result)  # what the sessions panel's compare dialog shows
+    assert view.table.rowCount() == len(result["metrics"])
+    assert "final answers identical in 0 of 1 paired runs" in view.quality.text().lower()
+    assert "run 1: A " in view.quality.text()
     trace = tmp_path / "trace.json"
     done = _wait(qtbot, controls, lambda: controls.export("chrome", trace))
     assert done["path"] == str(trace)
