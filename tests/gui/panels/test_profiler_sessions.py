@@ -141,3 +141,34 @@ def test_damaged_content_that_parses_is_a_readable_message(ctx, qtbot, tmp_path:
     error = _wait(qtbot, controls, lambda: controls.load(bad))
     assert isinstance(error, session_file.SessionFileError)
     assert "damaged" in controls.status.text()
+
+
+def test_recording_an_agent_run_and_a_generation_inside_it(ctx, qtbot) -> None:
+    import time
+
+    from tests.gui.panels.test_profiler import _generation
+    from tests.gui.test_timeline_data import Unknown, agent_run
+
+    panel = _profiler(ctx, qtbot)
+    controls = panel.controls
+    controls.record()
+    events = agent_run(time.monotonic())
+    for event in events[:6]:
+        ctx.agents.run_event.emit(event)
+    ctx.generation.publish_started()  # the agent's model call: part of the agent run
+    for event in _generation(ctx, time.monotonic(), 10, gap=0.001):
+        ctx.generation.publish(event)
+    ctx.agents.run_event.emit(Unknown())  # ignored, not an error
+    for event in events[6:]:
+        ctx.agents.run_event.emit(event)
+    session = controls.stop()
+    assert session is not None and [r.kind for r in session.runs] == ["agent"]
+    run = session.runs[0]
+    assert run.label == "helper: capital of France?"
+    kinds = {s.kind for s in run.spans}
+    assert {"run", "agent_run", "tool", "subtask", "generation", "decode"} <= kinds
+    assert run.metrics["quality"]["final_answer"] == "Paris"
+    assert run.metrics["quality"]["tool_calls"] == 1
+    # after Stop nothing is recorded any more
+    ctx.agents.run_event.emit(events[0])
+    assert len(session.runs) == 1 and not controls.recorder.recording
