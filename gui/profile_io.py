@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from engine.telemetry import chrome_trace, csv_export, session_file
 from engine.telemetry.compare import compare
 from engine.telemetry.session_file import ProfileSession, SessionFileError
+from gui.profiler_view import check_viewable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,8 +42,6 @@ def save(state: object, session: ProfileSession, path: Path | None) -> Path:
 @reading
 def load(state: object, path: str | Path) -> ProfileSession:
     session = session_file.load(path)
-    from gui.profiler_view import check_viewable
-
     check_viewable(session)
     return session
 

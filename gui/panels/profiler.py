@@ -218,7 +218,7 @@ class QtLiveProfiler(QWidget):
 
     def _on_event(self, event: object) -> None:
         m = self.data.last
-        if m is None or not isinstance(event, GenerationFinished):
+        if m is None or not isinstance(event, GenerationFinished) or self.viewing is not None:
             return
         self.summary.setText(
             f"last generation: TTFT {m.ttft_ms:.0f} ms · decode {m.decode_tok_s:.1f} tok/s · "
