@@ -30,10 +30,9 @@ from PySide6.QtWidgets import (
 
 from engine.errors import WorkbenchError
 from engine.progress import Progress
-from engine.telemetry.session_file import SessionFileError
-from gui import profile_io
-from gui.bridge import TaskState, Worker
+from gui.bridge import Worker
 from gui.context import AppContext
+from gui.matrix_work import ints, load_matrix, run_matrix_worker
 from gui.panels.registry import register_panel
 from gui.widgets.bars import BarChart
 from gui.widgets.progress import QtProgress
@@ -42,46 +41,6 @@ COLUMNS = ("model", "quant", "provider", "threads", "prompt", "runs", "TTFT ms",
            "prefill tok/s", "decode tok/s", "peak RSS MB", "GPU MB")  # fmt: skip
 METRICS = {"decode_tok_s": ("decode tok/s", 1), "prefill_tok_s": ("prefill tok/s", 0),
            "ttft_ms": ("TTFT ms", 0)}  # fmt: skip
-
-
-def _ints(text: str, what: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(x) for x in text.replace(",", " ").split())
-    except ValueError:
-        raise WorkbenchError(f"{what}: whole numbers separated by spaces (got {text!r})") from None
-
-
-def run_matrix_worker(state: TaskState, config: Any, out: Path | None) -> dict[str, Any]:
-    """Worker body: `bench matrix` as the CLI runs it; emits Progress and log lines and
-    returns the result with the saved session's path."""
-    from engine.progress import Reporter
-    from engine.telemetry import session_file
-    from engine.telemetry.matrix import run_matrix
-    from engine.telemetry.recorder import Recorder
-    from engine.telemetry.sampler import HardwareSampler
-    from engine.telemetry.sources import ProcessSource, default_sources
-
-    worker = ProcessSource("worker")
-    sampler = HardwareSampler([*default_sources(), worker], rate_hz=10.0, seconds=3600.0)
-    names = [str(m) for m in config.models]
-    recorder = Recorder("bench matrix", sampler, command=["gui", "bench", "matrix", *names])
-    with recorder:
-        result = run_matrix(config, recorder, Reporter(state.emit, state.cancel), state.emit,
-                            worker.watch)  # fmt: skip
-    recorder.extra["matrix"] = result
-    path = session_file.save(recorder.finish(), out)
-    return {**result, "session": str(path)}
-
-
-def _load_matrix(state: object, path: str) -> dict[str, Any]:
-    session = profile_io.load(state, path)
-    matrix = session.extra.get("matrix")
-    if not isinstance(matrix, dict) or "rows" not in matrix:
-        raise SessionFileError(
-            f"{path} is a profiling session without a benchmark matrix: record one with "
-            "Run here or `python main.py bench matrix --model NAME`"
-        )
-    return {**matrix, "session": str(path)}
 
 
 @register_panel("bench_matrix", "Benchmark matrix", area="bottom", order=34, tab_with="profiler")
@@ -163,10 +122,10 @@ class QtBenchMatrix(QWidget):
             raise WorkbenchError("name at least one prepared model (e.g. default)")
         return MatrixConfig(
             models=tuple(resolve_model(m) for m in models),
-            threads=_ints(self.threads.text(), "Threads"),
+            threads=ints(self.threads.text(), "Threads"),
             runs=self.runs.value(),
             warmup=self.warmup.value(),
-            prompt_tokens=_ints(self.prompts.text(), "Prompt tokens") or (209,),
+            prompt_tokens=ints(self.prompts.text(), "Prompt tokens") or (209,),
             new_tokens=self.new_tokens.value(),
             siblings=not self.only_named.isChecked(),
         )
@@ -207,7 +166,7 @@ class QtBenchMatrix(QWidget):
             if not chosen:
                 return None
             path = chosen
-        return self._start("load", _load_matrix, str(path))
+        return self._start("load", load_matrix, str(path))
 
     def _start(self, name: str, fn: Any, *args: Any) -> Worker:
         worker = Worker(fn, *args, name=f"bench matrix {name}")
