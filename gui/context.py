@@ -46,6 +46,14 @@ class AgentFeed(QObject):
     run_event = Signal(object)  # engine.agent.events.RunEvent
 
 
+class ProfileFeed(QObject):
+    """Profiling sessions in the window: `show` a loaded session (engine ProfileSession)
+    in the live profiler's read-only view; `saved` (Path) when one was written or deleted."""
+
+    show = Signal(object)
+    saved = Signal(object)
+
+
 class AppContext(QObject):
     theme_changed = Signal(object)  # Theme
 
@@ -59,6 +67,7 @@ class AppContext(QObject):
         self.sessions = SessionHolder(self)
         self.generation = GenerationFeed(self)
         self.agents = AgentFeed(self)
+        self.profiles = ProfileFeed(self)
         self.sampler = HardwareSampler(default_sources(), rate_hz=sample_hz, seconds=sample_seconds)
         self.recent_models = RecentFiles(self.settings, "model_sources")
         self.recent_agents = RecentFiles(self.settings, "agent_files")

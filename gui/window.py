@@ -57,6 +57,10 @@ class MainWindow(QMainWindow):
             view.addAction(toggle)
             self.panels[spec.id] = widget
             self.docks[spec.id] = dock
+        for spec in registered_panels():  # panels that share another's dock as a tab
+            if spec.tab_with in self.docks:
+                self.tabifyDockWidget(self.docks[spec.tab_with], self.docks[spec.id])
+                self.docks[spec.tab_with].raise_()
         self._arrange_docks()
         self._build_menus(file_menu, view)
         self.provider_label = QLabel("no model loaded")

@@ -14,6 +14,8 @@ BUILTIN = (
     "gui.panels.messages",
     "gui.panels.designer",
     "gui.panels.memory",
+    "gui.panels.profile_sessions",
+    "gui.panels.bench_matrix",
 )
 
 

@@ -79,6 +79,15 @@ class FormPages(QTabWidget):
                 ("", BoolField(m, ("memory", "enabled"), "long-term memory on")),
                 ("memory top-k", NumberField(m, ("memory", "top_k"), int, "1-50")),
                 ("remember", MultiChoiceField(m, ("memory", "remember"), REMEMBER)),
+                ("memory tokens", NumberField(m, ("memory", "token_budget"), int, "16-8192")),
+                (
+                    "min relevance",
+                    NumberField(m, ("memory", "min_relevance"), float, "-1..1 (cosine)"),
+                ),
+                (
+                    "scratchpad",
+                    ChoiceField(m, ("memory", "scratchpad"), ["drop", "summarize", "keep"]),
+                ),
             ],
         )
         sampling = ("model", "sampling")

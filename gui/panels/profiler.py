@@ -17,9 +17,13 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWi
 from engine.llm.events import GenerationFinished
 from gui.context import AppContext
 from gui.panels.registry import register_panel
+from gui.profiler_controls import ProfilerControls
 from gui.profiler_data import ProfilerData
+from gui.profiler_view import SessionView, build_view
 from gui.theme import Theme
+from gui.timeline_data import TimelineData
 from gui.widgets.charts import LiveChart
+from gui.widgets.timeline import TimelineChart
 
 REDRAW_MS = 50
 #: A chart repaints at most this often (measured: each repaint of the seven charts costs the
@@ -66,13 +70,25 @@ class QtLiveProfiler(QWidget):
         grid.setSpacing(4)
         for i, chart in enumerate(self.charts.values()):
             grid.addWidget(chart, i // 4, i % 4)
+        # the run timeline (phase 2): live from the event feeds, on the counters' x axis
+        self.timeline_data = TimelineData(ctx.t0)
+        self.timeline = TimelineChart(theme)
+        self._timeline_seen = -1
+        self.viewing: SessionView | None = None  # a loaded session (read-only) instead of live
+        self.controls = ProfilerControls(ctx)
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.controls)
         layout.addLayout(top)
         layout.addWidget(self.gpu_reason)
         layout.addLayout(grid, 1)
+        layout.addWidget(self.timeline)
+        ctx.generation.started.connect(self.timeline_data.on_generation_started)
+        ctx.generation.received.connect(self.timeline_data.on_generation_event)
+        ctx.agents.run_event.connect(self.timeline_data.on_agent_event)
+        ctx.profiles.show.connect(self.show_session)
 
         ctx.generation.received.connect(self.data.on_event)
         ctx.generation.received.connect(self._on_event)
@@ -121,9 +137,10 @@ class QtLiveProfiler(QWidget):
         wall = time.monotonic()
         now = wall - self.ctx.t0
         self.data.sample_rate(wall)
-        if wall - self._last_repaint < self.min_repaint_s:
+        if self.viewing is not None or wall - self._last_repaint < self.min_repaint_s:
             return
         self._last_repaint = wall
+        self.update_timeline(now)
         moved = False
         system = self.ctx.sampler.buffers.get("system")
         if system is not None and self._changed("system", system.total_written):
@@ -156,10 +173,52 @@ class QtLiveProfiler(QWidget):
             for key in ("cpu", "ram", "rss", "gpu", "tok_s", "itl"):
                 if key in self.charts:
                     self.charts[key].scroll_to(now)
+            # the timeline shows the counters' time range (values, not pixels: the
+            # plots differ in width, so pyqtgraph's setXLink would not line them up)
+            lo, hi = self.charts["cpu"].viewRange()[0]
+            self.timeline.setXRange(lo, hi, padding=0)
+
+    def update_timeline(self, now: float) -> None:
+        """Redraw the spans when events arrived, or while a run is open (its spans grow)."""
+        data = self.timeline_data
+        if data.version == self._timeline_seen and not data.live:
+            return
+        self._timeline_seen = data.version
+        self.timeline.set_spans(data.spans(now), data.points())
+
+    def show_session(self, session: object) -> None:
+        """Show a loaded session read-only (None: back to the live charts)."""
+        if session is None:
+            self.viewing = None
+            self._seen.clear()  # every live chart is redrawn from its ring
+            self._timeline_seen = -1
+            self._last_repaint = 0.0
+            self.charts["ttft"].set_series("ttft", np.zeros(0), np.zeros(0))
+            self.summary.setText("Live.")
+            return
+        view = self.viewing = build_view(session)  # type: ignore[arg-type]
+        for key, (x, y) in view.series.items():
+            if key in self.charts:
+                self.charts[key].set_series(key, x, y)
+        n = np.arange(1, len(view.ttft) + 1, dtype=float)
+        self.charts["ttft"].set_series(
+            "ttft", (n[:, None] + np.array([-0.3, 0.3])).ravel(), np.repeat(view.ttft, 2)
+        )
+        if len(view.ttft):
+            self.charts["ttft"].fix_y(0, float(view.ttft.max()) * 1.25 + 1)
+        for key in ("cpu", "ram", "rss", "tok_s", "itl"):
+            self.charts[key].setXRange(0, max(view.duration_s, 1.0), padding=0.01)
+        self.timeline.set_spans(view.spans, view.points)
+        self.timeline.setXRange(0, max(view.duration_s, 1.0), padding=0.01)
+        self.summary.setText(
+            f"Session {view.name!r} (read-only): {view.duration_s:.1f} s, "
+            f"{len(view.ttft)} generation(s), {len(view.spans)} spans. Live returns to the "
+            "live charts."
+        )
 
     def _on_event(self, event: object) -> None:
         m = self.data.last
-        if m is None or not isinstance(event, GenerationFinished):
+        if m is None or not isinstance(event, GenerationFinished) or self.viewing is not None:
             return
         self.summary.setText(
             f"last generation: TTFT {m.ttft_ms:.0f} ms · decode {m.decode_tok_s:.1f} tok/s · "
@@ -170,3 +229,4 @@ class QtLiveProfiler(QWidget):
     def apply_theme(self, theme: Theme) -> None:
         for chart in self.charts.values():
             chart.apply_theme(theme)
+        self.timeline.apply_theme(theme)

@@ -32,19 +32,25 @@ class PanelSpec:
     area: str
     order: int
     shortcut: str = ""
+    tab_with: str = ""  # the id of a panel whose dock this one shares as a tab
 
 
 _PANELS: dict[str, PanelSpec] = {}
 
 
 def register_panel(
-    panel_id: str, title: str, area: str = "right", order: int = 100, shortcut: str = ""
+    panel_id: str,
+    title: str,
+    area: str = "right",
+    order: int = 100,
+    shortcut: str = "",
+    tab_with: str = "",
 ) -> Callable[[W], W]:
     if area not in AREAS:
         raise ValueError(f"unknown dock area {area!r}: use one of {AREAS}")
 
     def decorate(cls: W) -> W:
-        _PANELS[panel_id] = PanelSpec(panel_id, title, cls, area, order, shortcut)
+        _PANELS[panel_id] = PanelSpec(panel_id, title, cls, area, order, shortcut, tab_with)
         return cls
 
     return decorate

@@ -12,7 +12,17 @@ from gui.panels.registry import registered_panels
 
 def test_every_registered_panel_is_a_dock(window) -> None:
     ids = [spec.id for spec in registered_panels()]
-    assert {"models", "console", "profiler", "messages", "designer", "run", "memory"} <= set(ids)
+    assert {
+        "models",
+        "console",
+        "profiler",
+        "messages",
+        "designer",
+        "run",
+        "memory",
+        "profile_sessions",
+        "bench_matrix",
+    } <= set(ids)
     for spec in registered_panels():
         dock = window.docks[spec.id]
         # open (a dock behind another one's tab is open but not visible)

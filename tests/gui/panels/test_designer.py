@@ -78,7 +78,11 @@ def test_every_field_kind_reaches_the_file(designer, qtbot, agent_path: Path) ->
     field(designer, "planning.strategy").combo.setCurrentText("reflect")
     field(designer, "planning.thoughts").box.click()
     field(designer, "memory.enabled").box.click()
+    had_tool_results = field(designer, "memory.remember").boxes["tool_results"].isChecked()
     field(designer, "memory.remember").boxes["tool_results"].click()
+    type_into(qtbot, field(designer, "memory.token_budget"), "300")
+    type_into(qtbot, field(designer, "memory.min_relevance"), "0.4")
+    field(designer, "memory.scratchpad").combo.setCurrentText("summarize")
     field(designer, "model.provider").combo.setCurrentText("cpu")
     persona = designer.persona
     persona.edit.selectAll()
@@ -109,7 +113,9 @@ def test_every_field_kind_reaches_the_file(designer, qtbot, agent_path: Path) ->
     assert spec.description == "reads cabin notes"
     assert (spec.planning.max_steps, spec.planning.max_seconds) == (7, 90.5)
     assert spec.planning.strategy == "reflect" and spec.planning.thoughts is False
-    assert spec.memory.enabled and "tool_results" in spec.memory.remember
+    assert spec.memory.enabled and ("tool_results" in spec.memory.remember) != had_tool_results
+    assert (spec.memory.token_budget, spec.memory.min_relevance) == (300, 0.4)
+    assert spec.memory.scratchpad == "summarize"
     assert spec.model.provider == "cpu" and spec.model.sampling.seed == 42
     assert spec.persona.startswith("**") and "Quotes the notes" in spec.persona
     read = spec.tools[1]

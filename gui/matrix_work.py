@@ -1,0 +1,52 @@
+"""Worker bodies of the benchmark matrix panel: `bench matrix` as the CLI runs it, and a
+saved matrix session loaded back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from engine.errors import WorkbenchError
+from engine.telemetry.session_file import SessionFileError
+from gui import profile_io
+from gui.bridge import TaskState
+
+
+def ints(text: str, what: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.replace(",", " ").split())
+    except ValueError:
+        raise WorkbenchError(f"{what}: whole numbers separated by spaces (got {text!r})") from None
+
+
+def run_matrix_worker(state: TaskState, config: Any, out: Path | None) -> dict[str, Any]:
+    """Worker body: `bench matrix` as the CLI runs it; emits Progress and log lines and
+    returns the result with the saved session's path."""
+    from engine.progress import Reporter
+    from engine.telemetry import session_file
+    from engine.telemetry.matrix import run_matrix
+    from engine.telemetry.recorder import Recorder
+    from engine.telemetry.sampler import HardwareSampler
+    from engine.telemetry.sources import ProcessSource, default_sources
+
+    worker = ProcessSource("worker")
+    sampler = HardwareSampler([*default_sources(), worker], rate_hz=10.0, seconds=3600.0)
+    names = [str(m) for m in config.models]
+    recorder = Recorder("bench matrix", sampler, command=["gui", "bench", "matrix", *names])
+    with recorder:
+        result = run_matrix(config, recorder, Reporter(state.emit, state.cancel), state.emit,
+                            worker.watch)  # fmt: skip
+    recorder.extra["matrix"] = result
+    path = session_file.save(recorder.finish(), out)
+    return {**result, "session": str(path)}
+
+
+def load_matrix(state: object, path: str) -> dict[str, Any]:
+    session = profile_io.load(state, path)
+    matrix = session.extra.get("matrix")
+    if not isinstance(matrix, dict) or "rows" not in matrix:
+        raise SessionFileError(
+            f"{path} is a profiling session without a benchmark matrix: record one with "
+            "Run here or `python main.py bench matrix --model NAME`"
+        )
+    return {**matrix, "session": str(path)}

@@ -1,0 +1,234 @@
+"""`QtBenchMatrix`: the benchmark matrix (engine `bench matrix`) as a table and a bar chart.
+
+Run it in a worker (each combination in its own worker process, as on the command line;
+engine progress with Cancel, which keeps the finished combinations), or load a saved
+matrix session. Each row shows median (min-max) of TTFT, prefill and decode tok/s; the
+chart shows the chosen metric's median as a bar with a min-max whisker per row.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.errors import WorkbenchError
+from engine.progress import Progress
+from gui.bridge import Worker
+from gui.context import AppContext
+from gui.matrix_work import ints, load_matrix, run_matrix_worker
+from gui.panels.registry import register_panel
+from gui.widgets.bars import BarChart
+from gui.widgets.progress import QtProgress
+
+COLUMNS = ("model", "quant", "provider", "threads", "prompt", "runs", "TTFT ms",
+           "prefill tok/s", "decode tok/s", "peak RSS MB", "GPU MB")  # fmt: skip
+METRICS = {"decode_tok_s": ("decode tok/s", 1), "prefill_tok_s": ("prefill tok/s", 0),
+           "ttft_ms": ("TTFT ms", 0)}  # fmt: skip
+
+
+@register_panel("bench_matrix", "Benchmark matrix", area="bottom", order=34, tab_with="profiler")
+class QtBenchMatrix(QWidget):
+    finished = Signal(str, object)  # (action, result or exception)
+
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.worker: Worker | None = None
+        self.result: dict[str, Any] | None = None
+        self.models = QLineEdit("default")
+        self.threads = QLineEdit("")
+        self.threads.setPlaceholderText("default: physical cores")
+        self.prompts = QLineEdit("209")
+        self.runs = QSpinBox(minimum=1, maximum=100, value=3)
+        self.warmup = QSpinBox(minimum=0, maximum=10, value=1)
+        self.new_tokens = QSpinBox(minimum=1, maximum=4096, value=128)
+        self.only_named = QCheckBox("only the named models (not their other quantizations)")
+        form = QFormLayout()
+        form.addRow("Models", self.models)
+        form.addRow("Threads", self.threads)
+        form.addRow("Prompt tokens", self.prompts)
+        counts = QHBoxLayout()
+        for label, box in (("runs", self.runs), ("warm-up", self.warmup),
+                           ("new tokens", self.new_tokens)):  # fmt: skip
+            counts.addWidget(QLabel(label))
+            counts.addWidget(box)
+        counts.addWidget(self.only_named)
+        counts.addStretch(1)
+        form.addRow("", counts)
+        self.run_button = QPushButton("Run matrix")
+        self.run_button.clicked.connect(lambda: self.run())
+        self.load_button = QPushButton("Load matrix session…")
+        self.load_button.clicked.connect(lambda: self.load())
+        self.metric_box = QComboBox()
+        for key, (label, _) in METRICS.items():
+            self.metric_box.addItem(label, key)
+        self.metric_box.currentIndexChanged.connect(lambda *_: self._chart())
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.load_button)
+        buttons.addStretch(1)
+        buttons.addWidget(QLabel("chart"))
+        buttons.addWidget(self.metric_box)
+        self.progress = QtProgress()
+        self.progress.cancel_requested.connect(self.cancel)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.chart = BarChart(ctx.theme)
+        self.status = QLabel("Run a matrix or load a saved one.")
+        self.status.setWordWrap(True)
+        self.status.setObjectName("caption")
+        tables = QHBoxLayout()
+        tables.addWidget(self.table, 3)
+        tables.addWidget(self.chart, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addLayout(tables, 1)
+        layout.addWidget(self.status)
+        ctx.theme_changed.connect(self._on_theme)
+
+    def _on_theme(self, theme: Any) -> None:
+        self.chart.apply_theme(theme)
+        self._chart()
+
+    # ------------------------------------------------------------------ run
+    def config(self) -> Any:
+        from engine.cli import resolve_model
+        from engine.telemetry.matrix import MatrixConfig
+
+        models = self.models.text().split()
+        if not models:
+            raise WorkbenchError("name at least one prepared model (e.g. default)")
+        return MatrixConfig(
+            models=tuple(resolve_model(m) for m in models),
+            threads=ints(self.threads.text(), "Threads"),
+            runs=self.runs.value(),
+            warmup=self.warmup.value(),
+            prompt_tokens=ints(self.prompts.text(), "Prompt tokens") or (209,),
+            new_tokens=self.new_tokens.value(),
+            siblings=not self.only_named.isChecked(),
+        )
+
+    def run(self, out: Path | None = None) -> Worker | None:
+        if self.worker is not None:
+            return None
+        try:
+            config = self.config()
+        except WorkbenchError as exc:
+            self.status.setText(f"Cannot run: {exc}")
+            return None
+        self.progress.begin("bench matrix")
+        worker = self._start("run", run_matrix_worker, config, out)
+        worker.signals.yielded.connect(self._on_item)
+        self.worker = worker
+        self.run_button.setEnabled(False)
+        return worker
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.state.cancel.cancel()  # finished combinations are kept and saved
+            self.status.setText("Cancelling after the current run…")
+
+    def _on_item(self, item: object) -> None:
+        if isinstance(item, Progress):
+            self.progress.update_progress(item)
+        elif isinstance(item, str):
+            self.status.setText(item)
+
+    def load(self, path: str | Path | None = None) -> Worker | None:
+        if path is None:
+            from engine.paths import sessions_dir
+
+            chosen, _ = QFileDialog.getOpenFileName(
+                self, "Matrix session", str(sessions_dir()), "Profiling sessions (*.awprof.json)"
+            )
+            if not chosen:
+                return None
+            path = chosen
+        return self._start("load", load_matrix, str(path))
+
+    def _start(self, name: str, fn: Any, *args: Any) -> Worker:
+        worker = Worker(fn, *args, name=f"bench matrix {name}")
+        worker.signals.returned.connect(self.show_result)
+        worker.signals.returned.connect(lambda r: self.finished.emit(name, r))
+        worker.signals.errored.connect(self._failed)
+        worker.signals.errored.connect(lambda exc: self.finished.emit(name, exc))
+        worker.signals.done.connect(lambda: self._done(worker))
+        self.ctx.pool.start(worker)
+        return worker
+
+    def _failed(self, exc: BaseException) -> None:
+        self.status.setText(f"Failed: {exc}")
+        self.progress.end("failed")
+
+    def _done(self, worker: Worker) -> None:
+        if worker is self.worker:
+            self.worker = None
+            self.run_button.setEnabled(True)
+
+    # ------------------------------------------------------------------ show
+    def show_result(self, result: dict[str, Any]) -> None:
+        self.result = result
+        rows = result["rows"]
+        self.table.setRowCount(len(rows))
+        for i, r in enumerate(rows):
+            gpu = f"{r['gpu_mem_mb']:.0f}" if r.get("gpu_mem_mb") is not None else "n/a"
+            cells = [r["model"], str(r["quantization"]), r["provider"], str(r["threads"]),
+                     str(r.get("prompt_tokens", "")), str(r["runs"]), _cell(r["ttft_ms"], 0),
+                     _cell(r["prefill_tok_s"], 0), _cell(r["decode_tok_s"], 1),
+                     f"{r['peak_rss_mb']:.0f}", gpu]  # fmt: skip
+            for j, text in enumerate(cells):
+                self.table.setItem(i, j, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
+        notes = [f"skipped {s.get('model', 'all models')} on {s['provider']}: {s['reason']}"
+                 for s in result.get("skipped", [])]  # fmt: skip
+        if result.get("cancelled"):
+            notes.append("cancelled: the table holds the combinations that finished")
+            self.progress.end("cancelled")
+        else:
+            self.progress.end("done")
+        notes.append(
+            f"{result['new_tokens']} new tokens, {result['runs']} runs (+{result['warmup']} "
+            f"warm-up) per row; median (min-max). Session: {result.get('session')}"
+        )
+        self.status.setText("\n".join(notes))
+        self._chart()
+        if result.get("session"):
+            self.ctx.profiles.saved.emit(Path(result["session"]))
+
+    def _chart(self) -> None:
+        if self.result is None:
+            return
+        key = self.metric_box.currentData()
+        label, _ = METRICS[key]
+        rows = self.result["rows"]
+        labels = [f"{r['quantization']} {r['provider']} t{r['threads']}" for r in rows]
+        values = [(r[key]["median"], r[key]["min"], r[key]["max"]) for r in rows]
+        self.chart.set_bars(f"{label}: median, min-max", labels, values)
+
+
+def _cell(spread: dict[str, float], digits: int) -> str:
+    return (
+        f"{spread['median']:,.{digits}f} ({spread['min']:,.{digits}f}-{spread['max']:,.{digits}f})"
+    )

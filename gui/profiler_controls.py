@@ -1,0 +1,151 @@
+"""The live profiler's session bar: Record / Stop / Save / Save As / Load / Export / Live.
+
+Record starts a `SessionRecorder`; Stop finishes it (the session stays in memory until
+saved); Save writes it to the data home's sessions/ (Save As asks for a file); Load
+opens a session file in the profiler's read-only view; Export writes the current
+session (recorded or loaded) as a Chrome trace or a CSV. File work runs in workers;
+errors reach the status line and the Messages panel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
+
+from engine.telemetry.session_file import SUFFIX, ProfileSession
+from gui import profile_io
+from gui.bridge import Worker
+from gui.context import AppContext
+from gui.profile_recorder import SessionRecorder
+
+SESSION_FILTER = f"Profiling sessions (*{SUFFIX})"
+
+
+class ProfilerControls(QWidget):
+    #: (action name, its result or the exception) after every save/load/export worker
+    finished = Signal(str, object)
+
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.recorder = SessionRecorder(ctx)
+        self.session: ProfileSession | None = None  # the last recorded or loaded session
+        self.workers: list[Worker] = []
+        self.buttons: dict[str, QPushButton] = {}
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        for key, text, slot in (
+            ("record", "● Record", self.record),
+            ("stop", "■ Stop", self.stop),
+            ("save", "Save", lambda: self.save()),
+            ("save_as", "Save As…", lambda: self.save_as()),
+            ("load", "Load…", lambda: self.load()),
+            ("chrome", "Export trace…", lambda: self.export("chrome")),
+            ("csv", "Export CSV…", lambda: self.export("csv")),
+            ("live", "Live", lambda: ctx.profiles.show.emit(None)),
+        ):
+            button = QPushButton(text)
+            button.clicked.connect(slot)
+            row.addWidget(button)
+            self.buttons[key] = button
+        self.status = QLabel("Not recording.")
+        self.status.setObjectName("caption")
+        row.addWidget(self.status, 1)
+        self.recorder.state_changed.connect(self._update)
+        self._update()
+
+    def _update(self, *args: object) -> None:
+        rec = self.recorder.recording
+        has = self.session is not None
+        self.buttons["record"].setEnabled(not rec)
+        self.buttons["stop"].setEnabled(rec)
+        for key in ("save", "save_as", "chrome", "csv"):
+            self.buttons[key].setEnabled(has and not rec)
+
+    # ------------------------------------------------------------------ record
+    def record(self) -> None:
+        self.recorder.start()
+        self.status.setText("Recording: every generation and agent run goes into the session…")
+
+    def stop(self) -> ProfileSession | None:
+        session = self.recorder.stop()
+        if session is not None:
+            self.session = session
+            self.status.setText(
+                f"Recorded {len(session.runs)} run(s), {session.duration_s:.1f} s (not saved yet)."
+            )
+        self._update()
+        return session
+
+    # ------------------------------------------------------------------ files
+    def _start(
+        self, fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], None], name: str
+    ) -> Worker:
+        worker = Worker(fn, *args, name=name)
+        worker.signals.returned.connect(on_done)
+        worker.signals.returned.connect(lambda result: self.finished.emit(name, result))
+        worker.signals.errored.connect(lambda exc: self.status.setText(f"{name} failed: {exc}"))
+        worker.signals.errored.connect(lambda exc: self.finished.emit(name, exc))
+        worker.signals.done.connect(lambda w=worker: self.workers.remove(w))
+        self.workers.append(worker)
+        self.ctx.pool.start(worker)
+        return worker
+
+    def save(self, path: Path | None = None) -> Worker | None:
+        if self.session is None:
+            return None
+        return self._start(profile_io.save, self.session, path, on_done=self._saved, name="save")
+
+    def save_as(self, path: Path | None = None) -> Worker | None:
+        if path is None:
+            chosen, _ = QFileDialog.getSaveFileName(self, "Save session", "", SESSION_FILTER)
+            if not chosen:
+                return None
+            path = Path(chosen if chosen.endswith(SUFFIX) else chosen + SUFFIX)
+        return self.save(path)
+
+    def _saved(self, path: Path) -> None:
+        self.status.setText(f"Saved {path}")
+        self.ctx.profiles.saved.emit(path)
+
+    def load(self, path: Path | str | None = None) -> Worker | None:
+        if path is None:
+            from engine.paths import sessions_dir
+
+            chosen, _ = QFileDialog.getOpenFileName(
+                self, "Load session", str(sessions_dir()), SESSION_FILTER + ";;JSON (*.json)"
+            )
+            if not chosen:
+                return None
+            path = chosen
+        return self._start(profile_io.load, str(path), on_done=self.show_session, name="load")
+
+    def show_session(self, session: ProfileSession) -> None:
+        self.session = session
+        self.status.setText(f"Viewing {session.path or session.name} (read-only).")
+        self._update()
+        self.ctx.profiles.show.emit(session)
+
+    def export(self, kind: str, out: Path | None = None) -> Worker | None:
+        if self.session is None:
+            return None
+        if out is None:
+            title, pattern = (
+                ("Chrome trace", "Trace (*.json)") if kind == "chrome" else ("CSV", "CSV (*.csv)")
+            )
+            chosen, _ = QFileDialog.getSaveFileName(self, f"Export {title}", "", pattern)
+            if not chosen:
+                return None
+            out = Path(chosen)
+        fn = profile_io.export_chrome if kind == "chrome" else profile_io.export_csv
+        return self._start(
+            fn,
+            self.session,
+            out,
+            on_done=lambda r: self.status.setText(f"Exported {r['path']}"),
+            name=f"export {kind}",
+        )

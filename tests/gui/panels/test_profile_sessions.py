@@ -1,0 +1,87 @@
+"""Profiling sessions panel: list (with unreadable files), open, compare, export, delete."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from engine.paths import sessions_dir
+from engine.telemetry import session_file
+from engine.telemetry.recorder import Recorder
+from engine.telemetry.sampler import HardwareSampler
+from engine.telemetry.sources import default_sources
+from engine.telemetry.trace_check import check
+from gui.panels.profile_sessions import QtProfileSessions
+from tests.gui.panels.test_profiler import _generation
+
+
+def _saved(name: str, gap: float) -> Path:
+    sampler = HardwareSampler(default_sources(), rate_hz=20.0, seconds=60)
+    with Recorder(name=name, sampler=sampler) as rec, rec.run(name):
+        for event in _generation(None, time.monotonic(), 20, gap=gap):
+            rec.record(event)
+    return session_file.save(rec.finish())
+
+
+def _wait(qtbot, panel, action, name: str) -> object:
+    """Run `action()` and return what its worker (`name`) returned or raised."""
+    with qtbot.waitSignal(
+        panel.finished, timeout=30000, check_params_cb=lambda n, _: n == name
+    ) as blocker:
+        assert action() is not None
+    return blocker.args[1]
+
+
+def _panel(ctx, qtbot) -> QtProfileSessions:
+    panel = QtProfileSessions(ctx, ask=False)
+    qtbot.addWidget(panel)
+    return panel
+
+
+def test_list_open_compare_export_delete(ctx, qtbot, tmp_path: Path) -> None:
+    fast, slow = _saved("fast", 0.001), _saved("slow", 0.002)
+    (sessions_dir() / "broken.awprof.json").write_text("{nope")
+    panel = _panel(ctx, qtbot)
+    _wait(qtbot, panel, lambda: panel.show() or True, "list")  # lists when first shown
+    assert panel.table.rowCount() == 3
+    texts = [panel.table.item(i, 1).text() for i in range(3)]
+    assert any(t.startswith("unreadable:") and "not readable JSON" in t for t in texts)
+
+    panel.select(str(fast))
+    shown: list[object] = []
+    ctx.profiles.show.connect(shown.append)
+    _wait(qtbot, panel, panel.open_selected, "open")
+    assert shown and shown[0].name == "fast"
+
+    assert panel.compare_selected() is None and "Select two" in panel.status.text()
+    panel.select(str(fast), str(slow))
+    result = _wait(qtbot, panel, panel.compare_selected, "compare")
+    assert isinstance(result, dict) and panel.dialog is not None
+    table = panel.dialog.view.table
+    labels = [table.item(i, 0).text() for i in range(table.rowCount())]
+    assert "decode tok/s" in labels
+    row = labels.index("decode tok/s")
+    # the list is newest first: A is the slow session, B (tokens half as far apart) the fast
+    assert panel.dialog.view.heading.text().startswith("A: slow")
+    assert table.item(row, 3).text() == "x2.00" and table.item(row, 4).text() == "B"
+
+    panel.select(str(slow))
+    trace = tmp_path / "slow.json"
+    _wait(qtbot, panel, lambda: panel.export_selected("chrome", trace), "export chrome")
+    check(json.loads(trace.read_text()))
+
+    _wait(qtbot, panel, panel.delete_selected, "delete")
+    assert not slow.exists() and fast.exists()
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 2)
+
+
+def test_open_a_broken_file_is_a_readable_message(ctx, qtbot) -> None:
+    sessions_dir().mkdir(parents=True, exist_ok=True)
+    (sessions_dir() / "broken.awprof.json").write_text('{"format": "agent-workbench-profile"}')
+    panel = _panel(ctx, qtbot)
+    _wait(qtbot, panel, lambda: panel.show() or True, "list")  # lists when first shown
+    panel.select(panel.rows[0]["path"])
+    error = _wait(qtbot, panel, panel.open_selected, "open")
+    assert isinstance(error, session_file.SessionFileError)
+    assert "no valid format version" in panel.status.text()

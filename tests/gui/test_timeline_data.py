@@ -1,0 +1,75 @@
+"""TimelineData: the window's event feeds split into runs, spans from the engine's rules."""
+
+from __future__ import annotations
+
+from engine.agent.events import (
+    FinalAnswer,
+    MemoryHit,
+    PlanStep,
+    RunFinished,
+    RunMetrics,
+    RunStarted,
+    ToolCall,
+    ToolResult,
+)
+from engine.agent.events import TokenDelta as AgentToken
+from gui.timeline_data import TimelineData
+
+
+def agent_run(t0: float) -> list[object]:
+    """A scripted plan_execute run: plan, subtask 0 with a tool call, memory hit, answer."""
+    plan = ("look it up", "answer")
+    return [
+        RunStarted(t0, 0, "r1", "helper", "capital of France?", "plan_execute", "tiny", ("calc",),
+                   None),
+        PlanStep(t0 + 0.1, 0, plan),
+        MemoryHit(t0 + 0.15, 0, "france", "Paris is the capital", 0.9),
+        PlanStep(t0 + 0.2, 1, plan, status="started", index=0),
+        AgentToken(t0 + 0.3, 1, "thinking"),
+        ToolCall(t0 + 0.5, 1, "calc", {"expr": "1+1"}),
+        ToolResult(t0 + 0.9, 1, "calc", True, "2", duration_s=0.4),
+        PlanStep(t0 + 1.0, 1, plan, status="done", index=0, result="2"),
+        PlanStep(t0 + 1.1, 2, plan, status="started", index=1),  # never finishes
+        FinalAnswer(t0 + 1.5, 2, "Paris"),
+        RunFinished(t0 + 1.6, 2, "final_answer", "Paris", RunMetrics()),
+    ]  # fmt: skip
+
+
+class Unknown:  # not a dataclass: an event type the window does not know
+    t = 0.0
+
+
+def test_agent_events_become_engine_spans() -> None:
+    data = TimelineData(t0=100.0)
+    for event in agent_run(101.0):
+        data.on_agent_event(event)
+    data.on_agent_event(Unknown())  # ignored
+    assert not data.live and len(data.runs) == 1
+    spans = data.spans(now=5.0)
+    kinds = {(s.kind, s.name) for s in spans}
+    assert ("tool", "calc") in kinds and ("agent_run", "agent_run") in kinds
+    tool = next(s for s in spans if s.kind == "tool")
+    assert abs(tool.start - 1.5) < 1e-9 and abs(tool.end - 1.9) < 1e-9
+    subtasks = sorted((s for s in spans if s.kind == "subtask"), key=lambda s: s.start)
+    assert [s.incomplete for s in subtasks] == [False, True]  # closed at the run's end
+    assert abs(subtasks[1].end - 2.6) < 1e-9
+    assert {s.name for s in spans if s.kind == "step"} == {"step 0", "step 1", "step 2"}
+    assert [p.kind for p in data.points()] == ["plan_step", "memory_hit", "final_answer"]
+
+
+def test_an_open_run_grows_with_the_clock() -> None:
+    data = TimelineData(t0=0.0)
+    for event in agent_run(1.0)[:6]:  # up to the tool call: tool still running
+        data.on_agent_event(event)
+    assert data.live
+    tool = next(s for s in data.spans(now=3.0) if s.kind == "tool")
+    assert tool.incomplete and tool.end == 3.0
+    tool = next(s for s in data.spans(now=4.0) if s.kind == "tool")
+    assert tool.end == 4.0
+
+
+def test_runs_are_capped() -> None:
+    data = TimelineData(t0=0.0, max_runs=3)
+    for i in range(10):
+        data.on_generation_started(float(i))
+    assert len(data.runs) == 3 and data.count == 10
