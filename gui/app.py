@@ -11,8 +11,9 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -44,8 +45,12 @@ def create_app() -> object:
     return app
 
 
-def start_demo(window: object, model: str) -> object:
-    """Put the demo conversation into the console and run it; returns the worker."""
+def start_demo(
+    window: object, model: str, before_start: Callable[[Any], None] | None = None
+) -> object:
+    """Put the demo conversation into the console and run it; returns the worker.
+
+    `before_start` gets the worker before it starts, so no signal can be missed."""
     from gui.window import MainWindow
 
     assert isinstance(window, MainWindow)
@@ -54,7 +59,9 @@ def start_demo(window: object, model: str) -> object:
     console.model.setCurrentText(model)  # type: ignore[attr-defined]
     console.max_tokens.setValue(int(demo["max_new_tokens"]))  # type: ignore[attr-defined]
     console.prompt.setPlainText(demo["messages"][-1]["content"])  # type: ignore[attr-defined]
-    return console.run(messages=demo["messages"])  # type: ignore[attr-defined]
+    return console.run(  # type: ignore[attr-defined]
+        messages=demo["messages"], before_start=before_start
+    )
 
 
 def display_problem(env: dict[str, str] | None = None, platform: str = sys.platform) -> str:
@@ -112,19 +119,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         QTimer.singleShot(int(args.settle * 1000), shoot)
 
     if args.demo:
-        worker = start_demo(window, args.model)
-        if worker is not None:
 
-            def demo_failed(exc: object) -> None:
-                sys.stderr.write(f"error: the demo failed: {exc}\n")
-                status["code"] = 2
+        def demo_failed(exc: object) -> None:
+            sys.stderr.write(f"error: the demo failed: {exc}\n")
+            status["code"] = 2
 
-            worker.signals.errored.connect(demo_failed)  # type: ignore[attr-defined]
-        if args.screenshot:
-            if worker is None:
-                settle_then_shoot()
-            else:
-                worker.signals.done.connect(settle_then_shoot)  # type: ignore[attr-defined]
+        def connect(worker: Any) -> None:
+            worker.signals.errored.connect(demo_failed)
+            if args.screenshot:
+                worker.signals.done.connect(settle_then_shoot)
+
+        if start_demo(window, args.model, connect) is None and args.screenshot:
+            settle_then_shoot()
     elif args.screenshot:
         settle_then_shoot()
     app.exec()

@@ -9,7 +9,7 @@ agent run console.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from PySide6.QtWidgets import (
@@ -133,7 +133,12 @@ class QtGenerationConsole(QWidget):
         self.status.setText(f"{session.manifest.name}: {session.provider.describe()}")
 
     # ------------------------------------------------------------------ run
-    def run(self, messages: Sequence[dict[str, str]] | None = None) -> Worker | None:
+    def run(
+        self,
+        messages: Sequence[dict[str, str]] | None = None,
+        before_start: Callable[[Worker], None] | None = None,
+    ) -> Worker | None:
+        """Start a generation; `before_start` connects to the worker before it can finish."""
         if self.worker is not None:
             return None
         prompt = self.prompt.toPlainText()
@@ -173,6 +178,8 @@ class QtGenerationConsole(QWidget):
         self.run_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.ctx.generation.publish_started()
+        if before_start is not None:
+            before_start(worker)
         self.ctx.pool.start(worker)
         return worker
 
