@@ -4,8 +4,10 @@ probe timer, p50/p99/max) and decode tok/s in the window vs headless `main.py ge
     AGENT_WORKBENCH_HOME=<home with a prepared "default"> QT_QPA_PLATFORM=offscreen \\
         python scripts/gui_bench.py --runs 3 --new-tokens 128
 
-Runs alternate A/B/C: the window (this process, profiler charts redrawing), one headless
-`main.py generate --json` (a new process, the product's own defaults), and a control in
+Runs alternate A/B/C/D: the window (this process, profiler charts redrawing), one headless
+`main.py generate --json` (a new process, the product's own defaults), one headless
+process with the window's session options (ONNX Runtime spinning off) and the window's
+warm-up (one unmeasured generation first), and a control in
 this process: the window's very session driven from the main thread with the event loop
 stopped (same threads, options, warm-up and graph; only the live window is missing). The
 event-loop probe only records during the window's generations. On a shared machine the
@@ -42,6 +44,24 @@ def headless(model: str, new_tokens: int) -> tuple[float, int]:
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     data = json.loads(out.stdout)
     return float(data["decode_tok_s"]), int(data["new_tokens"])
+
+
+def headless_like_window(model: str, new_tokens: int) -> float:
+    """A fresh process with the window's session options (spinning off) and warm-up."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--model", model]
+    cmd += ["--new-tokens", str(new_tokens)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return float(json.loads(out.stdout)["decode_tok_s"])
+
+
+def _child(model: str, new_tokens: int) -> int:
+    from gui.sessions import SessionHolder
+
+    session = SessionHolder().load(model)
+    _control_run(session, new_tokens)  # warm-up, as the window's first (unmeasured) run
+    rate = _control_run(session, new_tokens)
+    print(json.dumps({"decode_tok_s": rate}))
+    return 0
 
 
 def _percentiles(sorted_ms: list[float]) -> dict[str, float]:
@@ -171,7 +191,10 @@ def main() -> int:
     parser.add_argument("--model", default="default")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--new-tokens", type=int, default=128)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        return _child(args.model, args.new_tokens)
     from engine.cli import resolve_model
 
     # The model by path; the window's settings go to a scratch data home (the model's home
@@ -179,9 +202,13 @@ def main() -> int:
     model = str(resolve_model(args.model))
     os.environ["AGENT_WORKBENCH_HOME"] = tempfile.mkdtemp(prefix="aw-gui-bench-")
     head: list[tuple[float, int]] = []
-    result = window_runs(
-        model, args.new_tokens, args.runs, lambda: head.append(headless(model, args.new_tokens))
-    )
+    like: list[float] = []
+
+    def between() -> None:
+        head.append(headless(model, args.new_tokens))
+        like.append(headless_like_window(model, args.new_tokens))
+
+    result = window_runs(model, args.new_tokens, args.runs, between)
     head_rates = [r for r, _ in head]
     win_rates: list[float] = result["window_decode_tok_s"]  # type: ignore[assignment]
     control: list[float] = result["control_decode_tok_s"]  # type: ignore[assignment]
@@ -193,6 +220,11 @@ def main() -> int:
         window_vs_headless_pairs=statistics.median(
             [w / h for w, h in zip(win_rates, head_rates, strict=True)]
         ),
+        headless_window_options_decode_tok_s=like,
+        window_vs_headless_window_options=win / statistics.median(like),
+        window_vs_headless_window_options_pairs=statistics.median(
+            [w / h for w, h in zip(win_rates, like, strict=True)]
+        ),
         window_vs_control=win / statistics.median(control),
         window_vs_control_pairs=statistics.median(
             [w / c for w, c in zip(win_rates, control, strict=True)]
@@ -200,6 +232,7 @@ def main() -> int:
         spread={
             "window": _spread(win_rates),
             "headless": _spread(head_rates),
+            "headless_window_options": _spread(like),
             "control": _spread(control),
         },
     )
