@@ -4,9 +4,16 @@ probe timer, p50/p99/max) and decode tok/s in the window vs headless `main.py ge
     AGENT_WORKBENCH_HOME=<home with a prepared "default"> QT_QPA_PLATFORM=offscreen \\
         python scripts/gui_bench.py --runs 3 --new-tokens 128
 
-Headless runs (subprocesses) alternate with the window's runs (this process, profiler
-charts redrawing); the event-loop probe only records during the window's generations.
-Prints one JSON object.
+Runs alternate A/B/C/D: the window (this process, profiler charts redrawing), one headless
+`main.py generate --json` (a new process, the product's own defaults), one headless
+process with the window's session options (ONNX Runtime spinning off) and the window's
+warm-up (one unmeasured generation first), and a control in
+this process: the window's very session driven from the main thread with the event loop
+stopped (same threads, options, warm-up and graph; only the live window is missing). The
+event-loop probe only records during the window's generations. On a shared machine the
+load swings within seconds: each run records the 1-minute load average, and the ratios
+are given both as median over median and as the median of adjacent pairs. Prints one
+JSON object.
 """
 
 from __future__ import annotations
@@ -39,6 +46,24 @@ def headless(model: str, new_tokens: int) -> tuple[float, int]:
     return float(data["decode_tok_s"]), int(data["new_tokens"])
 
 
+def headless_like_window(model: str, new_tokens: int) -> float:
+    """A fresh process with the window's session options (spinning off) and warm-up."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--model", model]
+    cmd += ["--new-tokens", str(new_tokens)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return float(json.loads(out.stdout)["decode_tok_s"])
+
+
+def _child(model: str, new_tokens: int) -> int:
+    from gui.sessions import SessionHolder
+
+    session = SessionHolder().load(model)
+    _control_run(session, new_tokens)  # warm-up, as the window's first (unmeasured) run
+    rate = _control_run(session, new_tokens)
+    print(json.dumps({"decode_tok_s": rate}))
+    return 0
+
+
 def _percentiles(sorted_ms: list[float]) -> dict[str, float]:
     if not sorted_ms:
         return {}
@@ -47,6 +72,14 @@ def _percentiles(sorted_ms: list[float]) -> dict[str, float]:
         "p50": round(sorted_ms[n // 2], 2),
         "p99": round(sorted_ms[max(0, int(n * 0.99) - 1)], 2),
         "max": round(sorted_ms[-1], 2),
+    }
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    return {
+        "median": round(statistics.median(values), 1),
+        "min": round(min(values), 1),
+        "max": round(max(values), 1),
     }
 
 
@@ -90,6 +123,8 @@ def window_runs(
     clock.start()
     probe.start()
     rates: list[float] = []
+    control: list[float] = []
+    loads: list[float] = []
     gui_cpu: list[float] = []
     # Control: the same probe for a few seconds with the window idle (charts running).
     recording["on"] = True
@@ -119,15 +154,20 @@ def window_runs(
             raise SystemExit(f"generation failed: {console.status.text()}")  # type: ignore[attr-defined]
         if i > 0:
             rates.append(finished.stats.decode_tok_s)
+            loads.append(os.getloadavg()[0])
         end = time.monotonic() + 0.5
         while time.monotonic() < end:
             app.processEvents()  # type: ignore[attr-defined]
+        if i > 0:  # the in-process control: same session, no event loop running
+            control.append(_control_run(ctx.sessions.current, new_tokens))
     window.close()
     lat = sorted(lateness)
     return {
         "idle_probe_samples": len(idle),
         "idle_loop_latency_ms": _percentiles(idle),
         "window_decode_tok_s": rates,
+        "control_decode_tok_s": control,
+        "load_1min": [round(x, 2) for x in loads],
         "probe_samples": len(lat),
         "gui_thread_cpu_fraction": [round(c, 3) for c in gui_cpu],
         "loop_latency_ms": _percentiles(lat),
@@ -135,12 +175,26 @@ def window_runs(
     }
 
 
+def _control_run(session: object, new_tokens: int) -> float:
+    from engine.llm.events import GenerationFinished
+
+    finished = None
+    for event in session.generate(PROMPT, max_new_tokens=new_tokens):  # type: ignore[attr-defined]
+        if isinstance(event, GenerationFinished):
+            finished = event
+    assert finished is not None
+    return float(finished.stats.decode_tok_s)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="default")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--new-tokens", type=int, default=128)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        return _child(args.model, args.new_tokens)
     from engine.cli import resolve_model
 
     # The model by path; the window's settings go to a scratch data home (the model's home
@@ -148,15 +202,39 @@ def main() -> int:
     model = str(resolve_model(args.model))
     os.environ["AGENT_WORKBENCH_HOME"] = tempfile.mkdtemp(prefix="aw-gui-bench-")
     head: list[tuple[float, int]] = []
-    result = window_runs(
-        model, args.new_tokens, args.runs, lambda: head.append(headless(model, args.new_tokens))
-    )
+    like: list[float] = []
+
+    def between() -> None:
+        head.append(headless(model, args.new_tokens))
+        like.append(headless_like_window(model, args.new_tokens))
+
+    result = window_runs(model, args.new_tokens, args.runs, between)
     head_rates = [r for r, _ in head]
-    win = statistics.median(result["window_decode_tok_s"])  # type: ignore[arg-type]
+    win_rates: list[float] = result["window_decode_tok_s"]  # type: ignore[assignment]
+    control: list[float] = result["control_decode_tok_s"]  # type: ignore[assignment]
+    win = statistics.median(win_rates)
     result.update(
         headless_decode_tok_s=head_rates,
         headless_new_tokens=[n for _, n in head],
         window_vs_headless=win / statistics.median(head_rates),
+        window_vs_headless_pairs=statistics.median(
+            [w / h for w, h in zip(win_rates, head_rates, strict=True)]
+        ),
+        headless_window_options_decode_tok_s=like,
+        window_vs_headless_window_options=win / statistics.median(like),
+        window_vs_headless_window_options_pairs=statistics.median(
+            [w / h for w, h in zip(win_rates, like, strict=True)]
+        ),
+        window_vs_control=win / statistics.median(control),
+        window_vs_control_pairs=statistics.median(
+            [w / c for w, c in zip(win_rates, control, strict=True)]
+        ),
+        spread={
+            "window": _spread(win_rates),
+            "headless": _spread(head_rates),
+            "headless_window_options": _spread(like),
+            "control": _spread(control),
+        },
     )
     print(json.dumps(result))
     return 0

@@ -33,6 +33,10 @@ from gui.panels.registry import register_panel
 from gui.sessions import SessionHolder
 from gui.widgets.text_batcher import TextBatcher
 
+#: Token events cross from the worker to the GUI thread in batches of this many seconds
+#: (one queued signal per batch instead of one per token; gui.bridge.worker).
+TOKEN_BATCH_S = 0.025
+
 
 def run_generation(
     state: TaskState,
@@ -169,6 +173,7 @@ class QtGenerationConsole(QWidget):
             self.chat.isChecked(),
             messages=messages,
             name="generation",
+            batch_s=TOKEN_BATCH_S,
         )
         worker.signals.yielded.connect(self._on_event)
         worker.signals.errored.connect(lambda exc: self.status.setText(f"Failed: {exc}"))

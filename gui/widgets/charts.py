@@ -2,16 +2,28 @@
 
 Curves are fed with `set_series` from ring-buffer data on a redraw timer (never per
 sample); `setClipToView` and peak downsampling keep a 10-minute window cheap; OpenGL is
-off (`gui.app` sets it globally before any plot exists).
+off (`gui.app` sets it globally before any plot exists). Curves are drawn with 1-pixel
+cosmetic pens without antialiasing: QPainter's cheapest raster path. Every repaint runs in
+the GUI thread, which shares the cores with a generating model (docs/performance.md).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QPainter
 
 from gui.theme import Theme
+
+#: The visible time range scrolls in steps of this many seconds.
+SCROLL_STEP_S = 1.0
+
+
+def _curve_pen(color: object) -> object:
+    """A 1-pixel cosmetic pen: wider or antialiased lines cost several times more to paint."""
+    return pg.mkPen(color, width=1)
 
 
 class DirectAxis(pg.AxisItem):
@@ -50,6 +62,7 @@ class LiveChart(pg.PlotWidget):
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._series: dict[str, str] = {}  # curve key -> theme chart colour key
         self._x0: float | None = None  # the oldest x drawn
+        self._x_range: tuple[float, float] | None = None
         item = self.getPlotItem()
         item.setClipToView(True)
         item.setDownsampling(auto=True, mode="peak")
@@ -63,13 +76,18 @@ class LiveChart(pg.PlotWidget):
 
     def add_curve(self, key: str, series: str, theme: Theme, symbol: str | None = None) -> None:
         color = theme.chart(series)
-        pen = pg.mkPen(color, width=2)
+        pen = _curve_pen(color)
         if symbol:
             curve = self.plot(
-                pen=pen, symbol=symbol, symbolBrush=color, symbolPen=None, symbolSize=7
+                pen=pen,
+                symbol=symbol,
+                symbolBrush=color,
+                symbolPen=None,
+                symbolSize=7,
+                antialias=False,
             )
         else:
-            curve = self.plot(pen=pen)
+            curve = self.plot(pen=pen, antialias=False)
         self.curves[key] = curve
         self._series[key] = series
 
@@ -83,11 +101,19 @@ class LiveChart(pg.PlotWidget):
             self._x0 = float(x[0]) if self._x0 is None else min(self._x0, float(x[0]))
 
     def scroll_to(self, now: float) -> None:
-        """Show the last `window_s` seconds, or from the first sample while there is less."""
-        left = now - self.window_s
+        """Show the last `window_s` seconds, or from the first sample while there is less.
+
+        The range moves in whole `SCROLL_STEP_S` steps: between steps the bottom axis keeps
+        its laid-out ticks and labels (re-laying them out is most of a repaint's cost).
+        """
+        right = math.ceil(now / SCROLL_STEP_S) * SCROLL_STEP_S
+        left = right - self.window_s
         if self._x0 is not None:
-            left = max(left, self._x0)
-        self.setXRange(min(left, now - 1.0), now, padding=0)
+            left = max(left, math.floor(self._x0 / SCROLL_STEP_S) * SCROLL_STEP_S)
+        left = min(left, right - 1.0)
+        if (left, right) != self._x_range:
+            self._x_range = (left, right)
+            self.setXRange(left, right, padding=0)
 
     def apply_theme(self, theme: Theme) -> None:
         self.setBackground(theme.chart("background"))
@@ -100,6 +126,6 @@ class LiveChart(pg.PlotWidget):
             axis.setTextPen(pg.mkPen(axis_color))
         for key, curve in self.curves.items():
             color = theme.chart(self._series[key])
-            curve.setPen(pg.mkPen(color, width=2))
+            curve.setPen(_curve_pen(color))
             if curve.opts.get("symbol"):
                 curve.setSymbolBrush(color)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -122,3 +123,45 @@ def test_work_that_finished_before_a_late_abort_reports_its_result(qtbot) -> Non
     with qtbot.waitSignal(worker.signals.returned) as blocker:
         WorkerPool().start(worker)
     assert blocker.args == ["done"]
+
+
+def test_batched_items_cross_in_few_signals_in_order_before_done(qtbot) -> None:
+    """A fast stream with `batch_s`: same items, same order, far fewer queued signals."""
+
+    def fast(state: TaskState) -> Iterator[int]:
+        for i in range(200):
+            time.sleep(0.0005)
+            yield i
+        return 7
+
+    worker = Worker(fast, batch_s=0.02)
+    got: list[tuple[int, bool]] = []
+    batches: list[int] = []
+    order: list[str] = []
+    worker.signals.yielded.connect(
+        lambda i: got.append((i, threading.current_thread() is threading.main_thread()))
+    )
+    worker.signals.batch.connect(lambda items: batches.append(len(items)))
+    worker.signals.returned.connect(lambda _: order.append(f"returned after {len(got)}"))
+    worker.signals.done.connect(lambda: order.append(f"done after {len(got)}"))
+    with qtbot.waitSignal(worker.signals.done, timeout=10000):
+        WorkerPool().start(worker)
+    assert got == [(i, True) for i in range(200)]
+    assert sum(batches) == 200
+    assert 2 <= len(batches) < 100  # >= 0.1 s of items in 20 ms batches, first item alone
+    assert batches[0] == 1  # the first item after a quiet spell crosses at once
+    assert order == ["returned after 200", "done after 200"]
+
+
+def test_batched_items_before_an_error_are_delivered(qtbot) -> None:
+    def broken(state: TaskState) -> Iterator[int]:
+        yield from range(5)
+        raise ModelError("the model folder is gone; prepare it again")
+
+    worker = Worker(broken, batch_s=10.0, report_errors=False)
+    got: list[object] = []
+    worker.signals.yielded.connect(got.append)
+    worker.signals.errored.connect(lambda exc: got.append(type(exc).__name__))
+    with qtbot.waitSignal(worker.signals.done):
+        WorkerPool().start(worker)
+    assert got == [0, 1, 2, 3, 4, "ModelError"]
