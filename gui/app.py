@@ -55,6 +55,8 @@ def start_demo(
 
     assert isinstance(window, MainWindow)
     demo = yaml.safe_load(DEMO_FILE.read_text(encoding="utf-8"))
+    _show_demo_agent(window)
+    window.docks["console"].raise_()  # the generation console's tab, in front of the run's
     console = window.panels["console"]
     console.model.setCurrentText(model)  # type: ignore[attr-defined]
     console.max_tokens.setValue(int(demo["max_new_tokens"]))  # type: ignore[attr-defined]
@@ -62,6 +64,21 @@ def start_demo(
     return console.run(  # type: ignore[attr-defined]
         messages=demo["messages"], before_start=before_start
     )
+
+
+def _show_demo_agent(window: Any) -> None:
+    """With no agent open, the designer shows the calculator template (a copy in the
+    data home's agents/ folder, made once): a screenshot shows every panel at work."""
+    from engine import paths
+
+    designer = window.panels.get("designer")
+    if designer is None or designer.model.path is not None:
+        return
+    path = paths.agents_dir() / "demo-calculator.agent.yaml"
+    if path.is_file():
+        designer.open_file(path)
+    else:
+        designer.new_from_template("calculator", path)
 
 
 def display_problem(env: dict[str, str] | None = None, platform: str = sys.platform) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
@@ -31,7 +32,9 @@ _AREAS = {
     "top": Qt.DockWidgetArea.TopDockWidgetArea,
     "bottom": Qt.DockWidgetArea.BottomDockWidgetArea,
 }
-STATE_VERSION = 1
+#: Saved window layouts are kept while the set of panels stays the same; a release that
+#: adds or removes a panel starts from the default arrangement again.
+STATE_BASE = 2
 
 
 class MainWindow(QMainWindow):
@@ -189,6 +192,10 @@ class MainWindow(QMainWindow):
         if left:
             self.resizeDocks(left[:1], [640], Qt.Orientation.Horizontal)
 
+    def state_version(self) -> int:
+        ids = ",".join(sorted(self.docks))
+        return STATE_BASE * 100_000 + zlib.crc32(ids.encode()) % 100_000
+
     def restore_state(self) -> bool:
         s = self.ctx.settings
         geometry = s.value("window/geometry")
@@ -196,13 +203,13 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         if isinstance(state, QByteArray):
-            return bool(self.restoreState(state, STATE_VERSION))
+            return bool(self.restoreState(state, self.state_version()))
         return False
 
     def save_state(self) -> None:
         s = self.ctx.settings
         s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/state", self.saveState(STATE_VERSION))
+        s.setValue("window/state", self.saveState(self.state_version()))
         s.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:

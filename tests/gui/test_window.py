@@ -104,3 +104,11 @@ def test_open_model_folder_loads_it_and_remembers_it(window, ctx, qtbot, tiny_in
     assert console.model.currentText() == str(tiny_int4)  # outside the data home: by path
     window._fill_recent()
     assert [a.text() for a in window.recent_menu.actions()] == [str(tiny_int4.resolve())]
+
+
+def test_a_layout_saved_with_other_panels_is_not_restored(window) -> None:
+    settings = window.ctx.settings
+    settings.setValue("window/state", window.saveState(window.state_version() + 1))
+    assert window.restore_state() is False  # a release added or removed a panel
+    settings.setValue("window/state", window.saveState(window.state_version()))
+    assert window.restore_state() is True
