@@ -56,7 +56,14 @@ def start_demo(
     assert isinstance(window, MainWindow)
     demo = yaml.safe_load(DEMO_FILE.read_text(encoding="utf-8"))
     _show_demo_agent(window)
-    window.docks["console"].raise_()  # the generation console's tab, in front of the run's
+    from PySide6.QtCore import QTimer
+
+    def to_front() -> None:  # after the first-start layout, which raises its own tabs
+        for front in ("console", "profiler"):  # the generation console and the live charts
+            if front in window.docks:
+                window.docks[front].raise_()
+
+    QTimer.singleShot(0, to_front)
     console = window.panels["console"]
     console.model.setCurrentText(model)  # type: ignore[attr-defined]
     console.max_tokens.setValue(int(demo["max_new_tokens"]))  # type: ignore[attr-defined]

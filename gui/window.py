@@ -183,7 +183,10 @@ class MainWindow(QMainWindow):
                 group[0].raise_()
 
     def _default_layout(self) -> None:
-        """First start: the profiler gets a third of the height, the left column 520 px."""
+        """First start: designer, run console and live profiler in front; sizes."""
+        for front in ("designer", "run", "profiler"):  # raise_() only sticks once shown
+            if front in self.docks:
+                self.docks[front].raise_()
         left = [d for k, d in self.docks.items() if k in ("designer", "models", "memory")]
         if "profiler" in self.docks:
             self.resizeDocks([self.docks["profiler"]], [400], Qt.Orientation.Vertical)
