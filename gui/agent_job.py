@@ -11,6 +11,7 @@ still finishes with `RunFinished(stop_reason="cancelled")` and a complete transc
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -154,6 +155,7 @@ def session_models(holder: SessionHolder) -> ModelFactory:
         session = holder.load(spec.model.name, spec.model.provider)
         return SessionModel(session, spec.model.sampling)
 
+    open_model.holder = holder  # type: ignore[attr-defined]  # run_agent holds it busy
     return open_model
 
 
@@ -177,10 +179,19 @@ def run_agent(
 ) -> str | NeedsTrust:
     """Worker body: the run's stop reason, or NeedsTrust. Errors raise (the worker reports)."""
     from engine.agent.agentfile import load
+
+    agent = load(request.agent_path)
+    holder = getattr(models, "holder", None)
+    with holder.busy("an agent run in the Run console") if holder else contextlib.nullcontext():
+        return _run_agent(state, request, gate, models, agent)
+
+
+def _run_agent(
+    state: TaskState, request: RunRequest, gate: HookGate, models: ModelFactory, agent: Any
+) -> str | NeedsTrust:
     from engine.agent.hooks import RunHooks
     from engine.agent.launch import agent_run
 
-    agent = load(request.agent_path)
     model = TeeModel(models(agent.spec), state.emit)
     cancel = state.cancel
     hooks = RunHooks(before_call=gate.before_call(cancel), edit_plan=gate.edit_plan(cancel))

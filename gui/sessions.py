@@ -5,13 +5,16 @@ Loading happens in a worker (`load` is thread-safe); `changed` reaches the GUI q
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
 from engine import paths
+from engine.errors import WorkbenchError
 from engine.llm.providers import session_options
 from engine.llm.session import LLMSession
 
@@ -33,6 +36,8 @@ class SessionHolder(QObject):
             spinning if spinning is not None else os.environ.get("AGENT_WORKBENCH_GUI_SPIN") == "1"
         )
         self._lock = threading.Lock()
+        self._busy = threading.Lock()
+        self._busy_with = ""
         self._session: LLMSession | None = None
         self._key: tuple[str, str] | None = None
 
@@ -54,6 +59,22 @@ class SessionHolder(QObject):
             self._session, self._key = session, key
         self.changed.emit(session)
         return session
+
+    @contextlib.contextmanager
+    def busy(self, what: str) -> Iterator[None]:
+        """Hold the window's one model for a generation or an agent run. A second one
+        fails at once with a message instead of sharing the session's KV cache."""
+        if not self._busy.acquire(blocking=False):
+            raise WorkbenchError(
+                f"the model is busy with {self._busy_with or 'another job'}: stop it or wait "
+                "for it to finish, then run this again"
+            )
+        self._busy_with = what
+        try:
+            yield
+        finally:
+            self._busy_with = ""
+            self._busy.release()
 
 
 def load_session(state: object, holder: SessionHolder, model: str, provider: str) -> str:

@@ -49,17 +49,18 @@ def run_generation(
     messages: Sequence[dict[str, str]] | None = None,
 ) -> Iterator[GenerationEvent]:
     """Worker body: load (or reuse) the session, then stream its events."""
-    session = holder.load(model, provider)
-    stop: list[str] = []
-    if chat or messages:
-        from engine.llm.chat import render_chat
+    with holder.busy("a generation in the Generation console"):
+        session = holder.load(model, provider)
+        stop: list[str] = []
+        if chat or messages:
+            from engine.llm.chat import render_chat
 
-        turns = list(messages) if messages else [{"role": "user", "content": prompt}]
-        prompt = render_chat(session, turns)
-        stop = list(session.manifest.stop_strings)
-    yield from session.generate(
-        prompt, max_new_tokens=max_new_tokens, stop=stop, cancel=state.cancel
-    )
+            turns = list(messages) if messages else [{"role": "user", "content": prompt}]
+            prompt = render_chat(session, turns)
+            stop = list(session.manifest.stop_strings)
+        yield from session.generate(
+            prompt, max_new_tokens=max_new_tokens, stop=stop, cancel=state.cancel
+        )
 
 
 @register_panel("console", "Generation console", area="right", order=20, shortcut="Ctrl+2")

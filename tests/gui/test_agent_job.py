@@ -6,6 +6,8 @@ import threading
 import time
 from typing import Any
 
+import pytest
+
 from engine.agent.agentfile import parse
 from engine.llm.events import GenerationFinished
 from engine.progress import CancelToken
@@ -102,3 +104,15 @@ class _State:
     def __init__(self, emit: Any) -> None:
         self.cancel = CancelToken()
         self.emit = emit
+
+
+def test_one_job_at_a_time_on_the_windows_model() -> None:
+    from engine.errors import WorkbenchError
+    from gui.sessions import SessionHolder
+
+    holder = SessionHolder()
+    busy = pytest.raises(WorkbenchError, match="busy with an agent run in the Run console")
+    with holder.busy("an agent run in the Run console"), busy, holder.busy("a generation"):
+        pass
+    with holder.busy("a generation"):  # free again afterwards
+        pass
