@@ -42,7 +42,9 @@ class Scripted:
         self.scripts: list[list[str]] = []
         self.models: list[ScriptedModel] = []
 
-    def __call__(self, spec: Any, name: Any = None, provider: Any = None) -> ScriptedModel:
+    def __call__(
+        self, spec: Any, name: Any = None, provider: Any = None, *rest: Any
+    ) -> ScriptedModel:
         self.models.append(ScriptedModel(self.scripts.pop(0)))
         return self.models[-1]
 
