@@ -26,10 +26,8 @@ Target = Callable[[list[str], Recorder, RecordOptions], dict[str, Any]]
 
 
 def record_generate(argv: list[str], recorder: Recorder, options: RecordOptions) -> dict[str, Any]:
-    from engine.cli import _constraint, build_parser, resolve_model
-    from engine.llm.chat import render_chat
+    from engine.cli import _generation_request, build_parser, resolve_model
     from engine.llm.events import TokenDelta
-    from engine.llm.sampling import SamplingParams
     from engine.llm.session import LLMSession
 
     args = build_parser().parse_args(["generate", *argv])
@@ -45,24 +43,8 @@ def record_generate(argv: list[str], recorder: Recorder, options: RecordOptions)
         run.manifest = session.manifest.to_dict()
         run.provider = session.provider.to_dict()
         run.extra = {"argv": argv, "max_new_tokens": args.max_new_tokens}
-        params = SamplingParams(
-            temperature=args.temperature,
-            top_k=args.top_k,
-            top_p=args.top_p,
-            repetition_penalty=args.repetition_penalty,
-            seed=args.seed,
-        )
-        prompt: str = args.prompt
-        if args.chat:
-            prompt = render_chat(session, [{"role": "user", "content": args.prompt}])
-        constraint = _constraint(session, args) if (args.json_schema or args.grammar) else None
-        stream = session.generate(
-            prompt,
-            max_new_tokens=args.max_new_tokens,
-            sampling=params,
-            stop=list(session.manifest.stop_strings) if args.chat else [],
-            constraint=constraint,
-        )
+        prompt, request = _generation_request(session, args)
+        stream = session.generate(prompt, **request)
         for event in recorder.watch(stream):
             if isinstance(event, TokenDelta) and options.echo is not None:
                 options.echo(event.text)
