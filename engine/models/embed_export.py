@@ -18,7 +18,7 @@ from typing import Any
 from engine.errors import ModelError, PreparationError
 from engine.models.export_cache import cached_export, missing_export_extra
 from engine.models.graph import save_model
-from engine.models.sources import Source, file_sha256
+from engine.models.sources import Source, file_sha256, read_hf_config
 from engine.progress import Reporter
 
 DEFAULT_EMBEDDER_SOURCE = "embedder-default"
@@ -52,13 +52,7 @@ def resolve_embedder(spec: str) -> Source:
 
 
 def _folder_source(folder: Path, kind: str, label: str) -> Source:
-    config_path = folder / "config.json"
-    if not config_path.is_file():
-        raise ModelError(f"{folder} is not a Hugging Face model folder: config.json is missing")
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{config_path} is corrupt ({exc})") from exc
+    config = read_hf_config(folder)
     archs = [str(a) for a in config.get("architectures") or []]
     if any(a.endswith(("ForCausalLM", "ForConditionalGeneration")) for a in archs):
         raise ModelError(
