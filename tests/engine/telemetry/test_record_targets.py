@@ -162,12 +162,9 @@ def test_a_recorded_agent_run_has_the_agents_memory(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    _data_home: Path,
-    default_embedder: Path,
+    memory_home: Path,
 ) -> None:
     """The same memory as `agent run`: the store, its tools, retrieval and the documents."""
-    _data_home.mkdir(parents=True, exist_ok=True)
-    (_data_home / "settings.toml").write_text(f'[memory]\nembedder = "{default_embedder}"\n')
     path = tmp_path / "librarian.agent.yaml"
     assert main(["agent", "new", "--template", "librarian", str(path)]) == 0
     model = ScriptedModel([call("documents.search", '{"query": "hotel"}'), final("Casa Azul")])
@@ -183,4 +180,4 @@ def test_a_recorded_agent_run_has_the_agents_memory(
     assert {"memory_query", "memory_query_finished", "tool_result"} <= kinds
     results = [e for e in run.events if e.kind == "tool_result"]
     assert results and "Casa Azul" in json.dumps(results[0].data)
-    assert (_data_home / "memory" / "librarian").is_dir()  # the agent's own store
+    assert (memory_home / "memory" / "librarian").is_dir()  # the agent's own store
