@@ -120,40 +120,18 @@ def resolve_model(name: str) -> Path:
 # --------------------------------------------------------------------------- generate
 def cmd_generate(args: argparse.Namespace) -> int:
     from engine.llm.events import GenerationFinished, TokenDelta
-    from engine.llm.sampling import SamplingParams
     from engine.llm.session import LLMSession
     from engine.progress import CancelToken
 
     session = LLMSession(resolve_model(args.model), provider=args.provider, threads=args.threads)
     if session.provider.reasons:
         _err(f"[provider] {session.provider.describe()}")
-    params = SamplingParams(
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        repetition_penalty=args.repetition_penalty,
-        seed=args.seed,
-    )
-    prompt: str | list[int] = args.prompt
-    if args.chat:
-        from engine.llm.chat import render_chat
-
-        prompt = render_chat(session, [{"role": "user", "content": args.prompt}])
-    constraint = None
-    if args.json_schema or args.grammar:
-        constraint = _constraint(session, args)
+    prompt, request = _generation_request(session, args)
     cancel = CancelToken()
     finished: GenerationFinished | None = None
     stream = not args.json
     try:
-        for event in session.generate(
-            prompt,
-            max_new_tokens=args.max_new_tokens,
-            sampling=params,
-            stop=list(session.manifest.stop_strings) if args.chat else [],
-            constraint=constraint,
-            cancel=cancel,
-        ):
+        for event in session.generate(prompt, **request, cancel=cancel):
             if isinstance(event, TokenDelta) and stream:
                 sys.stdout.write(event.text)
                 sys.stdout.flush()
@@ -192,6 +170,30 @@ def _timings_line(st: Any, stop_reason: str) -> str:
         f"prefill {st.prefill_tok_s:.0f} tok/s, decode {st.decode_tok_s:.1f} tok/s "
         f"({st.new_tokens} tok, stop: {stop_reason}), peak RSS {st.peak_rss_mb:.0f} MB"
     )
+
+
+def _generation_request(session: Any, args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """`generate`'s options -> (prompt, the rest of `session.generate`'s arguments)."""
+    from engine.llm.sampling import SamplingParams
+
+    sampling = SamplingParams(
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        repetition_penalty=args.repetition_penalty,
+        seed=args.seed,
+    )
+    prompt: str = args.prompt
+    if args.chat:
+        from engine.llm.chat import render_chat
+
+        prompt = render_chat(session, [{"role": "user", "content": args.prompt}])
+    return prompt, {
+        "max_new_tokens": args.max_new_tokens,
+        "sampling": sampling,
+        "stop": list(session.manifest.stop_strings) if args.chat else [],
+        "constraint": _constraint(session, args) if (args.json_schema or args.grammar) else None,
+    }
 
 
 def _constraint(session: Any, args: argparse.Namespace) -> Any:

@@ -5,16 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from engine.agent import events as ev
-from engine.tools.base import ToolCallRequest
+from engine.agent.prepared import approval, ask_on_terminal
+from engine.agent.prepared import to_stderr as _err
 
-
-def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
+__all__ = ["approval", "ask_on_terminal", "register"]
 
 
 def cmd_new(args: argparse.Namespace) -> int:
@@ -39,29 +36,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
         tools = ", ".join(t.name for t in spec.tools) or "no tools"
         _err(f"{args.file}: valid ({spec.name}; {spec.planning.strategy}; {tools})")
     return 0
-
-
-def ask_on_terminal(stream: TextIO | None = None) -> Any:
-    """A before-call hook that asks on the terminal (stderr + stdin)."""
-
-    def ask(request: ToolCallRequest) -> bool | str:
-        out = stream or sys.stderr
-        args = json.dumps(request.arguments, ensure_ascii=False)
-        out.write(f"allow {request.tool.name} {args}? [y/N] ")
-        out.flush()
-        answer = sys.stdin.readline().strip().lower()
-        return True if answer in ("y", "yes") else "the person said no"
-
-    return ask
-
-
-def approval(mode: str | None) -> Any:
-    """The before-call hook for `--approve auto|deny|ask`."""
-    if mode == "auto":
-        return lambda request: True
-    if mode == "deny":
-        return lambda request: "refused by --approve deny"
-    return ask_on_terminal()
 
 
 def _show(event: ev.RunEvent) -> None:
@@ -90,70 +64,17 @@ def _show(event: ev.RunEvent) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from engine.agent.agentfile import load
-    from engine.agent.launch import with_limits
-    from engine.agent.memory import without_memory
-
-    agent = load(args.file)
-    spec = with_limits(agent.spec, args.max_steps, args.max_tokens, args.max_seconds)
-    memory = _open_memory(spec) if spec.memory.enabled and not args.no_memory else None
-    if args.no_memory:
-        spec = without_memory(spec)
-    try:
-        if memory is not None:
-            _ingest(memory, agent.folder)
-        return _run(args, agent, spec, memory)
-    finally:
-        if memory is not None:
-            memory.close()
-            for problem in memory.problems:
-                _err(f"[memory] {problem}")
-
-
-def _open_memory(spec: Any) -> Any:
-    from engine.agent.memory import AgentMemory
-
-    return AgentMemory.open(spec, on_notice=lambda n: _err(f"[memory] {n.store}: {n.message}"))
-
-
-def _ingest(memory: Any, folder: Path) -> None:
-    """The agent file's memory.documents, brought up to date (progress on stderr)."""
-    from engine.progress import TerminalProgress
-
-    result = memory.ingest_documents(folder, progress=TerminalProgress())
-    if result is not None:
-        _err(
-            f"\n[memory] documents: {result.files} ingested ({result.chunks} chunks), "
-            f"{result.skipped} unchanged"
-        )
-
-
-def _run(args: argparse.Namespace, agent: Any, spec: Any, memory: Any) -> int:
-    from engine.agent.hooks import RunHooks
-    from engine.agent.launch import agent_run, open_model
+    from engine.agent.prepared import RunOptions, prepared_run
     from engine.agent.report import summarize
     from engine.progress import CancelToken
 
-    model = open_model(spec, args.model, args.provider)
-    hooks = RunHooks(before_call=approval(args.approve))
-    if memory is not None:
-        hooks = memory.hooks(hooks)
+    agent = load(args.file)
     cancel = CancelToken()
     collected: list[ev.RunEvent] = []
-    workspace = Path(args.workspace).resolve() if args.workspace else None
-    with agent_run(
-        agent,
-        args.task,
-        model,
-        spec=spec,
-        workspace=workspace,
-        trust=args.trust,
-        hooks=hooks,
-        cancel=cancel,
-        constrained=not args.unconstrained,
-        extra_tools=memory.tools() if memory is not None else (),
-    ) as run:
+    options = RunOptions.from_args(args)
+    with prepared_run(agent, args.task, options, cancel=cancel, notice=_err) as prepared:
         try:
-            for event in run:
+            for event in prepared.run:
                 collected.append(event)
                 if not args.quiet:
                     _show(event)

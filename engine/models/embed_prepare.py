@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import json
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,17 @@ from engine.models.embed_export import (
 )
 from engine.models.graph import save_model
 from engine.models.manifest import Manifest, check_folder
-from engine.models.prepare import Prepared, _files, _move_into_place, _slug, tool_versions
-from engine.models.quantize import Recipe, _gather_node, _matmul_node
+from engine.models.prepare import (
+    Prepared,
+    _files,
+    _move_into_place,
+    _slug,
+    graph_opset,
+    reuse_prepared,
+    staging_folder,
+    tool_versions,
+)
+from engine.models.quantize import Recipe, _gather_node, _matmul_node, replace_nodes
 from engine.models.sources import Source
 from engine.progress import CancelToken, ProgressCallback, Reporter
 
@@ -84,18 +92,12 @@ def prepare_embedder(
         name = DEFAULT_EMBEDDER_NAME if default else f"{_slug(src.label)}-{quant}"
     target = paths.models_dir() / name
     key = _cache_key(src, rec)
-    if not force and target.exists():
-        try:
-            existing = check_folder(target)
-            if existing.cache_key == key:
-                report("done", 1, 1, f"{name} is already prepared")
-                return Prepared(target, existing, reused=True)
-        except Exception:  # noqa: BLE001 - a broken folder is simply rebuilt
-            pass
+    reused = reuse_prepared(target, key, force, report)
+    if reused is not None:
+        return reused
     work = paths.models_dir() / ".work" / f"{src.sha256[:16]}-embed-fp32"
     fp32 = export_embedder(src, work, report)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=paths.models_dir()))
-    try:
+    with staging_folder(name) as staging:
         details = _quantize(fp32 / "model.onnx", staging / "model.onnx", rec, report)
         for path in fp32.iterdir():
             if path.suffix == ".json" and path.name not in ("export.json", "embedding.json"):
@@ -114,9 +116,6 @@ def prepare_embedder(
             )
         manifest.write(staging)
         _move_into_place(staging, target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
     report("done", 1, 1, f"prepared {name}")
     return Prepared(target, check_folder(target), reused=False)
 
@@ -160,14 +159,7 @@ def _quantize(src: Path, dst: Path, rec: Recipe, report: Reporter) -> dict[str, 
         nodes[index] = q_node
         new_inits.extend(tensors)
         counts[label] = counts.get(label, 0) + 1
-    used = {name for node in nodes for name in node.input}
-    keep = [t for t in graph.initializer if t.name not in dropped or t.name in used]
-    del graph.node[:]
-    graph.node.extend(nodes)
-    del graph.initializer[:]
-    graph.initializer.extend(keep + new_inits)
-    if not any(o.domain == "com.microsoft" for o in model.opset_import):
-        model.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
+    replace_nodes(model, nodes, dropped, new_inits)
     save_model(model, dst)
     report("quantize", len(nodes), len(nodes), "written")
     return counts
@@ -186,8 +178,6 @@ def _manifest(
     embedding = json.loads((fp32 / "embedding.json").read_text(encoding="utf-8"))
     embedding["dimension"] = int(config.get("hidden_size", 0))
     embedding["pad_id"] = int(config.get("pad_token_id") or 0)
-    graph = onnx.load(str(folder / "model.onnx"), load_external_data=False)
-    opset = next((o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")), 0)
     return Manifest(
         name=name,
         kind="embedder",
@@ -195,7 +185,7 @@ def _manifest(
         quantization={"recipe": rec.name, **rec.to_dict(), "nodes": counts},
         context_length=int(embedding["max_length"]),
         logits="none",
-        opset=opset,
+        opset=graph_opset(folder / "model.onnx"),
         tools=tool_versions(),
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         cache_key=key,

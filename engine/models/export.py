@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 from engine.errors import PreparationError
+from engine.models.export_cache import cached_export, missing_export_extra
 from engine.models.graph import keep_last_logits, save_model
 from engine.models.sources import Source
 from engine.progress import Reporter
 
 EXPORT_TASK = "text-generation-with-past"
-_DONE = "export.json"
 #: Bump when the exported graph changes (graph edits, fusion): cached exports are redone.
 EXPORT_VERSION = 3
 
@@ -29,33 +28,13 @@ def export_fp32(source: Source, out: Path, report: Reporter) -> Path:
 
     `out` is a cache: when its marker names the same source hash, nothing is redone.
     """
-    marker = out / _DONE
-    if marker.is_file():
-        try:
-            done = json.loads(marker.read_text())
-            if done["sha256"] == source.sha256 and done.get("version") == EXPORT_VERSION:
-                return out
-        except (OSError, ValueError, KeyError):
-            pass
-    if out.exists():
-        shutil.rmtree(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
-    try:
+
+    def build(staging: Path) -> dict[str, Any]:
         _export(source, staging, report)
-        graph_info = json.loads((staging / "graph.json").read_text())
-        marker_data = {
-            "sha256": source.sha256,
-            "source": source.to_dict(),
-            "version": EXPORT_VERSION,
-            **graph_info,
-        }
-        (staging / _DONE).write_text(json.dumps(marker_data, indent=2))
-        staging.replace(out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return out
+        graph_info: dict[str, Any] = json.loads((staging / "graph.json").read_text())
+        return graph_info
+
+    return cached_export(source, out, EXPORT_VERSION, build)
 
 
 def _export(source: Source, out: Path, report: Reporter) -> None:
@@ -64,10 +43,7 @@ def _export(source: Source, out: Path, report: Reporter) -> None:
         from optimum.exporters.onnx import onnx_export_from_model
         from transformers import AutoModelForCausalLM
     except ImportError as exc:
-        raise PreparationError(
-            f"model preparation needs the export extra ({exc.name} is missing): "
-            "python3 bootstrap.py setup installs it"
-        ) from exc
+        raise missing_export_extra("model preparation", exc) from exc
     report("load", 0, 1, f"loading {source.label} with transformers")
     try:
         if source.kind in ("default", "gguf"):

@@ -14,6 +14,8 @@ import importlib.metadata
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +58,40 @@ def model_folder(name: str) -> Path:
     return paths.models_dir() / name
 
 
+def reuse_prepared(target: Path, key: str, force: bool, report: Reporter) -> Prepared | None:
+    """The prepared folder `target` when it was built from the same inputs (`key`) and
+    `force` is off; None when it must be (re)built."""
+    if force or not target.exists():
+        return None
+    try:
+        existing = check_folder(target)
+        if existing.cache_key == key:
+            report("done", 1, 1, f"{target.name} is already prepared")
+            return Prepared(target, existing, reused=True)
+    except Exception:  # noqa: BLE001 - a broken folder is simply rebuilt
+        pass
+    return None
+
+
+@contextmanager
+def staging_folder(name: str) -> Iterator[Path]:
+    """A temporary folder next to the prepared models, removed on exit unless moved away."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=paths.models_dir()))
+    try:
+        yield staging
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def graph_opset(path: Path) -> int:
+    """The default-domain opset of an ONNX file (its external data is not read)."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False)
+    return next((o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
 def prepare(
     source: str = DEFAULT_NAME,
     quant: str = DEFAULT_QUANT,
@@ -72,18 +108,12 @@ def prepare(
     name = name or (DEFAULT_NAME if src.kind == "default" else f"{_slug(src.label)}-{quant}")
     target = model_folder(name)
     key = _cache_key(src, rec)
-    if not force and target.exists():
-        try:
-            existing = check_folder(target)
-            if existing.cache_key == key:
-                report("done", 1, 1, f"{name} is already prepared")
-                return Prepared(target, existing, reused=True)
-        except Exception:  # noqa: BLE001 - a broken folder is simply rebuilt
-            pass
+    reused = reuse_prepared(target, key, force, report)
+    if reused is not None:
+        return reused
     work = paths.models_dir() / ".work" / f"{src.sha256[:16]}-fp32"
     fp32 = export_fp32(src, work, report)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=paths.models_dir()))
-    try:
+    with staging_folder(name) as staging:
         details = _build(fp32, staging, src, rec, report)
         _write_support_files(fp32, staging, src)
         manifest = _manifest(name, src, rec, details, staging, key)
@@ -105,9 +135,6 @@ def prepare(
         manifest.size_bytes = sum(manifest.files.values())
         manifest.write(staging)
         _move_into_place(staging, target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
     report("done", 1, 1, f"prepared {name}")
     return Prepared(target, check_folder(target), reused=False)
 
@@ -150,10 +177,6 @@ def _manifest(
             if t in vocab and vocab[t] not in eos_ids
         ]
     (folder / "chat_template.jinja").write_text(template, encoding="utf-8")
-    import onnx
-
-    graph = onnx.load(str(folder / "model.onnx"), load_external_data=False)
-    opset = next((o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")), 0)
     return Manifest(
         name=name,
         kind="causal-lm",
@@ -166,7 +189,7 @@ def _manifest(
         context_length=int(min(config.get("max_position_embeddings", 2048), 32768, fused_context)),
         graph=graph_info,
         logits="last",
-        opset=opset,
+        opset=graph_opset(folder / "model.onnx"),
         tools=tool_versions(),
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         cache_key=key,

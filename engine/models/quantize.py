@@ -201,6 +201,20 @@ def quantize(src: Path, dst: Path, rec: Recipe, report: Reporter) -> dict[str, A
         nodes[head_index + 1 : head_index + 1] = extra_nodes
         new_inits.extend(extra_inits)
         summary["rerank"] = {"top_k": rec.rerank, "rows": "tied embedding" if tied else "copy"}
+    replace_nodes(model, nodes, dropped, new_inits)
+    save_model(model, dst)
+    return summary
+
+
+def replace_nodes(
+    model: onnx.ModelProto,
+    nodes: list[onnx.NodeProto],
+    dropped: set[str],
+    new_inits: list[onnx.TensorProto],
+) -> None:
+    """`nodes` become the graph's nodes; the `dropped` initializers no node still reads
+    go, `new_inits` are added; the com.microsoft domain (MatMulNBits...) is declared."""
+    graph = model.graph
     still_used = {name for node in nodes for name in node.input}
     keep = [t for t in graph.initializer if t.name not in dropped or t.name in still_used]
     del graph.node[:]
@@ -209,8 +223,6 @@ def quantize(src: Path, dst: Path, rec: Recipe, report: Reporter) -> dict[str, A
     graph.initializer.extend(keep + new_inits)
     if not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
-    save_model(model, dst)
-    return summary
 
 
 def _rerank(

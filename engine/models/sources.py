@@ -72,14 +72,20 @@ def _default_source(report: Reporter) -> Source:
     return Source("default", target, str(pkg.EXPECTED_SHA256), "Gemma 3 270M (Q4_K_M GGUF)")
 
 
-def _hf_source(folder: Path) -> Source:
+def read_hf_config(folder: Path) -> dict[str, Any]:
+    """A Hugging Face model folder's config.json, or a clear ModelError."""
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise ModelError(f"{folder} is not a Hugging Face model folder: config.json is missing")
     try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
+        config: dict[str, Any] = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ModelError(f"{config_path} is corrupt ({exc})") from exc
+    return config
+
+
+def _hf_source(folder: Path) -> Source:
+    config = read_hf_config(folder)
     archs = config.get("architectures") or []
     if not any(str(a).endswith("ForCausalLM") for a in archs):
         raise ModelError(

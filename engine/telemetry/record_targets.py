@@ -26,10 +26,8 @@ Target = Callable[[list[str], Recorder, RecordOptions], dict[str, Any]]
 
 
 def record_generate(argv: list[str], recorder: Recorder, options: RecordOptions) -> dict[str, Any]:
-    from engine.cli import _constraint, build_parser, resolve_model
-    from engine.llm.chat import render_chat
+    from engine.cli import _generation_request, build_parser, resolve_model
     from engine.llm.events import TokenDelta
-    from engine.llm.sampling import SamplingParams
     from engine.llm.session import LLMSession
 
     args = build_parser().parse_args(["generate", *argv])
@@ -45,24 +43,8 @@ def record_generate(argv: list[str], recorder: Recorder, options: RecordOptions)
         run.manifest = session.manifest.to_dict()
         run.provider = session.provider.to_dict()
         run.extra = {"argv": argv, "max_new_tokens": args.max_new_tokens}
-        params = SamplingParams(
-            temperature=args.temperature,
-            top_k=args.top_k,
-            top_p=args.top_p,
-            repetition_penalty=args.repetition_penalty,
-            seed=args.seed,
-        )
-        prompt: str = args.prompt
-        if args.chat:
-            prompt = render_chat(session, [{"role": "user", "content": args.prompt}])
-        constraint = _constraint(session, args) if (args.json_schema or args.grammar) else None
-        stream = session.generate(
-            prompt,
-            max_new_tokens=args.max_new_tokens,
-            sampling=params,
-            stop=list(session.manifest.stop_strings) if args.chat else [],
-            constraint=constraint,
-        )
+        prompt, request = _generation_request(session, args)
+        stream = session.generate(prompt, **request)
         for event in recorder.watch(stream):
             if isinstance(event, TokenDelta) and options.echo is not None:
                 options.echo(event.text)
@@ -75,9 +57,7 @@ def record_agent(argv: list[str], recorder: Recorder, options: RecordOptions) ->
     generation's timings: GenerationTimed) goes through the recorder."""
     from engine.agent import events as ev
     from engine.agent.agentfile import load
-    from engine.agent.commands import approval
-    from engine.agent.hooks import RunHooks
-    from engine.agent.launch import agent_run, open_model, with_limits
+    from engine.agent.prepared import RunOptions, prepared_run
     from engine.agent.report import summarize
     from engine.cli import build_parser
     from engine.errors import WorkbenchError
@@ -89,27 +69,20 @@ def record_agent(argv: list[str], recorder: Recorder, options: RecordOptions) ->
         )
     args = build_parser().parse_args(["agent", *argv])
     agent = load(args.file)
-    spec = with_limits(agent.spec, args.max_steps, args.max_tokens, args.max_seconds)
     seen: list[ev.RunEvent] = []
-    with recorder.run(f"agent {spec.name}: {args.task[:40]!r}", kind="agent") as run:
-        recorder.mark("model_load_started", model=args.model or spec.model.name)
-        model = open_model(spec, args.model, args.provider, options.ort_profile_dir)
-        recorder.mark("model_load_finished", provider=model.provider)
-        session = getattr(model, "session", None)  # None for a scripted model
-        run.manifest = session.manifest.to_dict() if session else {"name": model.name}
-        run.provider = session.provider.to_dict() if session else {"active": model.provider}
-        workspace = Path(args.workspace).resolve() if args.workspace else None
-        with agent_run(
+    with recorder.run(f"agent {agent.spec.name}: {args.task[:40]!r}", kind="agent") as run:
+        with prepared_run(
             agent,
             args.task,
-            model,
-            spec=spec,
-            workspace=workspace,
-            trust=args.trust,
-            hooks=RunHooks(before_call=approval(args.approve)),
-            constrained=not args.unconstrained,
-        ) as agent_events:
-            for event in recorder.watch(agent_events):
+            RunOptions.from_args(args),
+            profile_dir=options.ort_profile_dir,
+            mark=recorder.mark,
+        ) as prepared:
+            model, spec = prepared.model, prepared.spec
+            session = getattr(model, "session", None)  # None for a scripted model
+            run.manifest = session.manifest.to_dict() if session else {"name": model.name}
+            run.provider = session.provider.to_dict() if session else {"active": model.provider}
+            for event in recorder.watch(prepared.run):
                 seen.append(event)
                 if options.echo is not None:
                     _echo_agent(event, options.echo)

@@ -68,3 +68,11 @@ def default_embedder() -> Path:
         mp.setenv("AGENT_WORKBENCH_HOME", str(home))
         mp.setenv("HF_HUB_OFFLINE", "1")
         return prepare_embedder().folder
+
+
+@pytest.fixture
+def memory_home(_data_home: Path, default_embedder: Path) -> Path:
+    """The test's data home with settings.toml naming the default embedder: memory works."""
+    _data_home.mkdir(parents=True, exist_ok=True)
+    (_data_home / "settings.toml").write_text(f'[memory]\nembedder = "{default_embedder}"\n')
+    return _data_home

@@ -42,7 +42,9 @@ class Scripted:
         self.scripts: list[list[str]] = []
         self.models: list[ScriptedModel] = []
 
-    def __call__(self, spec: Any, name: Any = None, provider: Any = None) -> ScriptedModel:
+    def __call__(
+        self, spec: Any, name: Any = None, provider: Any = None, *rest: Any
+    ) -> ScriptedModel:
         self.models.append(ScriptedModel(self.scripts.pop(0)))
         return self.models[-1]
 
@@ -184,11 +186,8 @@ def test_run_with_memory_saves_and_a_later_run_retrieves(
     tmp_path: Path,
     scripted: Scripted,
     capsys: pytest.CaptureFixture[str],
-    _data_home: Path,
-    default_embedder: Path,
+    memory_home: Path,
 ) -> None:
-    _data_home.mkdir(parents=True, exist_ok=True)
-    (_data_home / "settings.toml").write_text(f'[memory]\nembedder = "{default_embedder}"\n')
     path = _agent(tmp_path, "notekeeper")
     scripted.scripts.append(
         [call("memory.save", '{"text": "The gate code is 4711."}'), final("Saved.")]
@@ -196,7 +195,7 @@ def test_run_with_memory_saves_and_a_later_run_retrieves(
     assert main(["agent", "run", str(path), "--task", "Remember: gate code 4711.", "--json"]) == 0
     first = json.loads(capsys.readouterr().out)
     assert first["steps"][0]["result"]["ok"]
-    assert (_data_home / "memory" / "notekeeper").is_dir()  # the store named after the agent
+    assert (memory_home / "memory" / "notekeeper").is_dir()  # the store named after the agent
     scripted.scripts.append([call("memory.search", '{"query": "gate code"}'), final("4711")])
     assert main(["agent", "run", str(path), "--task", "What is the gate code?", "--json"]) == 0
     captured = capsys.readouterr()
@@ -216,11 +215,8 @@ def test_run_ingests_the_documents_of_the_agent_file_first(
     tmp_path: Path,
     scripted: Scripted,
     capsys: pytest.CaptureFixture[str],
-    _data_home: Path,
-    default_embedder: Path,
+    memory_home: Path,
 ) -> None:
-    _data_home.mkdir(parents=True, exist_ok=True)
-    (_data_home / "settings.toml").write_text(f'[memory]\nembedder = "{default_embedder}"\n')
     path = _agent(tmp_path, "librarian")
     scripted.scripts.append([call("documents.search", '{"query": "hotel"}'), final("Casa Azul")])
     assert main(["agent", "run", str(path), "--task", "Which hotel?", "--json"]) == 0

@@ -70,6 +70,25 @@ def test_missing_source_and_unknown_recipe(tmp_path: Path) -> None:
         prepare_embedder(quant="int8-lm4-rerank")
 
 
+@pytest.mark.parametrize("kind", ["embedder", "causal-lm"])
+def test_a_folder_without_a_readable_config_is_refused(tmp_path: Path, kind: str) -> None:
+    from engine.models.embed_prepare import prepare_embedder
+    from engine.models.prepare import prepare
+
+    def run() -> object:
+        if kind == "embedder":
+            return prepare_embedder(str(tmp_path))
+        return prepare(str(tmp_path))
+
+    with pytest.raises(
+        ModelError, match=r"not a Hugging Face model folder: config\.json is missing"
+    ):
+        run()
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ModelError, match=r"config\.json is corrupt"):
+        run()
+
+
 def test_progress_type(tiny_bert: Path) -> None:
     from engine.models.embed_prepare import prepare_embedder
 

@@ -14,7 +14,7 @@ import pytest
 from engine.cli import main
 from engine.telemetry import chrome_trace, session_file
 from engine.telemetry.trace_check import problems
-from tests.helpers.fake_model import ScriptedModel, call
+from tests.helpers.fake_model import ScriptedModel, call, final
 
 AGENT = """\
 schema_version: 1
@@ -156,3 +156,28 @@ def test_ctrl_c_keeps_the_recorded_agent_run(
     assert cut == {"agent_run"}  # the interrupted generation never reported its timings
     assert [st["step"] for st in m["steps"]] == [0, 1]
     assert problems(chrome_trace.build(s)) == []
+
+
+def test_a_recorded_agent_run_has_the_agents_memory(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    memory_home: Path,
+) -> None:
+    """The same memory as `agent run`: the store, its tools, retrieval and the documents."""
+    path = tmp_path / "librarian.agent.yaml"
+    assert main(["agent", "new", "--template", "librarian", str(path)]) == 0
+    model = ScriptedModel([call("documents.search", '{"query": "hotel"}'), final("Casa Azul")])
+    monkeypatch.setattr("engine.agent.launch.open_model", lambda *args: model)
+    out = tmp_path / "memory.awprof.json"
+    argv = ["profile", "record", "--out", str(out), "--json", "--", "agent", "run", str(path)]
+    assert main([*argv, "--task", "Which hotel?", "--approve", "auto"]) == 0
+    captured = capsys.readouterr()
+    assert "[memory] documents: 3 ingested" in captured.err
+    assert json.loads(captured.out)["final_answer"] == "Casa Azul"
+    [run] = session_file.load(out).runs
+    kinds = {e.kind for e in run.events}
+    assert {"memory_query", "memory_query_finished", "tool_result"} <= kinds
+    results = [e for e in run.events if e.kind == "tool_result"]
+    assert results and "Casa Azul" in json.dumps(results[0].data)
+    assert (memory_home / "memory" / "librarian").is_dir()  # the agent's own store
