@@ -130,7 +130,8 @@ def compare(a: ProfileSession, b: ProfileSession) -> dict[str, Any]:
     }
 
 
-def _fmt(v: float | None) -> str:
+def format_value(v: float | None) -> str:
+    """A metric for a table: "-" when missing, thousands separated."""
     if v is None:
         return "-"
     return f"{v:,.1f}" if abs(v) < 1000 else f"{v:,.0f}"
@@ -139,13 +140,14 @@ def _fmt(v: float | None) -> str:
 def format_table(result: dict[str, Any]) -> str:
     a, b = result["a"], result["b"]
     lines = [
-        *(_describe(tag, side) for tag, side in (("A", a), ("B", b))),
+        *(describe_side(tag, side) for tag, side in (("A", a), ("B", b))),
         f"{'metric (median over runs)':<28} {'A':>12} {'B':>12} {'B/A':>8}  better",
     ]
     for row in result["metrics"]:
         ratio = f"x{row['ratio']:.2f}" if row["ratio"] is not None else "-"
         lines.append(
-            f"{row['label']:<28} {_fmt(row['a']):>12} {_fmt(row['b']):>12} {ratio:>8}  "
+            f"{row['label']:<28} {format_value(row['a']):>12} "
+            f"{format_value(row['b']):>12} {ratio:>8}  "
             f"{(row['better'] or '').upper()}"
         )
     q = result["quality"]
@@ -168,7 +170,7 @@ def format_table(result: dict[str, Any]) -> str:
     for row in q["runs"]:
         if not row["same_answer"]:
             lines.append(
-                f"  run {row['run']}: A {_clip(row['answer_a'])!r} vs B {_clip(row['answer_b'])!r}"
+                f"  run {row['run']}: A {clip(row['answer_a'])!r} vs B {clip(row['answer_b'])!r}"
             )
         if row.get("stop_reason_a") != row.get("stop_reason_b"):
             lines.append(
@@ -178,12 +180,14 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _describe(tag: str, side: dict[str, Any]) -> str:
+def describe_side(tag: str, side: dict[str, Any]) -> str:
+    """One line naming a compared session: name, providers, quantizations, runs."""
     providers = ", ".join(side["providers"]) or "?"
     quants = ", ".join(side["quantizations"]) or "?"
     return f"{tag}: {side['name']} ({providers}; {quants}; {side['runs']} runs)"
 
 
-def _clip(text: str | None, n: int = 60) -> str:
+def clip(text: str | None, n: int = 60) -> str:
+    """`text` cut to `n` characters with an ellipsis."""
     text = text or ""
     return text if len(text) <= n else text[: n - 1] + "…"

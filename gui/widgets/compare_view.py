@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.telemetry.compare import clip, describe_side, format_value
+
 BETTER = QColor("#43a047")
 WORSE = QColor("#e53935")
 
@@ -41,7 +43,7 @@ class CompareView(QWidget):
 
     def set_result(self, result: dict[str, Any]) -> None:
         self.heading.setText(
-            "\n".join(_describe(tag, result[k]) for tag, k in (("A", "a"), ("B", "b")))
+            "\n".join(describe_side(tag, result[k]) for tag, k in (("A", "a"), ("B", "b")))
         )
         rows = result["metrics"]
         self.table.setRowCount(len(rows))
@@ -49,8 +51,8 @@ class CompareView(QWidget):
             ratio = f"x{row['ratio']:.2f}" if row["ratio"] is not None else "-"
             cells = [
                 row["label"],
-                _fmt(row["a"]),
-                _fmt(row["b"]),
+                format_value(row["a"]),
+                format_value(row["b"]),
                 ratio,
                 (row["better"] or "").upper(),
             ]
@@ -69,7 +71,8 @@ class CompareView(QWidget):
         for run in q["runs"]:
             if not run["same_answer"]:
                 lines.append(
-                    f"run {run['run']}: A {clip(run['answer_a'])!r} vs B {clip(run['answer_b'])!r}"
+                    f"run {run['run']}: A {clip(run['answer_a'], 80)!r} "
+                    f"vs B {clip(run['answer_b'], 80)!r}"
                 )
         for m in result.get("matrix", []):
             ratios = ", ".join(
@@ -86,23 +89,6 @@ class CompareView(QWidget):
                 f"{m['provider_a']} -> {m['provider_b']}: {ratios}"
             )
         self.quality.setText("\n".join(lines))
-
-
-def _fmt(v: float | None) -> str:
-    if v is None:
-        return "-"
-    return f"{v:,.1f}" if abs(v) < 1000 else f"{v:,.0f}"
-
-
-def _describe(tag: str, side: dict[str, Any]) -> str:
-    providers = ", ".join(side["providers"]) or "?"
-    quants = ", ".join(side["quantizations"]) or "?"
-    return f"{tag}: {side['name']} ({providers}; {quants}; {side['runs']} runs)"
-
-
-def clip(text: str | None, n: int = 80) -> str:
-    text = text or ""
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 class CompareDialog(QDialog):
