@@ -190,45 +190,26 @@ def _run_agent(
     state: TaskState, request: RunRequest, gate: HookGate, models: ModelFactory, agent: Any
 ) -> str | NeedsTrust:
     from engine.agent.hooks import RunHooks
-    from engine.agent.launch import agent_run
+    from engine.agent.prepared import RunOptions, prepared_run
 
-    model = TeeModel(models(agent.spec), state.emit)
     cancel = state.cancel
     hooks = RunHooks(before_call=gate.before_call(cancel), edit_plan=gate.edit_plan(cancel))
     trust = agent.sha256 in request.trusted
-    memory = _open_memory(agent, cancel) if agent.spec.memory.enabled else None
     reason = "error"
     try:
-        if memory is not None:
-            hooks = memory.hooks(hooks)
-        extra = memory.tools() if memory is not None else []
-        with agent_run(
-            agent, request.task, model, trust=trust, hooks=hooks, cancel=cancel, extra_tools=extra
-        ) as run:
-            for event in run:
+        # the same setup as `agent run` (memory, documents, tools), on the window's model
+        with prepared_run(
+            agent,
+            request.task,
+            RunOptions(trust=trust),
+            cancel=cancel,
+            notice=lambda text: report("info", text.strip()),
+            open_model=lambda spec: TeeModel(models(spec), state.emit),
+            hooks=hooks,
+        ) as prepared:
+            for event in prepared.run:
                 state.emit(event)
                 reason = getattr(event, "stop_reason", reason)
     except UntrustedToolsError as exc:
         return NeedsTrust(request, agent.sha256, risky_commands(agent.spec), str(exc))
-    finally:
-        if memory is not None:
-            memory.close()
-            for problem in memory.problems:
-                report("warning", f"[memory] {problem}")
     return reason
-
-
-def _open_memory(agent: Any, cancel: Any) -> Any:
-    """The agent's memory, as `agent run` opens it: store notices reach the Messages
-    panel, and the agent file's documents are brought up to date before the run."""
-    from engine.agent.memory import AgentMemory
-
-    memory = AgentMemory.open(
-        agent.spec, on_notice=lambda n: report("warning", f"[memory] {n.store}: {n.message}")
-    )
-    try:
-        memory.ingest_documents(agent.folder, cancel=cancel)
-    except BaseException:
-        memory.close()
-        raise
-    return memory

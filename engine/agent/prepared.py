@@ -25,6 +25,7 @@ from engine.tools.base import ToolCallRequest
 
 if TYPE_CHECKING:  # kept light: `agent` commands import this module at start-up
     from engine.agent.agentfile import AgentFile
+    from engine.agent.hooks import RunHooks
     from engine.agent.model import StepModel
     from engine.agent.run import AgentRun
     from engine.agent.spec import AgentSpec
@@ -96,12 +97,16 @@ def prepared_run(
     profile_dir: Path | None = None,
     mark: Callable[..., None] | None = None,
     notice: Callable[[str], None] = to_stderr,
+    open_model: Callable[[AgentSpec], StepModel] | None = None,
+    hooks: RunHooks | None = None,
 ) -> Iterator[PreparedRun]:
     """`profile_dir` turns on ONNX Runtime's operator profiling; `mark(kind, **data)` is
     called before and after the model loads (`model_load_started`, `model_load_finished`);
-    memory notices, ingestion and problems go to `notice` (ingestion progress to stderr)."""
+    memory notices, ingestion and problems go to `notice` (ingestion progress to stderr).
+    The window passes its own `open_model` (its one loaded session) and `hooks` (its
+    dialogs); otherwise the options' model and `approve` policy are used."""
     from engine.agent import launch
-    from engine.agent.hooks import RunHooks
+    from engine.agent.hooks import RunHooks as Hooks
     from engine.agent.memory import AgentMemory, without_memory
 
     spec = launch.with_limits(
@@ -116,13 +121,17 @@ def prepared_run(
         )
     try:
         if memory is not None:
-            _ingest(memory, agent, notice)
+            _ingest(memory, agent, notice, cancel)
         if mark is not None:
             mark("model_load_started", model=options.model or spec.model.name)
-        model = launch.open_model(spec, options.model, options.provider, profile_dir)
+        if open_model is not None:
+            model = open_model(spec)
+        else:
+            model = launch.open_model(spec, options.model, options.provider, profile_dir)
         if mark is not None:
             mark("model_load_finished", provider=model.provider)
-        hooks = RunHooks(before_call=approval(options.approve))
+        if hooks is None:
+            hooks = Hooks(before_call=approval(options.approve))
         if memory is not None:
             hooks = memory.hooks(hooks)
         with launch.agent_run(
@@ -145,11 +154,13 @@ def prepared_run(
                 notice(f"[memory] {problem}")
 
 
-def _ingest(memory: Any, agent: AgentFile, notice: Callable[[str], None]) -> None:
+def _ingest(
+    memory: Any, agent: AgentFile, notice: Callable[[str], None], cancel: CancelToken | None
+) -> None:
     """The agent file's memory.documents, brought up to date (progress on stderr)."""
     from engine.progress import TerminalProgress
 
-    result = memory.ingest_documents(agent.folder, progress=TerminalProgress())
+    result = memory.ingest_documents(agent.folder, progress=TerminalProgress(), cancel=cancel)
     if result is not None:
         notice(
             f"\n[memory] documents: {result.files} ingested ({result.chunks} chunks), "
