@@ -96,11 +96,17 @@ class HookGate(QObject):
 
     asked = Signal(object)  # Pending
 
-    def before_call(self, cancel: CancelToken) -> Callable[[ToolCallRequest], bool | str]:
+    def before_call(
+        self, cancel: CancelToken, flush: Callable[[], None] = lambda: None
+    ) -> Callable[[ToolCallRequest], bool | str]:
+        """The approval hook; `flush` first sends what the worker holds back (the step's
+        last tokens), so the console shows the whole step behind the question."""
+
         def ask(request: ToolCallRequest) -> bool | str:
             tool = request.tool
             payload = Approval(tool.name, tool.description, tool.approval, dict(request.arguments))
             pending = Pending("approve", payload, STOP)
+            flush()
             self.asked.emit(pending)
             verdict = pending.wait(cancel)
             if verdict == STOP:
@@ -110,9 +116,12 @@ class HookGate(QObject):
 
         return ask
 
-    def edit_plan(self, cancel: CancelToken) -> Callable[[Sequence[str]], Sequence[str] | None]:
+    def edit_plan(
+        self, cancel: CancelToken, flush: Callable[[], None] = lambda: None
+    ) -> Callable[[Sequence[str]], Sequence[str] | None]:
         def edit(plan: Sequence[str]) -> Sequence[str] | None:
             pending = Pending("plan", tuple(plan), ())
+            flush()
             self.asked.emit(pending)
             value = pending.wait(cancel)
             return None if value is None else list(value)  # type: ignore[call-overload]
@@ -193,7 +202,10 @@ def _run_agent(
     from engine.agent.prepared import RunOptions, prepared_run
 
     cancel = state.cancel
-    hooks = RunHooks(before_call=gate.before_call(cancel), edit_plan=gate.edit_plan(cancel))
+    hooks = RunHooks(
+        before_call=gate.before_call(cancel, state.flush),
+        edit_plan=gate.edit_plan(cancel, state.flush),
+    )
     trust = agent.sha256 in request.trusted
     reason = "error"
     try:

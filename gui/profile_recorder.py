@@ -1,7 +1,7 @@
 """`SessionRecorder`: Record / Stop of a profiling session from the window's event feeds.
 
 An engine `Recorder` with its own `HardwareSampler` (so stopping it never stops the
-live charts' sampler) receives every event of `ctx.generation` and `ctx.agents.run_event`
+live charts' sampler) receives every event of `ctx.generation` and `ctx.agents.run_events`
 while recording, split into runs by `RunRouter` (a plain generation, an agent run).
 Stop builds the `ProfileSession` (engine format; `session_file.save` writes it).
 """
@@ -58,8 +58,8 @@ class SessionRecorder(QObject):
         self._router = _Router(self.recorder)
         gen, agents = self.ctx.generation, self.ctx.agents  # type: ignore[attr-defined]
         gen.started.connect(self._router.on_generation_started)
-        gen.received.connect(self._router.on_generation_event)
-        agents.run_event.connect(self._router.on_agent_event)
+        gen.received.connect(self._router.on_generation_events)
+        agents.run_events.connect(self._router.on_agent_events)
         self.state_changed.emit(True)
 
     def stop(self) -> ProfileSession | None:
@@ -69,8 +69,8 @@ class SessionRecorder(QObject):
             return None
         gen, agents = self.ctx.generation, self.ctx.agents  # type: ignore[attr-defined]
         gen.started.disconnect(router.on_generation_started)
-        gen.received.disconnect(router.on_generation_event)
-        agents.run_event.disconnect(router.on_agent_event)
+        gen.received.disconnect(router.on_generation_events)
+        agents.run_events.disconnect(router.on_agent_events)
         self.recorder, self._router = None, None
         session = recorder.finish()
         self.state_changed.emit(False)

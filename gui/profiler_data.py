@@ -26,6 +26,11 @@ class ProfilerData:
         self._next_rate_t = 0.0
         self._active = False
 
+    def on_events(self, events: list[object]) -> None:
+        """A batch from `ctx.generation.received`."""
+        for event in events:
+            self.on_event(event)
+
     def on_event(self, event: object) -> None:
         if isinstance(event, TokenDelta):
             if event.token_id < 0:  # the detokenizer's final flush, not a token

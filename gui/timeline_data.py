@@ -18,11 +18,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.llm.events import GenerationFinished
+from engine.agent.events import TokenDelta as AgentTokenDelta
+from engine.llm.events import GenerationFinished, TokenDelta
 from engine.telemetry.adapters import adapt
 from engine.telemetry.records import EventRecord, Observed, SpanRecord
 from engine.telemetry.spans import RUN_BEGIN, RUN_END, build_spans, is_span_event
 
+TOKEN_TYPES = (TokenDelta, AgentTokenDelta)
 #: Agent events that start / end a run (engine.agent.events class names).
 AGENT_BEGIN, AGENT_END = "RunStarted", "RunFinished"
 #: Recorded kinds never drawn as points (there are too many, or they are spans already).
@@ -82,29 +84,58 @@ class RunRouter:
         if self.run_kind != "agent":
             self._begin("generation", "generation", t)
 
-    def on_generation_event(self, event: object) -> None:
-        if not recordable(event):
-            return
-        t = float(getattr(event, "t", 0.0))
-        if self.run_kind is None:
-            self._begin("generation", "generation", t)
-        self.record(event)
-        if isinstance(event, GenerationFinished) and self.run_kind == "generation":
-            self._end(t)
+    def on_generation_events(self, events: list[object]) -> None:
+        """A batch from `ctx.generation.received`."""
+        for event in self.thin(events):
+            if not recordable(event):
+                continue
+            t = float(getattr(event, "t", 0.0))
+            if self.run_kind is None:
+                self._begin("generation", "generation", t)
+            self.record(event)
+            if isinstance(event, GenerationFinished) and self.run_kind == "generation":
+                self._end(t)
 
-    def on_agent_event(self, event: object) -> None:
-        if not recordable(event):
-            return  # an event type this window does not know: ignored
-        name = type(event).__name__
-        t = float(getattr(event, "t", 0.0))
-        if name == AGENT_BEGIN:
-            label = f"{getattr(event, 'agent', 'agent')}: {getattr(event, 'task', '')}"
-            self._begin(label[:80], "agent", t)
-        elif self.run_kind != "agent":
-            self._begin("agent run", "agent", t)
-        self.record(event)
-        if name == AGENT_END:
-            self._end(t)
+    def on_agent_events(self, events: list[object]) -> None:
+        """A batch from `ctx.agents.run_events`."""
+        for event in self.thin(events):
+            if not recordable(event):
+                continue  # an event type this window does not know: ignored
+            name = type(event).__name__
+            t = float(getattr(event, "t", 0.0))
+            if name == AGENT_BEGIN:
+                label = f"{getattr(event, 'agent', 'agent')}: {getattr(event, 'task', '')}"
+                self._begin(label[:80], "agent", t)
+            elif self.run_kind != "agent":
+                self._begin("agent run", "agent", t)
+            self.record(event)
+            if name == AGENT_END:
+                self._end(t)
+
+    def thin(self, events: list[object]) -> list[object]:
+        """The events worth recording (all of them; the live timeline drops most tokens)."""
+        return events
+
+
+def thin_tokens(events: list[object]) -> list[object]:
+    """`events` with only the first and last of each run of consecutive token events.
+
+    A timeline draws no token: tokens only move the edges of their step (its first and
+    last event), and those edges are kept exactly.
+    """
+    kept: list[object] = []
+    run: list[object] = []
+    for event in events:
+        if isinstance(event, TOKEN_TYPES):
+            run.append(event)
+            continue
+        if run:
+            kept.extend(run if len(run) <= 2 else (run[0], run[-1]))
+            run = []
+        kept.append(event)
+    if run:
+        kept.extend(run if len(run) <= 2 else (run[0], run[-1]))
+    return kept
 
 
 @dataclass
@@ -170,6 +201,9 @@ class TimelineData(RunRouter):
     def record(self, event: object) -> None:
         for observed in observe(event):
             self._add(observed)
+
+    def thin(self, events: list[object]) -> list[object]:
+        return thin_tokens(events)
 
     def _add(self, observed: Observed) -> None:
         run = self.current

@@ -10,11 +10,14 @@ Signals live on a separate QObject created in the GUI thread, so every emission 
 worker thread is queued to the GUI thread: widgets only change in main-thread slots.
 
 `batch_s` (opt-in, for fast streams such as tokens): items that arrive within `batch_s` of
-the last crossing are sent together as one queued `batch` signal, and re-emitted one by one
-as `yielded` in the GUI thread: listeners see the same items in the same order, but the
-worker marshals one signal (and wakes the GUI thread once) per batch instead of per item.
-The first item after a quiet spell crosses at once; the rest wait at most `batch_s` or
-until the next item, and whatever is pending crosses before `returned`/`done`.
+the last crossing are sent together as one queued `batch` signal (a list, oldest first).
+Listeners that take lists connect to `batch` and handle a whole batch in one slot call;
+for the others each item is re-emitted as `yielded` in the GUI thread (only while
+something is connected to `yielded`), in the same order. The first item after a quiet
+spell crosses at once. `batchable(item)` (default: every item) says which items may wait:
+any other item crosses at once, together with whatever was pending, so an event the
+person must see now (a tool call, a question) is never held back behind a slow step.
+Whatever is pending crosses before `returned`/`aborted`/`done`.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QMetaMethod, QObject, QRunnable, QThreadPool, Signal
 
 from engine.errors import Cancelled
 from engine.progress import CancelToken
@@ -39,7 +42,7 @@ class WorkerSignals(QObject):
 
     started = Signal()
     yielded = Signal(object)
-    batch = Signal(object)  # a list of items (workers with `batch_s`); re-emitted as yielded
+    batch = Signal(object)  # a list of items (workers with `batch_s`); see the module doc
     returned = Signal(object)
     errored = Signal(object)  # the exception
     aborted = Signal()
@@ -48,8 +51,11 @@ class WorkerSignals(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.batch.connect(self._unbatch)  # queued from the worker, runs in the GUI thread
+        self._yielded = QMetaMethod.fromSignal(self.yielded)
 
     def _unbatch(self, items: list[Any]) -> None:
+        if not self.isSignalConnected(self._yielded):
+            return  # every listener takes the lists: no per-item signal at all
         for item in items:
             self.yielded.emit(item)
 
@@ -57,16 +63,40 @@ class WorkerSignals(QObject):
 class TaskState:
     """Handed to the work function: emit partial results, ask whether it was aborted."""
 
-    def __init__(self, signals: WorkerSignals) -> None:
+    def __init__(
+        self,
+        signals: WorkerSignals,
+        batch_s: float = 0.0,
+        batchable: Callable[[Any], bool] | None = None,
+    ) -> None:
         self.cancel = CancelToken()
         self._signals = signals
+        self._batch_s = batch_s
+        self._batchable = batchable
+        self._pending: list[Any] = []
+        self._last = 0.0
 
     @property
     def aborted(self) -> bool:
         return self.cancel.cancelled
 
     def emit(self, item: object) -> None:
-        self._signals.yielded.emit(item)
+        """Send one item to the GUI thread (in a batch when the worker has `batch_s`)."""
+        if self._batch_s <= 0:
+            self._signals.yielded.emit(item)
+            return
+        self._pending.append(item)
+        now = time.monotonic()
+        urgent = self._batchable is not None and not self._batchable(item)
+        if urgent or now - self._last >= self._batch_s:
+            self.flush(now)
+
+    def flush(self, now: float | None = None) -> None:
+        """Send whatever is pending now."""
+        if self._pending:
+            pending, self._pending = self._pending, []
+            self._signals.batch.emit(pending)
+            self._last = time.monotonic() if now is None else now
 
 
 class Worker(QRunnable):
@@ -79,15 +109,15 @@ class Worker(QRunnable):
         name: str = "",
         report_errors: bool = True,
         batch_s: float = 0.0,
+        batchable: Callable[[Any], bool] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__()
         self.setAutoDelete(False)  # the pool keeps the Python object alive until `done`
         self.signals = WorkerSignals()
-        self.state = TaskState(self.signals)
+        self.state = TaskState(self.signals, batch_s, batchable)
         self.name = name or getattr(fn, "__name__", "work")
         self.report_errors = report_errors
-        self.batch_s = batch_s
         self._fn = fn
         self._args = args
         self._kwargs = kwargs
@@ -102,9 +132,12 @@ class Worker(QRunnable):
         signals.started.emit()
         stopped_early = False
         try:
-            result = self._fn(self.state, *self._args, **self._kwargs)
-            if isinstance(result, Iterator):
-                result, stopped_early = self._drain(result)
+            try:
+                result = self._fn(self.state, *self._args, **self._kwargs)
+                if isinstance(result, Iterator):
+                    result, stopped_early = self._drain(result)
+            finally:  # what is pending crosses before returned/errored/aborted/done
+                self.state.flush()
         except Cancelled:
             signals.aborted.emit()
         except Exception as exc:  # noqa: BLE001 - delivered to the GUI as a signal, never lost
@@ -124,26 +157,15 @@ class Worker(QRunnable):
 
     def _drain(self, items: Iterator[Any]) -> tuple[Any, bool]:
         """(the generator's return value, whether the abort flag stopped it early)."""
-        pending: list[Any] = []
-        last = 0.0
         try:
             while not self.state.aborted:
                 try:
                     item = next(items)
                 except StopIteration as stop:
                     return stop.value, False
-                if self.batch_s <= 0:
-                    self.signals.yielded.emit(item)
-                    continue
-                pending.append(item)
-                now = time.monotonic()
-                if now - last >= self.batch_s:
-                    self.signals.batch.emit(pending)
-                    pending, last = [], now
+                self.state.emit(item)
             return None, True
         finally:
-            if pending:  # before returned/aborted/done, which are emitted after this
-                self.signals.batch.emit(pending)
             close = getattr(items, "close", None)
             if close is not None:
                 close()

@@ -31,11 +31,15 @@ from gui.bridge import TaskState, Worker
 from gui.context import AppContext
 from gui.panels.registry import register_panel
 from gui.sessions import SessionHolder
+from gui.widgets.metric_label import MetricLabel
 from gui.widgets.text_batcher import TextBatcher
 
 #: Token events cross from the worker to the GUI thread in batches of this many seconds
 #: (one queued signal per batch instead of one per token; gui.bridge.worker).
-TOKEN_BATCH_S = 0.025
+TOKEN_BATCH_S = 0.05
+#: The live tokens/s figure changes at most this often (a number that changes 40 times a
+#: second cannot be read anyway).
+RATE_EVERY_S = 0.25
 
 
 def run_generation(
@@ -61,6 +65,10 @@ def run_generation(
         yield from session.generate(
             prompt, max_new_tokens=max_new_tokens, stop=stop, cancel=state.cancel
         )
+
+
+def _is_token(event: object) -> bool:
+    return isinstance(event, TokenDelta)
 
 
 @register_panel("console", "Generation console", area="right", order=20, shortcut="Ctrl+2")
@@ -92,10 +100,8 @@ class QtGenerationConsole(QWidget):
         self.batcher = TextBatcher(self.output)
         self.status = QLabel("Ready.")
         self.status.setObjectName("caption")
-        self.ttft = QLabel("TTFT –")
-        self.rate = QLabel("– tok/s")
-        for label in (self.ttft, self.rate):
-            label.setObjectName("metric")
+        self.ttft = MetricLabel("TTFT –", "TTFT 99999 ms")
+        self.rate = MetricLabel("– tok/s", "99999.9 tok/s")
         options = QHBoxLayout()
         options.addWidget(QLabel("Model"))
         options.addWidget(self.model, 1)
@@ -117,6 +123,7 @@ class QtGenerationConsole(QWidget):
         layout.addWidget(self.output, 1)
         layout.addWidget(self.status)
         self._rolling = RollingRate(2.0)
+        self._next_rate = 0.0
         self._t_run = 0.0
         self._tokens = 0
         self.refresh_models()
@@ -160,6 +167,7 @@ class QtGenerationConsole(QWidget):
         self.finished = None
         self._tokens = 0
         self._rolling = RollingRate(2.0)
+        self._next_rate = 0.0
         self._t_run = time.monotonic()
         self.ttft.setText("TTFT …")
         self.rate.setText("– tok/s")
@@ -175,8 +183,9 @@ class QtGenerationConsole(QWidget):
             messages=messages,
             name="generation",
             batch_s=TOKEN_BATCH_S,
+            batchable=_is_token,
         )
-        worker.signals.yielded.connect(self._on_event)
+        worker.signals.batch.connect(self._on_events)
         worker.signals.errored.connect(lambda exc: self.status.setText(f"Failed: {exc}"))
         worker.signals.aborted.connect(self._on_aborted)
         worker.signals.done.connect(self._on_done)
@@ -194,27 +203,36 @@ class QtGenerationConsole(QWidget):
             self.worker.abort()
             self.status.setText("Stopping…")
 
-    def _on_event(self, event: object) -> None:
-        if isinstance(event, TokenDelta):
-            self.batcher.append(event.text)
-            if event.token_id >= 0:
-                self._tokens += 1
-                self._rolling.add(event.t)
-                if self._tokens == 1:
-                    self.ttft.setText(f"TTFT {(event.t - self._t_run) * 1000:.0f} ms")
-                elif self._tokens % 8 == 0:
-                    self.rate.setText(f"{self._rolling.rate(event.t):.1f} tok/s")
-        elif isinstance(event, GenerationFinished):
-            self.finished = event
-            st = event.stats
-            self.ttft.setText(f"TTFT {st.ttft_ms:.0f} ms")
-            self.rate.setText(f"{st.decode_tok_s:.1f} tok/s")
-            self.status.setText(
-                f"{st.new_tokens} tokens, stop: {event.stop_reason}; prompt {st.prompt_tokens} "
-                f"tok ({st.cached_tokens} cached), prefill {st.prefill_tok_s:.0f} tok/s, "
-                f"on {st.provider}"
-            )
-        self.ctx.generation.publish(event)
+    def _on_events(self, events: list[object]) -> None:
+        """One batch from the worker (gui.bridge.worker): the text, the rates, the feed."""
+        for event in events:
+            if isinstance(event, TokenDelta):
+                self.batcher.append(event.text)
+                if event.token_id >= 0:
+                    self._tokens += 1
+                    self._rolling.add(event.t)
+                    if self._tokens == 1:
+                        self.ttft.setText(f"TTFT {(event.t - self._t_run) * 1000:.0f} ms")
+            elif isinstance(event, GenerationFinished):
+                self._on_finished(event)
+        now = time.monotonic()
+        if self._tokens > 1 and self.finished is None and now >= self._next_rate:
+            self._next_rate = now + RATE_EVERY_S
+            last = events[-1]
+            self.rate.setText(f"{self._rolling.rate(getattr(last, 't', now)):.1f} tok/s")
+        self.batcher.flush()
+        self.ctx.generation.publish(events)
+
+    def _on_finished(self, event: GenerationFinished) -> None:
+        self.finished = event
+        st = event.stats
+        self.ttft.setText(f"TTFT {st.ttft_ms:.0f} ms")
+        self.rate.setText(f"{st.decode_tok_s:.1f} tok/s")
+        self.status.setText(
+            f"{st.new_tokens} tokens, stop: {event.stop_reason}; prompt {st.prompt_tokens} "
+            f"tok ({st.cached_tokens} cached), prefill {st.prefill_tok_s:.0f} tok/s, "
+            f"on {st.provider}"
+        )
 
     def _on_aborted(self) -> None:
         self.status.setText(f"Stopped after {self._tokens} tokens.")

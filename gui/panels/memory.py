@@ -107,7 +107,7 @@ class QtMemoryBrowser(ItemActions, LongWork, QWidget):
         self._layout(rescan, clear)
         self._set_model(self.pages)
         ctx.agents.opened.connect(self._agent_opened)
-        ctx.agents.run_event.connect(self._run_event)
+        ctx.agents.run_events.connect(self._run_events)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self._quit)
@@ -248,8 +248,8 @@ class QtMemoryBrowser(ItemActions, LongWork, QWidget):
         worker.signals.returned.connect(lambda name: self.choose(store_name(str(name))))
         self.ctx.pool.start(worker)
 
-    def _run_event(self, event: object) -> None:
-        if isinstance(event, RunFinished):
+    def _run_events(self, events: list[object]) -> None:
+        if any(isinstance(event, RunFinished) for event in events):
             self.refresh()
 
     # ------------------------------------------------------------------ listing

@@ -86,12 +86,12 @@ class QtLiveProfiler(QWidget):
         layout.addLayout(grid, 1)
         layout.addWidget(self.timeline)
         ctx.generation.started.connect(self.timeline_data.on_generation_started)
-        ctx.generation.received.connect(self.timeline_data.on_generation_event)
-        ctx.agents.run_event.connect(self.timeline_data.on_agent_event)
+        ctx.generation.received.connect(self.timeline_data.on_generation_events)
+        ctx.agents.run_events.connect(self.timeline_data.on_agent_events)
         ctx.profiles.show.connect(self.show_session)
 
-        ctx.generation.received.connect(self.data.on_event)
-        ctx.generation.received.connect(self._on_event)
+        ctx.generation.received.connect(self.data.on_events)
+        ctx.generation.received.connect(self._on_events)
         ctx.theme_changed.connect(self.apply_theme)
         self.timer = QTimer(self)
         self.timer.setInterval(redraw_ms)
@@ -216,9 +216,10 @@ class QtLiveProfiler(QWidget):
             "live charts."
         )
 
-    def _on_event(self, event: object) -> None:
+    def _on_events(self, events: list[object]) -> None:
         m = self.data.last
-        if m is None or not isinstance(event, GenerationFinished) or self.viewing is not None:
+        finished = any(isinstance(event, GenerationFinished) for event in events)
+        if m is None or not finished or self.viewing is not None:
             return
         self.summary.setText(
             f"last generation: TTFT {m.ttft_ms:.0f} ms · decode {m.decode_tok_s:.1f} tok/s · "

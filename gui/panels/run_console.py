@@ -3,7 +3,7 @@
 The agent comes from the designer (`ctx.agents.opened`), the recent files or Browse. Run
 starts `gui.agent_job.run_agent` in a worker: the generated text streams into the text
 box through a `TextBatcher`, every other event becomes a step card, every run event is
-re-emitted on `ctx.agents.run_event` and every raw generation event on `ctx.generation`
+re-emitted on `ctx.agents.run_events` and every raw generation event on `ctx.generation`
 (the profiler keeps charting tokens/s). Approvals and plan edits are dialogs answered in
 the GUI thread while the worker waits; History lists the transcripts in runs/.
 """
@@ -49,6 +49,14 @@ from gui.widgets.run_dialogs import ApprovalDialog, PlanEditDialog, TrustDialog
 from gui.widgets.run_history_view import QtRunHistory
 from gui.widgets.step_cards import StepCardList
 from gui.widgets.text_batcher import TextBatcher
+
+#: Token events cross from the worker in batches of this many seconds (gui.bridge.worker);
+#: every other run event crosses at once.
+TOKEN_BATCH_S = 0.05
+
+
+def _is_token(item: object) -> bool:
+    return isinstance(item, ev.TokenDelta | LLMTokenDelta)
 
 
 @register_panel("run", "Run console", area="right", order=25, shortcut="Ctrl+6")
@@ -147,8 +155,16 @@ class QtRunConsole(QWidget):
         self.output.clear()
         self.cards.clear()
         self.status.setText(f"Starting {request.agent_path.name}…")
-        worker = Worker(run_agent, request, self.gate, self.models, name="agent run")
-        worker.signals.yielded.connect(self._on_item)
+        worker = Worker(
+            run_agent,
+            request,
+            self.gate,
+            self.models,
+            name="agent run",
+            batch_s=TOKEN_BATCH_S,
+            batchable=_is_token,
+        )
+        worker.signals.batch.connect(self._on_items)
         worker.signals.returned.connect(self._on_returned)
         worker.signals.errored.connect(self._on_error)
         worker.signals.done.connect(self._on_done)
@@ -170,22 +186,31 @@ class QtRunConsole(QWidget):
             self.status.setText("Stopping…")
             self._close_dialog()
 
-    def _on_item(self, item: object) -> None:
-        if isinstance(item, LLMTokenDelta | GenerationFinished):
-            self.ctx.generation.publish(item)
-            return
-        if not isinstance(item, ev.RunEvent):
-            return
-        if isinstance(item, ev.TokenDelta):
-            if (item.step, item.phase) != self._step:
-                if self._step[0] >= 0:
-                    self.batcher.append("\n")
-                self._step = (item.step, item.phase)
-            self.batcher.append(item.text)
-        else:
-            self.cards.add_event(item.to_json())
-            self._show_progress(item)
-        self.ctx.agents.run_event.emit(item)
+    def _on_items(self, items: list[object]) -> None:
+        """One batch from the worker: tokens stream into the text box, other run events
+        become cards; run events and raw generation events are re-published as lists."""
+        raw: list[object] = []
+        run: list[ev.RunEvent] = []
+        for item in items:
+            if isinstance(item, LLMTokenDelta | GenerationFinished):
+                raw.append(item)
+                continue
+            if not isinstance(item, ev.RunEvent):
+                continue
+            run.append(item)
+            if isinstance(item, ev.TokenDelta):
+                if (item.step, item.phase) != self._step:
+                    if self._step[0] >= 0:
+                        self.batcher.append("\n")
+                    self._step = (item.step, item.phase)
+                self.batcher.append(item.text)
+            else:
+                self.cards.add_event(item.to_json())
+                self._show_progress(item)
+        self.batcher.flush()
+        self.ctx.generation.publish(raw)
+        if run:
+            self.ctx.agents.run_events.emit(run)
 
     def _show_progress(self, event: ev.RunEvent) -> None:
         if isinstance(event, ev.RunStarted):

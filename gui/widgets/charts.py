@@ -18,7 +18,20 @@ from PySide6.QtGui import QPainter
 from gui.theme import Theme
 
 #: The visible time range scrolls in steps of this many seconds.
-SCROLL_STEP_S = 1.0
+SCROLL_STEP_S = 5.0
+#: An automatic y range shrinks only when the data's peak falls below this share of it.
+Y_SHRINK_BELOW = 0.3
+
+
+def nice_top(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 x 10^k that is >= value (1 for nothing to show)."""
+    if not math.isfinite(value) or value <= 0:
+        return 1.0
+    scale = 10.0 ** math.floor(math.log10(value))
+    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
+        if value <= step * scale * (1 + 1e-9):
+            return step * scale
+    return 10.0 * scale
 
 
 def _curve_pen(color: object) -> object:
@@ -63,12 +76,18 @@ class LiveChart(pg.PlotWidget):
         self._series: dict[str, str] = {}  # curve key -> theme chart colour key
         self._x0: float | None = None  # the oldest x drawn
         self._x_range: tuple[float, float] | None = None
+        self._y_top: float | None = None  # the automatic y range's top; None: fixed range
+        self._y_auto = True
         item = self.getPlotItem()
         item.setClipToView(True)
         item.setDownsampling(auto=True, mode="peak")
         item.hideButtons()
         item.setMenuEnabled(False)
         item.getViewBox().setLimits(yMin=0)
+        # The y range is set from the data with `nice_top` steps (see `set_series`):
+        # pyqtgraph's own auto range moves with every new peak, and every move lays the
+        # axis out again, the costliest part of a repaint.
+        item.enableAutoRange(y=False)
         item.setLabel("bottom", "s since start")
         self.setMouseEnabled(x=False, y=False)
         self.setMinimumSize(160, 110)
@@ -92,24 +111,44 @@ class LiveChart(pg.PlotWidget):
         self._series[key] = series
 
     def fix_y(self, low: float, high: float) -> None:
+        self._y_auto = False
         self.setYRange(low, high, padding=0.02)
-        self.getPlotItem().enableAutoRange(y=False)
 
     def set_series(self, key: str, x: np.ndarray, y: np.ndarray) -> None:
         self.curves[key].setData(x, y)
         if len(x):
             self._x0 = float(x[0]) if self._x0 is None else min(self._x0, float(x[0]))
+        if self._y_auto:
+            self._fit_y()
+
+    def _fit_y(self) -> None:
+        """Grow the y range in `nice_top` steps to hold every curve; shrink it only when
+        the peak fell below `Y_SHRINK_BELOW` of it (so it does not move on every peak)."""
+        peaks = [
+            float(np.nanmax(c.yData))
+            for c in self.curves.values()
+            if c.yData is not None and len(c.yData)
+        ]
+        peak = max(peaks, default=0.0)
+        top = self._y_top
+        if top is None or peak > top or peak < top * Y_SHRINK_BELOW:
+            new_top = nice_top(peak * 1.1)
+            if new_top != top:
+                self._y_top = new_top
+                self.setYRange(0, new_top, padding=0)
 
     def scroll_to(self, now: float) -> None:
         """Show the last `window_s` seconds, or from the first sample while there is less.
 
-        The range moves in whole `SCROLL_STEP_S` steps: between steps the bottom axis keeps
-        its laid-out ticks and labels (re-laying them out is most of a repaint's cost).
+        The range moves in whole steps, `SCROLL_STEP_S` once more than half the window has
+        data (1 s before, so a short history is not squeezed into a corner): between steps
+        the bottom axis keeps its laid-out ticks and labels (re-laying them out is most of
+        a repaint's cost).
         """
-        right = math.ceil(now / SCROLL_STEP_S) * SCROLL_STEP_S
-        left = right - self.window_s
-        if self._x0 is not None:
-            left = max(left, math.floor(self._x0 / SCROLL_STEP_S) * SCROLL_STEP_S)
+        start = self._x0 if self._x0 is not None else now - self.window_s
+        step = SCROLL_STEP_S if now - start >= self.window_s / 2 else 1.0
+        right = math.ceil(now / step) * step
+        left = max(right - self.window_s, math.floor(start / step) * step)
         left = min(left, right - 1.0)
         if (left, right) != self._x_range:
             self._x_range = (left, right)

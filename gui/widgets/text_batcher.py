@@ -2,6 +2,8 @@
 
 Appending each token to a QPlainTextEdit would relayout the document ~100 times a
 second; batching every 30 ms keeps the GUI thread nearly idle while a model streams.
+A console that already receives its tokens in batches (gui.bridge.worker) calls `flush`
+at the end of each batch instead: one append per batch and no timer wake-up of its own.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ class TextBatcher(QObject):
                 self.timer.start()
 
     def flush(self) -> None:
+        self.timer.stop()  # the next `append` starts it again
         if not self._parts:
-            self.timer.stop()
             return
         text = "".join(self._parts)
         self._parts.clear()

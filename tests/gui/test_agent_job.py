@@ -105,6 +105,9 @@ class _State:
         self.cancel = CancelToken()
         self.emit = emit
 
+    def flush(self) -> None:
+        pass
+
 
 def test_one_job_at_a_time_on_the_windows_model() -> None:
     from engine.errors import WorkbenchError

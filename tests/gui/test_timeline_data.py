@@ -42,8 +42,8 @@ class Unknown:  # not a dataclass: an event type the window does not know
 def test_agent_events_become_engine_spans() -> None:
     data = TimelineData(t0=100.0)
     for event in agent_run(101.0):
-        data.on_agent_event(event)
-    data.on_agent_event(Unknown())  # ignored
+        data.on_agent_events([event])
+    data.on_agent_events([Unknown()])  # ignored
     assert not data.live and len(data.runs) == 1
     spans = data.spans(now=5.0)
     kinds = {(s.kind, s.name) for s in spans}
@@ -60,7 +60,7 @@ def test_agent_events_become_engine_spans() -> None:
 def test_an_open_run_grows_with_the_clock() -> None:
     data = TimelineData(t0=0.0)
     for event in agent_run(1.0)[:6]:  # up to the tool call: tool still running
-        data.on_agent_event(event)
+        data.on_agent_events([event])
     assert data.live
     tool = next(s for s in data.spans(now=3.0) if s.kind == "tool")
     assert tool.incomplete and tool.end == 3.0

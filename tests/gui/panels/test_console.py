@@ -23,7 +23,7 @@ def test_generation_streams_into_the_console(ctx, qtbot, tiny_models: Path) -> N
     console.max_tokens.setValue(40)
     console.prompt.setPlainText("The capital of France is")
     events: list[object] = []
-    ctx.generation.received.connect(events.append)
+    ctx.generation.received.connect(events.extend)
     worker = console.run()
     assert worker is not None and not console.run_button.isEnabled()
     qtbot.waitUntil(lambda: console.worker is None, timeout=60000)
@@ -45,7 +45,7 @@ def test_stop_ends_the_generation_early(ctx, qtbot, tiny_models: Path) -> None:
     console.max_tokens.setValue(4000)
     console.prompt.setPlainText("Count:")
     tokens: list[object] = []
-    ctx.generation.received.connect(tokens.append)
+    ctx.generation.received.connect(tokens.extend)
     console.run()
     qtbot.waitUntil(lambda: len(tokens) >= 5, timeout=60000)
     console.stop_button.click()

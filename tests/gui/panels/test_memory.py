@@ -202,7 +202,7 @@ def test_a_finished_run_refreshes_the_list(qtbot, ctx, make_panel, notes, open_s
     with open_store("notes") as store:  # what a run does: adds memories from another object
         added = store.add(["Task: find the VPN port\nAnswer: 51820"], kind="long")[0]
     assert added not in panel.pages.ids()
-    ctx.agents.run_event.emit(RunFinished(0.0, 1, "final_answer", "51820", RunMetrics()))
+    ctx.agents.run_events.emit([RunFinished(0.0, 1, "final_answer", "51820", RunMetrics())])
     qtbot.waitUntil(lambda: added in panel.pages.ids(), timeout=30_000)
     assert panel.pages.ids()[0] == added
 

@@ -86,7 +86,7 @@ def test_generation_metrics_are_charted(ctx, qtbot) -> None:
     panel = _profiler(ctx, qtbot)
     now = time.monotonic()
     for event in _generation(ctx, now - 1.0, 80):
-        ctx.generation.publish(event)
+        ctx.generation.publish([event])
     for _ in range(4):  # tokens/s is sampled at 10 Hz: a few points make a line
         panel.tick()
         time.sleep(0.11)
@@ -104,7 +104,7 @@ def _soak(ctx, qtbot, panel, ticks: int) -> None:
         ctx.sampler.sample_once()
         if i % 10 == 0:
             for event in _generation(ctx, time.monotonic(), 20, gap=0.001):
-                ctx.generation.publish(event)
+                ctx.generation.publish([event])
         panel.tick()
         if i % 200 == 0:
             QApplication.processEvents()  # let the charts repaint
@@ -132,7 +132,7 @@ def test_soak_ticks_without_repaint_keep_refcount_of_none_stable(ctx, qtbot) -> 
             ctx.sampler.sample_once()
             if i % 10 == 0:
                 for event in _generation(ctx, time.monotonic(), 20, gap=0.001):
-                    ctx.generation.publish(event)
+                    ctx.generation.publish([event])
             panel.tick()
         gc.collect()
         growth = sys.getrefcount(None) - before

@@ -154,13 +154,13 @@ def test_recording_an_agent_run_and_a_generation_inside_it(ctx, qtbot) -> None:
     controls.record()
     events = agent_run(time.monotonic())
     for event in events[:6]:
-        ctx.agents.run_event.emit(event)
+        ctx.agents.run_events.emit([event])
     ctx.generation.publish_started()  # the agent's model call: part of the agent run
     for event in _generation(ctx, time.monotonic(), 10, gap=0.001):
-        ctx.generation.publish(event)
-    ctx.agents.run_event.emit(Unknown())  # ignored, not an error
+        ctx.generation.publish([event])
+    ctx.agents.run_events.emit([Unknown()])  # ignored, not an error
     for event in events[6:]:
-        ctx.agents.run_event.emit(event)
+        ctx.agents.run_events.emit([event])
     session = controls.stop()
     assert session is not None and [r.kind for r in session.runs] == ["agent"]
     run = session.runs[0]
@@ -170,5 +170,5 @@ def test_recording_an_agent_run_and_a_generation_inside_it(ctx, qtbot) -> None:
     assert run.metrics["quality"]["final_answer"] == "Paris"
     assert run.metrics["quality"]["tool_calls"] == 1
     # after Stop nothing is recorded any more
-    ctx.agents.run_event.emit(events[0])
+    ctx.agents.run_events.emit([events[0]])
     assert len(session.runs) == 1 and not controls.recorder.recording

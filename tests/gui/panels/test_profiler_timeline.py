@@ -19,7 +19,7 @@ def test_agent_events_draw_spans_in_the_timeline(ctx, qtbot) -> None:
     assert count_color(panel.timeline, tool_color, tolerance=20) == 0
     start = time.monotonic()
     for event in agent_run(start):
-        ctx.agents.run_event.emit(event)
+        ctx.agents.run_events.emit([event])
     panel.tick()
     panel.timeline.show_range(start - ctx.t0 - 0.1, start - ctx.t0 + 1.8)
     QApplication.processEvents()
@@ -37,7 +37,7 @@ def test_open_tool_call_grows_live_and_generations_get_spans(ctx, qtbot) -> None
     panel = _profiler(ctx, qtbot)
     start = time.monotonic() - 1.0  # the tool was called half a second ago
     for event in agent_run(start)[:6]:  # the tool call has not returned
-        ctx.agents.run_event.emit(event)
+        ctx.agents.run_events.emit([event])
     panel.tick()
     first = panel.timeline.span_at(start - ctx.t0 + 0.6, ROWS["tool"])
     assert first is not None and first.incomplete
@@ -47,11 +47,11 @@ def test_open_tool_call_grows_live_and_generations_get_spans(ctx, qtbot) -> None
     assert second is not None and second.end > first.end
     # a plain generation after the agent run: generation, prefill and decode spans
     for event in agent_run(start)[6:]:
-        ctx.agents.run_event.emit(event)
+        ctx.agents.run_events.emit([event])
     ctx.generation.publish_started()
     now = time.monotonic()
     for event in _generation(ctx, now, 30):
-        ctx.generation.publish(event)
+        ctx.generation.publish([event])
     panel.tick()
     kinds = {s.kind for s in panel.timeline.spans if s.start >= now - ctx.t0 - 0.01}
     assert {"generation", "prefill", "decode", "run"} <= kinds
@@ -63,11 +63,11 @@ def _soak(ctx, panel, ticks: int) -> None:
         ctx.sampler.sample_once()
         if i % 10 == 0:  # an agent run with a tool call, a subtask, memory, an answer
             for event in agent_run(time.monotonic() - 2.0):
-                ctx.agents.run_event.emit(event)
+                ctx.agents.run_events.emit([event])
         elif i % 10 == 5:  # and a plain generation
             ctx.generation.publish_started()
             for event in _generation(ctx, time.monotonic(), 20, gap=0.001):
-                ctx.generation.publish(event)
+                ctx.generation.publish([event])
         panel.tick()
         if i % 200 == 0:
             QApplication.processEvents()  # let the charts and the timeline repaint

@@ -75,8 +75,8 @@ def test_a_tiny_model_run_streams_cards_and_history(
     console = console_for(ctx, qtbot, agent_file(tmp_path, model=str(tiny_int4)))
     run_events: list[Any] = []
     raw: list[Any] = []
-    ctx.agents.run_event.connect(run_events.append)
-    ctx.generation.received.connect(raw.append)
+    ctx.agents.run_events.connect(run_events.extend)
+    ctx.generation.received.connect(raw.extend)
     run_to_end(console, qtbot)
     assert isinstance(run_events[0], ev.RunStarted) and isinstance(run_events[-1], ev.RunFinished)
     deltas = [e for e in run_events if isinstance(e, ev.TokenDelta)]
@@ -129,8 +129,8 @@ def test_approval_refuse_tells_the_agent_why(ctx: Any, qtbot: Any, tmp_path: Pat
     console = console_for(ctx, qtbot, agent_file(tmp_path, approval="ask"))
     scripted(console, [call("calculator", '{"expression": "2 + 3"}'), final("I was not allowed")])
     results: list[Any] = []
-    ctx.agents.run_event.connect(
-        lambda e: results.append(e) if isinstance(e, ev.ToolResult) else None
+    ctx.agents.run_events.connect(
+        lambda batch: results.extend(e for e in batch if isinstance(e, ev.ToolResult))
     )
     console.run()
     qtbot.waitUntil(lambda: isinstance(console.dialog, ApprovalDialog), timeout=10000)
@@ -213,8 +213,8 @@ def test_stop_mid_run(ctx: Any, qtbot: Any, tmp_path: Path) -> None:
     console = console_for(ctx, qtbot, agent_file(tmp_path, steps=3))
     scripted(console, [" Thought: " + "counting " * 400], delay=0.01)
     deltas: list[Any] = []
-    ctx.agents.run_event.connect(
-        lambda e: deltas.append(e) if isinstance(e, ev.TokenDelta) else None
+    ctx.agents.run_events.connect(
+        lambda batch: deltas.extend(e for e in batch if isinstance(e, ev.TokenDelta))
     )
     console.run()
     qtbot.waitUntil(lambda: len(deltas) >= 5, timeout=10000)
