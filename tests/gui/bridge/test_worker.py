@@ -165,3 +165,64 @@ def test_batched_items_before_an_error_are_delivered(qtbot) -> None:
     with qtbot.waitSignal(worker.signals.done):
         WorkerPool().start(worker)
     assert got == [0, 1, 2, 3, 4, "ModelError"]
+
+
+def test_an_urgent_item_crosses_at_once_with_what_was_pending(qtbot) -> None:
+    """With `batchable`, an item that may not wait is delivered while the worker still
+    blocks after it (a tool call before a slow tool, a question before its answer)."""
+    seen = threading.Event()
+
+    def stream(state: TaskState) -> Iterator[object]:
+        yield from range(5)  # tokens: may wait (batch_s is 10 s)
+        yield "tool call"  # urgent: must reach the GUI before the slow step below
+        return "seen" if seen.wait(5.0) else "held back"
+
+    worker = Worker(stream, batch_s=10.0, batchable=lambda item: isinstance(item, int))
+    batches: list[list[object]] = []
+
+    def on_batch(items: list[object]) -> None:
+        batches.append(items)
+        if "tool call" in items:
+            seen.set()
+
+    worker.signals.batch.connect(on_batch)
+    with qtbot.waitSignal(worker.signals.returned, timeout=10000) as blocker:
+        WorkerPool().start(worker)
+    assert blocker.args == ["seen"]
+    assert batches == [[0], [1, 2, 3, 4, "tool call"]]
+
+
+def test_callback_style_work_is_batched_and_flushed_before_returned(qtbot) -> None:
+    """`state.emit` (work that reports items itself) batches the same way; list listeners
+    alone get everything, and nothing is left pending when `returned` arrives."""
+
+    def report(state: TaskState) -> int:
+        for i in range(50):
+            state.emit(i)
+        return 50
+
+    worker = Worker(report, batch_s=10.0)
+    got: list[int] = []
+    order: list[str] = []
+    worker.signals.batch.connect(got.extend)
+    worker.signals.returned.connect(lambda n: order.append(f"returned after {len(got)}"))
+    with qtbot.waitSignal(worker.signals.done, timeout=10000):
+        WorkerPool().start(worker)
+    assert got == list(range(50))
+    assert order == ["returned after 50"]
+
+
+def test_state_flush_sends_pending_items_now(qtbot) -> None:
+    seen = threading.Event()
+
+    def ask(state: TaskState) -> str:
+        state.emit("first")  # crosses at once (quiet spell)
+        state.emit("token")  # pending: the batch window is 10 s
+        state.flush()  # e.g. before asking the person a question
+        return "flushed" if seen.wait(5.0) else "held back"
+
+    worker = Worker(ask, batch_s=10.0)
+    worker.signals.batch.connect(lambda items: seen.set() if "token" in items else None)
+    with qtbot.waitSignal(worker.signals.returned, timeout=10000) as blocker:
+        WorkerPool().start(worker)
+    assert blocker.args == ["flushed"]
