@@ -30,10 +30,12 @@ class SessionHolder(QObject):
 
     def __init__(self, parent: QObject | None = None, spinning: bool | None = None) -> None:
         super().__init__(parent)
-        #: ONNX Runtime's intra-op threads spin between ops by default; in the window that
-        #: starves the GUI thread on small machines. AGENT_WORKBENCH_GUI_SPIN=1 turns it on.
+        #: ONNX Runtime's intra-op threads spin between ops, as in `main.py generate`
+        #: (~20% faster decode on an idle 2-core machine; docs/performance.md). On a machine
+        #: busy with other work spinning can cost more than it gains:
+        #: AGENT_WORKBENCH_GUI_SPIN=0 turns it off.
         self.spinning = (
-            spinning if spinning is not None else os.environ.get("AGENT_WORKBENCH_GUI_SPIN") == "1"
+            spinning if spinning is not None else os.environ.get("AGENT_WORKBENCH_GUI_SPIN") != "0"
         )
         self._lock = threading.Lock()
         self._busy = threading.Lock()
@@ -53,8 +55,8 @@ class SessionHolder(QObject):
             if self._session is not None and self._key == key:
                 return self._session
             options = session_options()
-            if not self.spinning:
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            spin = "1" if self.spinning else "0"  # "1" is ONNX Runtime's default
+            options.add_session_config_entry("session.intra_op.allow_spinning", spin)
             session = LLMSession(folder, provider=provider, options=options)
             self._session, self._key = session, key
         self.changed.emit(session)
