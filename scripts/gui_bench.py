@@ -13,8 +13,10 @@ first); a window generation with the probe off (`window_decode_tok_s`, the numbe
 ratios use); and a control in this process: the window's very session driven from the
 main thread with the event loop stopped (same threads, options, warm-up and graph; only
 the live window is missing). The profiler charts redraw throughout. On a shared machine
-the load swings within seconds: each round records the 1-minute load average, and the
-ratios are given both as median over median and as the median of adjacent pairs. Prints
+the load swings within seconds: each round records the 1-minute load average and, per
+run, the share of the machine's CPU other processes used (/proc/stat minus our own
+CPU); ratios are given as median over median, as the median of adjacent pairs, and over
+the quiet rounds only (no run of the round disturbed by more than --quiet-below). Prints
 one JSON object.
 """
 
@@ -40,6 +42,42 @@ PROMPT = (
     "The history of the lighthouse begins in the ancient world, where fires were lit on "
     "hilltops to guide ships home. Over the centuries"
 )
+
+
+class OthersCpu:
+    """The share of the machine's CPU that other processes used during a block (0-1).
+
+    /proc/stat's busy time minus this process's own CPU and its waited-for children's
+    (a headless run is a child). None where /proc/stat does not exist.
+    """
+
+    share: float | None = None
+
+    @staticmethod
+    def _busy_s() -> float | None:
+        try:
+            fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        except OSError:
+            return None
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+        return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _own_s() -> float:
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    def __enter__(self) -> OthersCpu:
+        self._busy0, self._own0, self._t0 = self._busy_s(), self._own_s(), time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        busy = self._busy_s()
+        if busy is None or self._busy0 is None:
+            return
+        others = busy - self._busy0 - (self._own_s() - self._own0)
+        wall = time.monotonic() - self._t0
+        self.share = max(0.0, others) / (wall * (os.cpu_count() or 1))
 
 
 def headless(model: str, new_tokens: int) -> tuple[float, int]:
@@ -88,7 +126,12 @@ def _spread(values: list[float]) -> dict[str, float]:
 
 
 def window_runs(
-    model: str, new_tokens: int, runs: int, between: Callable[[], None], idle_s: float = 5.0
+    model: str,
+    new_tokens: int,
+    runs: int,
+    between: Callable[[], None],
+    others: dict[str, list[float | None]],
+    idle_s: float = 5.0,
 ) -> dict[str, object]:
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
 
@@ -173,12 +216,16 @@ def window_runs(
         rate, _cpu = generate_in_window(True)
         probed.append(rate)
         between()  # headless runs, alternating with the window's (the machine is noisy)
-        rate, cpu = generate_in_window(False)
+        with OthersCpu() as meter:
+            rate, cpu = generate_in_window(False)
+        others["window"].append(meter.share)
         rates.append(rate)
         gui_cpu.append(cpu)
         loads.append(os.getloadavg()[0])
         # the in-process control: same session, no event loop running
-        control.append(_control_run(ctx.sessions.current, new_tokens))
+        with OthersCpu() as meter:
+            control.append(_control_run(ctx.sessions.current, new_tokens))
+        others["control"].append(meter.share)
         finished = console.finished  # type: ignore[attr-defined]
     window.close()
     lat = sorted(lateness)
@@ -212,6 +259,13 @@ def main() -> int:
     parser.add_argument("--model", default="default")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--new-tokens", type=int, default=128)
+    parser.add_argument(
+        "--quiet-below",
+        type=float,
+        default=0.05,
+        help="a round is quiet when other processes used less than this share of the "
+        "machine's CPU in each of its runs (default 0.05)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -225,11 +279,22 @@ def main() -> int:
     head: list[tuple[float, int]] = []
     like: list[float] = []
 
-    def between() -> None:
-        head.append(headless(model, args.new_tokens))
-        like.append(headless_like_window(model, args.new_tokens))
+    others: dict[str, list[float | None]] = {
+        "window": [],
+        "headless": [],
+        "headless_window_options": [],
+        "control": [],
+    }
 
-    result = window_runs(model, args.new_tokens, args.runs, between)
+    def between() -> None:
+        with OthersCpu() as meter:
+            head.append(headless(model, args.new_tokens))
+        others["headless"].append(meter.share)
+        with OthersCpu() as meter:
+            like.append(headless_like_window(model, args.new_tokens))
+        others["headless_window_options"].append(meter.share)
+
+    result = window_runs(model, args.new_tokens, args.runs, between, others)
     head_rates = [r for r, _ in head]
     win_rates: list[float] = result["window_decode_tok_s"]  # type: ignore[assignment]
     control: list[float] = result["control_decode_tok_s"]  # type: ignore[assignment]
@@ -257,6 +322,27 @@ def main() -> int:
             "control": _spread(control),
         },
     )
+    # Rounds in which no other process used more than --quiet-below of the machine in any
+    # of the four measured runs: the comparison that load on a shared machine cannot skew.
+    quiet = [
+        i
+        for i in range(len(win_rates))
+        if all(v[i] is not None and v[i] < args.quiet_below for v in others.values())
+    ]
+    result["others_cpu_share"] = {
+        k: [None if x is None else round(x, 3) for x in v] for k, v in others.items()
+    }
+    result["quiet_rounds"] = quiet
+    if quiet:
+        result["quiet_window_vs_headless_pairs"] = statistics.median(
+            [win_rates[i] / head_rates[i] for i in quiet]
+        )
+        result["quiet_window_vs_control_pairs"] = statistics.median(
+            [win_rates[i] / control[i] for i in quiet]
+        )
+        result["quiet_window_vs_headless_window_options_pairs"] = statistics.median(
+            [win_rates[i] / like[i] for i in quiet]
+        )
     print(json.dumps(result))
     return 0
 
