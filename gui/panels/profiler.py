@@ -27,17 +27,25 @@ from gui.widgets.timeline import TimelineChart
 
 REDRAW_MS = 50
 #: A chart repaints at most this often (measured: each repaint of the seven charts costs the
-#: GUI thread enough CPU to slow a 2-core machine's decoding; see docs/performance.md).
+#: GUI thread enough CPU to slow a 2-core machine's decoding; see docs/performance.md)...
 MIN_REPAINT_S = 0.2
+#: ... and while a generation or an agent run is open, at most this often (2 Hz, like a
+#: system monitor): ~1% of a core less for the GUI thread while the model needs the cores.
+BUSY_REPAINT_S = 0.5
 
 
 @register_panel("profiler", "Live profiler", area="bottom", order=30, shortcut="Ctrl+3")
 class QtLiveProfiler(QWidget):
     def __init__(
-        self, ctx: AppContext, redraw_ms: int = REDRAW_MS, min_repaint_s: float = MIN_REPAINT_S
+        self,
+        ctx: AppContext,
+        redraw_ms: int = REDRAW_MS,
+        min_repaint_s: float = MIN_REPAINT_S,
+        busy_repaint_s: float = BUSY_REPAINT_S,
     ) -> None:
         super().__init__()
         self.min_repaint_s = min_repaint_s
+        self.busy_repaint_s = busy_repaint_s
         self._last_repaint = 0.0
         self.ctx = ctx
         self.data = ProfilerData(ctx.t0)
@@ -137,7 +145,8 @@ class QtLiveProfiler(QWidget):
         wall = time.monotonic()
         now = wall - self.ctx.t0
         self.data.sample_rate(wall)
-        if self.viewing is not None or wall - self._last_repaint < self.min_repaint_s:
+        every = self.busy_repaint_s if self.timeline_data.live else self.min_repaint_s
+        if self.viewing is not None or wall - self._last_repaint < every:
             return
         self._last_repaint = wall
         self.update_timeline(now)

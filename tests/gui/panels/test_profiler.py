@@ -28,7 +28,7 @@ def count_color(widget, color: str, tolerance: int = 40) -> int:
 
 def _profiler(ctx, qtbot) -> QtLiveProfiler:
     panel = QtLiveProfiler(
-        ctx, redraw_ms=1_000_000, min_repaint_s=0
+        ctx, redraw_ms=1_000_000, min_repaint_s=0, busy_repaint_s=0
     )  # ticks are driven by the test
     qtbot.addWidget(panel)
     panel.resize(1200, 500)
@@ -151,3 +151,20 @@ def test_soak_with_repaints_keeps_refcount_of_none_stable(ctx, qtbot) -> None:
     growth = sys.getrefcount(None) - before
     assert panel.ticks == 5500
     assert abs(growth) < 100, f"refcount(None) moved by {growth}"
+
+
+def test_charts_repaint_less_often_while_a_run_is_open(ctx, qtbot) -> None:
+    panel = QtLiveProfiler(ctx, redraw_ms=1_000_000, min_repaint_s=0, busy_repaint_s=60)
+    qtbot.addWidget(panel)
+    panel.tick()
+    idle = panel._last_repaint
+    panel.tick()
+    assert panel._last_repaint > idle  # idle: every tick may repaint (min_repaint_s=0)
+    ctx.generation.publish_started()  # a generation opens a run
+    panel.tick()
+    first = panel._last_repaint
+    panel.tick()
+    assert panel._last_repaint == first  # busy: at most once per busy_repaint_s
+    ctx.generation.publish(_generation(ctx, time.monotonic(), 5))  # ... ends with its stats
+    panel.tick()
+    assert panel._last_repaint > first
