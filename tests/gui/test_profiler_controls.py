@@ -1,8 +1,10 @@
-"""Closing the window with a running or unsaved profiling recording: Save / Discard / Cancel,
-on the real window and real session files in the test's data home."""
+"""The profiler's session bar: closing the window with a running or unsaved recording
+(Save / Discard / Cancel, on the real window), and the Save As / Load / Export file
+dialogs (answered by monkeypatching QFileDialog); real session files under tmp_path."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,10 @@ from PySide6.QtWidgets import QMessageBox
 
 from engine import paths
 from engine.telemetry import session_file
-from tests.gui.panels.test_profiler import _generation
+from engine.telemetry.trace_check import check
+from gui.profiler_controls import SESSION_FILTER
+from tests.gui.panels.test_profiler import _generation, _profiler
+from tests.helpers.file_dialogs import answer, cancel
 
 Answer = QMessageBox.StandardButton
 
@@ -144,3 +149,72 @@ def test_a_loaded_session_is_not_unsaved(window, qtbot, monkeypatch) -> None:
     assert controls.session is not None and controls.session.path == saved.args[1]
     _never_asked(monkeypatch)
     assert window.close()
+
+
+# ---------------------------------------------------------------------- file dialogs
+def _wait(qtbot, controls, action) -> object:
+    """Run `action()` (it starts a worker) and return what the worker returned/raised."""
+    with qtbot.waitSignal(controls.finished, timeout=30000) as blocker:
+        assert action() is not None
+    return blocker.args[1]
+
+
+def _recorded(ctx, qtbot):
+    panel = _profiler(ctx, qtbot)
+    panel.controls.record()
+    _one_generation(ctx)
+    assert panel.controls.stop() is not None
+    return panel
+
+
+@pytest.mark.parametrize(
+    ("typed", "written"),
+    [("mine", "mine.awprof.json"), ("mine.awprof.json", "mine.awprof.json")],
+)
+def test_save_as_writes_the_chosen_file(ctx, qtbot, monkeypatch, tmp_path, typed, written):
+    panel = _recorded(ctx, qtbot)  # kept: the controls live as long as their panel
+    controls = panel.controls
+    cancel(monkeypatch, "getSaveFileName")
+    assert controls.save_as() is None
+    assert list(tmp_path.rglob("*.awprof.json")) == [] and controls.unsaved is not None
+    calls = answer(monkeypatch, "getSaveFileName", (str(tmp_path / typed), SESSION_FILTER))
+    saved = _wait(qtbot, controls, controls.save_as)
+    assert saved == tmp_path / written and calls[0][3] == SESSION_FILTER
+    assert [r.metrics["new_tokens"] for r in session_file.load(saved).runs] == [8]
+    assert controls.unsaved is None and str(saved) in controls.status.text()
+
+
+def test_load_opens_the_chosen_file_and_cancel_keeps_the_view(
+    ctx, qtbot, monkeypatch, tmp_path
+) -> None:
+    panel = _recorded(ctx, qtbot)
+    controls = panel.controls
+    kept = session_file.save(controls.session, tmp_path / "kept.awprof.json")
+    controls.unsaved = None  # saved above, behind the panel's back
+    calls = cancel(monkeypatch, "getOpenFileName")
+    assert controls.load() is None
+    assert calls[0][2] == str(paths.sessions_dir()) and SESSION_FILTER in calls[0][3]
+    assert panel.viewing is None and "Recorded 1 run(s)" in controls.status.text()
+    answer(monkeypatch, "getOpenFileName", (str(kept), SESSION_FILTER))
+    loaded = _wait(qtbot, controls, controls.load)
+    assert isinstance(loaded, session_file.ProfileSession) and loaded.path == kept
+    qtbot.waitUntil(lambda: panel.viewing is not None)
+    assert controls.session is loaded and str(kept) in controls.status.text()
+
+
+@pytest.mark.parametrize("kind", ["chrome", "csv"])
+def test_export_writes_the_chosen_file(ctx, qtbot, monkeypatch, tmp_path, kind) -> None:
+    panel = _recorded(ctx, qtbot)  # kept: the controls live as long as their panel
+    controls = panel.controls
+    out = tmp_path / ("trace.json" if kind == "chrome" else "metrics.csv")
+    cancel(monkeypatch, "getSaveFileName")
+    assert controls.export(kind) is None and list(tmp_path.iterdir()) == [tmp_path / "home"]
+    calls = answer(monkeypatch, "getSaveFileName", (str(out), ""))
+    result = _wait(qtbot, controls, lambda: controls.export(kind))
+    assert result["path"] == str(out) and f"Exported {out}" in controls.status.text()
+    assert calls[0][3] == ("Trace (*.json)" if kind == "chrome" else "CSV (*.csv)")
+    if kind == "chrome":
+        check(json.loads(out.read_text()))
+    else:
+        header, row = out.read_text().splitlines()
+        assert "decode_tok_s" in header and row
