@@ -148,8 +148,7 @@ class ProfilerControls(QWidget):
             Answer.Save,
         )
         if answer == Answer.Discard:
-            self.recorder.stop()  # its own sampler thread ends; the session is dropped
-            self.unsaved = None
+            self.discard()
             return True
         if answer != Answer.Save:
             return False
@@ -169,6 +168,11 @@ class ProfilerControls(QWidget):
             return False
         self._saved(path, session)
         return True
+
+    def discard(self) -> None:
+        """Drop the running or unsaved recording (its sampler thread ends); no prompt."""
+        self.recorder.stop()
+        self.unsaved = None
 
     def _wait_for_saves(self, timeout_s: float) -> None:
         deadline = QDeadlineTimer(int(timeout_s * 1000))

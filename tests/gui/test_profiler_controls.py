@@ -95,6 +95,8 @@ def test_close_cancel_keeps_the_window_and_the_recording_goes_on(
     assert session is not None and [r.metrics["new_tokens"] for r in session.runs] == [8, 4]
     assert _saved_files() == []
     assert not window.close() and len(asked) == 2  # now unsaved: asked again, kept open
+    controls.discard()
+    assert window.close() and len(asked) == 2  # nothing left to ask about
 
 
 def test_a_failed_save_on_close_shows_the_error_and_keeps_everything(
