@@ -4,25 +4,31 @@ Record starts a `SessionRecorder`; Stop finishes it (the session stays in memory
 saved); Save writes it to the data home's sessions/ (Save As asks for a file); Load
 opens a session file in the profiler's read-only view; Export writes the current
 session (recorded or loaded) as a Chrome trace or a CSV. File work runs in workers;
-errors reach the status line and the Messages panel.
+errors reach the status line and the Messages panel. Closing the window while a
+recording runs or a recorded session is unsaved asks first (`confirm_close`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QEventLoop, Signal
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPushButton, QWidget
 
+from engine.errors import WorkbenchError
 from engine.telemetry.session_file import SUFFIX, ProfileSession
 from gui import profile_io
-from gui.bridge import Worker
+from gui.bridge import Worker, report
 from gui.context import AppContext
 from gui.profile_recorder import SessionRecorder
 
 SESSION_FILTER = f"Profiling sessions (*{SUFFIX})"
+#: Closing the window waits at most this long for a save already under way.
+PENDING_SAVE_WAIT_S = 10.0
+Answer = QMessageBox.StandardButton
 
 
 class ProfilerControls(QWidget):
@@ -34,6 +40,7 @@ class ProfilerControls(QWidget):
         self.ctx = ctx
         self.recorder = SessionRecorder(ctx)
         self.session: ProfileSession | None = None  # the last recorded or loaded session
+        self.unsaved: ProfileSession | None = None  # the last recording, until it is saved
         self.workers: list[Worker] = []
         self.buttons: dict[str, QPushButton] = {}
         row = QHBoxLayout(self)
@@ -74,7 +81,7 @@ class ProfilerControls(QWidget):
     def stop(self) -> ProfileSession | None:
         session = self.recorder.stop()
         if session is not None:
-            self.session = session
+            self.session = self.unsaved = session
             self.status.setText(
                 f"Recorded {len(session.runs)} run(s), {session.duration_s:.1f} s (not saved yet)."
             )
@@ -98,7 +105,12 @@ class ProfilerControls(QWidget):
     def save(self, path: Path | None = None) -> Worker | None:
         if self.session is None:
             return None
-        return self._start(profile_io.save, self.session, path, on_done=self._saved, name="save")
+        session = self.session
+
+        def saved(written: Path) -> None:
+            self._saved(written, session)
+
+        return self._start(profile_io.save, session, path, on_done=saved, name="save")
 
     def save_as(self, path: Path | None = None) -> Worker | None:
         if path is None:
@@ -108,9 +120,65 @@ class ProfilerControls(QWidget):
             path = Path(chosen if chosen.endswith(SUFFIX) else chosen + SUFFIX)
         return self.save(path)
 
-    def _saved(self, path: Path) -> None:
+    def _saved(self, path: Path, session: ProfileSession) -> None:
+        if self.unsaved is session:
+            self.unsaved = None
         self.status.setText(f"Saved {path}")
         self.ctx.profiles.saved.emit(path)
+
+    # ------------------------------------------------------------------ closing
+    def confirm_close(self) -> bool:
+        """A running or unsaved recording: Save / Discard / Cancel. True: fine to close.
+
+        Save stops a running recording and writes the session here and now (the window is
+        about to go, so no worker); a failed save is shown and keeps the window open."""
+        self._wait_for_saves(PENDING_SAVE_WAIT_S)  # a Save clicked just before closing
+        recording, unsaved = self.recorder.recording, self.unsaved
+        if recording:
+            what = "A profiling session is being recorded"
+        elif unsaved is not None:
+            what = f"The recorded profiling session ({len(unsaved.runs)} run(s)) is not saved"
+        else:
+            return True
+        answer = QMessageBox.question(
+            self,
+            "Unsaved profiling session",
+            f"{what}. Save it to the data home's sessions/ before closing?",
+            Answer.Save | Answer.Discard | Answer.Cancel,
+            Answer.Save,
+        )
+        if answer == Answer.Discard:
+            self.discard()
+            return True
+        if answer != Answer.Save:
+            return False
+        session = self.stop() if recording else unsaved
+        assert session is not None
+        try:
+            path = profile_io.save(None, session, session.path)
+        except (WorkbenchError, OSError) as exc:
+            self.status.setText(f"save failed: {exc}")
+            report("error", f"profiling session not saved: {exc}")
+            QMessageBox.critical(
+                self,
+                "Session not saved",
+                f"{exc}\n\nThe window stays open; the session is still in memory: "
+                "Save As… to another place, or close again and Discard it.",
+            )
+            return False
+        self._saved(path, session)
+        return True
+
+    def discard(self) -> None:
+        """Drop the running or unsaved recording (its sampler thread ends); no prompt."""
+        self.recorder.stop()
+        self.unsaved = None
+
+    def _wait_for_saves(self, timeout_s: float) -> None:
+        deadline = QDeadlineTimer(int(timeout_s * 1000))
+        while any(w.name == "save" for w in self.workers) and not deadline.hasExpired():
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+            time.sleep(0.01)  # the worker's `done` arrives as a queued event
 
     def load(self, path: Path | str | None = None) -> Worker | None:
         if path is None:

@@ -2,7 +2,7 @@
 
 Opens the window, starts a recording, replays a scripted agent run (engine.agent.events,
 timed like a real plan_execute run with a tool call, a memory hit and a subtask still
-open) through `ctx.agents.run_event`, then runs a real generation on the model in the
+open) through `ctx.agents.run_events`, then runs a real generation on the model in the
 console and saves the profiler dock once it is done. The agent run is scripted (no agent
 model runs here); the generation and all counters are real.
 
@@ -76,8 +76,9 @@ def main() -> int:
     profiler = window.panels["profiler"]
     profiler.controls.record()  # type: ignore[attr-defined]
     start = time.monotonic() + 0.5
+    feed = ctx.agents.run_events
     for delay, event in agent_script(start):
-        QTimer.singleShot(int((0.5 + delay) * 1000), lambda e=event: ctx.agents.run_event.emit(e))
+        QTimer.singleShot(int((0.5 + delay) * 1000), lambda e=event: feed.emit([e]))
 
     def generate() -> None:
         worker = start_demo(window, args.model)
@@ -92,6 +93,7 @@ def main() -> int:
         ok = window.grab().save(args.out)
         profiler.grab().save(str(Path(args.out).with_name("screenshot-profiler-panel.png")))
         sys.stderr.write(f"screenshot: {args.out} ({'ok' if ok else 'failed'})\n")
+        profiler.controls.discard()  # type: ignore[attr-defined]  # or closing would ask
         window.close()
         ctx.shutdown()
         app.quit()  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ import traceback
 from dataclasses import dataclass
 from types import TracebackType
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 log = logging.getLogger("gui")
 
@@ -34,13 +34,24 @@ class MessageBridge(QObject):
 
 
 _bridge: MessageBridge | None = None
+_create = threading.Lock()
 
 
 def message_bridge() -> MessageBridge:
-    """The bridge; created on first use (do that in the GUI thread: `install_excepthooks`)."""
+    """The bridge, created on first use and always living in the application's thread.
+
+    The first use may come from a worker (a `report` from a pool thread, as in a test that
+    never called `install_excepthooks`): a QObject lives in the thread that made it, and a
+    bridge left in a pool thread would queue every later message to a thread with no event
+    loop, so nothing connected to it would ever hear of them again."""
     global _bridge
-    if _bridge is None:
-        _bridge = MessageBridge()
+    with _create:
+        if _bridge is None:
+            bridge = MessageBridge()
+            app = QCoreApplication.instance()
+            if app is not None and bridge.thread() is not app.thread():
+                bridge.moveToThread(app.thread())  # pushed from its own thread: allowed
+            _bridge = bridge
     return _bridge
 
 

@@ -3,7 +3,8 @@
 A QTimer (default 50 ms) redraws only what changed since the last tick: system counters
 from the HardwareSampler's rings, tokens/s, inter-token latency and per-generation TTFT
 from `ProfilerData`. GPU charts exist only when a GPU source is available; otherwise the
-reason of every GPU source is shown instead.
+reason of every GPU source is shown instead. Closing the window with a running or unsaved
+recording asks first (`confirm_close`).
 """
 
 from __future__ import annotations
@@ -235,6 +236,11 @@ class QtLiveProfiler(QWidget):
             f"prefill {m.prefill_tok_s:.0f} tok/s · inter-token p50 {m.inter_token.p50_ms:.1f} / "
             f"p99 {m.inter_token.p99_ms:.1f} ms · {m.new_tokens} tokens on {m.provider}"
         )
+
+    def confirm_close(self) -> bool:
+        """The window asks before it closes: a running or unsaved recording (Save /
+        Discard / Cancel, see `ProfilerControls.confirm_close`)."""
+        return self.controls.confirm_close()
 
     def apply_theme(self, theme: Theme) -> None:
         for chart in self.charts.values():

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication
 
 from gui.bridge import report
 from gui.panels.registry import registered_panels
+from tests.helpers.file_dialogs import answer, cancel
 
 
 def test_every_registered_panel_is_a_dock(window) -> None:
@@ -94,9 +96,18 @@ def test_messages_reach_status_bar_and_messages_panel(window, qtbot) -> None:
     assert any("error: the provider cuda could not start" in t for t in texts)
 
 
-def test_open_model_folder_loads_it_and_remembers_it(window, ctx, qtbot, tiny_int4) -> None:
+def test_open_model_folder_loads_it_and_remembers_it(
+    window, ctx, qtbot, tiny_int4, monkeypatch
+) -> None:
+    actions = window.findChildren(QAction)
+    (open_action,) = [a for a in actions if a.shortcut().toString() == "Ctrl+O"]
+    calls = cancel(monkeypatch, "getExistingDirectory")
+    open_action.trigger()  # File > Open prepared model folder…, then Cancel: nothing happens
+    assert len(calls) == 1 and ctx.pool.active == 0 and ctx.sessions.current is None
+    assert window.recent_folders.items() == []
+    answer(monkeypatch, "getExistingDirectory", str(tiny_int4))
     with qtbot.waitSignal(ctx.sessions.changed, timeout=60000):
-        window.open_model_folder(tiny_int4)
+        open_action.trigger()
     assert ctx.sessions.current.folder == tiny_int4
     assert window.recent_folders.items() == [tiny_int4.resolve()]
     qtbot.waitUntil(lambda: "running on cpu" in window.provider_label.text())

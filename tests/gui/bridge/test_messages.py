@@ -41,3 +41,33 @@ def test_thread_excepthook_reports_errors_of_other_threads(hooks: list[object], 
     thread.join()
     qtbot.waitUntil(lambda: bool(hooks))
     assert "error in thread aw-test-thread: ValueError: bad counter" in hooks[-1].text
+
+
+@pytest.mark.parametrize("first_from", ["worker", "python thread"])
+def test_the_bridge_lives_in_the_gui_thread_whoever_reports_first(
+    qtbot, monkeypatch: pytest.MonkeyPatch, first_from: str
+) -> None:
+    """Which test (or thread) reports first must not decide whether messages arrive."""
+    from PySide6.QtCore import QCoreApplication
+
+    from gui.bridge import Worker, WorkerPool, messages
+
+    monkeypatch.setattr(messages, "_bridge", None)  # as at the start of a test process
+    if first_from == "worker":
+        pool = WorkerPool()
+        pool.start(Worker(lambda state: messages.report("info", "first, from a worker")))
+        assert pool.wait(5000)
+    else:
+        thread = threading.Thread(target=messages.report, args=("info", "first, from a thread"))
+        thread.start()
+        thread.join()
+    bridge = message_bridge()
+    assert bridge.thread() is QCoreApplication.instance().thread()
+    got: list[str] = []
+    bridge.message.connect(lambda m: got.append(m.text))
+    messages.report("warning", "from the GUI thread")
+    worker = threading.Thread(target=messages.report, args=("error", "from another thread"))
+    worker.start()
+    worker.join()
+    qtbot.waitUntil(lambda: len(got) == 2, timeout=2000)
+    assert got == ["from the GUI thread", "from another thread"]

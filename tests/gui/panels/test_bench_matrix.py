@@ -7,6 +7,7 @@ from pathlib import Path
 
 from gui.panels.bench_matrix import QtBenchMatrix
 from tests.gui.panels.test_profiler import count_color
+from tests.helpers.file_dialogs import answer, cancel
 
 
 def _panel(ctx, qtbot) -> QtBenchMatrix:
@@ -81,3 +82,21 @@ def test_error_paths_are_readable(ctx, qtbot, tmp_path: Path) -> None:
     bad.write_text("{broken")
     _wait(qtbot, panel, lambda: panel.load(bad))
     assert "not readable JSON" in panel.status.text()
+
+
+def test_load_dialog_loads_the_chosen_file_and_cancel_keeps_the_panel(
+    ctx, qtbot, tmp_path: Path, monkeypatch
+) -> None:
+    from engine.paths import sessions_dir
+    from tests.gui.panels.test_profile_sessions import _saved
+
+    plain = _saved("no-matrix", 0.001)  # a real session, but not a matrix
+    panel = _panel(ctx, qtbot)
+    before = panel.status.text()
+    calls = cancel(monkeypatch, "getOpenFileName")
+    assert panel.load() is None and panel.status.text() == before
+    assert calls[0][2] == str(sessions_dir()) and "*.awprof.json" in calls[0][3]
+    answer(monkeypatch, "getOpenFileName", (str(plain), ""))
+    error = _wait(qtbot, panel, panel.load)
+    assert isinstance(error, Exception)
+    assert f"{plain} is a profiling session without a benchmark matrix" in panel.status.text()

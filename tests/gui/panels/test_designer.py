@@ -15,6 +15,7 @@ from engine.agent import agentfile
 from engine.agent.templates import TEMPLATES
 from gui.panels.designer import QtAgentDesigner
 from gui.widgets.fields import Field
+from tests.helpers.file_dialogs import answer, cancel
 
 Answer = QMessageBox.StandardButton
 
@@ -404,3 +405,52 @@ def test_the_last_agent_opens_again_at_start(ctx, qtbot, agent_path) -> None:
     qtbot.addWidget(later)
     qtbot.wait(50)
     assert later.model.path is None and agent_path.read_text() == "name: [broken\n"
+
+
+def test_open_dialog_opens_the_chosen_file_and_cancel_keeps_the_open_one(
+    designer, monkeypatch, tmp_path, agent_path
+) -> None:
+    other = tmp_path / "calc.agent.yaml"
+    shutil.copy(TEMPLATES / "calculator.agent.yaml", other)
+    calls = cancel(monkeypatch, "getOpenFileName")
+    designer.choose_open()
+    assert calls[0][2] == str(agent_path.parent) and calls[0][3] == "Agents (*.agent.yaml)"
+    assert designer.model.path == agent_path and not designer.model.dirty
+    answer(monkeypatch, "getOpenFileName", (str(other), "Agents (*.agent.yaml)"))
+    designer.choose_open()
+    assert designer.model.path == other
+    assert designer.model.data["name"] == agentfile.load(other).spec.name
+
+
+def test_new_dialog_creates_the_chosen_file_and_cancel_creates_nothing(
+    ctx, qtbot, monkeypatch, tmp_path
+) -> None:
+    from engine import paths
+
+    designer = QtAgentDesigner(ctx)
+    qtbot.addWidget(designer)
+    calls = cancel(monkeypatch, "getSaveFileName")
+    assert not designer.new_from_template("calculator")
+    assert calls[0][2] == str(paths.agents_dir() / "calculator.agent.yaml")
+    assert designer.model.path is None and list(tmp_path.rglob("*.agent.yaml")) == []
+    answer(monkeypatch, "getSaveFileName", (str(tmp_path / "sums"), ""))
+    assert designer.new_from_template("calculator")
+    created = tmp_path / "sums.agent.yaml"
+    assert designer.model.path == created and created.is_file()
+    assert agentfile.load(created).spec.name == designer.model.data["name"]
+
+
+def test_save_as_dialog_writes_the_chosen_file_and_cancel_writes_nothing(
+    designer, monkeypatch, tmp_path, agent_path
+) -> None:
+    before = agent_path.read_text()
+    designer.model.set(("name",), "Renamed")
+    calls = cancel(monkeypatch, "getSaveFileName")
+    assert not designer.save_as()
+    assert calls[0][2] == str(agent_path) and designer.model.dirty
+    assert agent_path.read_text() == before and designer.model.path == agent_path
+    copy = tmp_path / "copy.agent.yaml"
+    answer(monkeypatch, "getSaveFileName", (str(copy), ""))
+    assert designer.save_as()
+    assert designer.model.path == copy and not designer.model.dirty
+    assert agentfile.load(copy).spec.name == "Renamed" and agent_path.read_text() == before

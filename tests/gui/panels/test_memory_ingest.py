@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.memory.filters import Filter
 from engine.progress import Progress
 from tests.gui.panels.memory_support import (
     make_panel,
@@ -14,6 +15,7 @@ from tests.gui.panels.memory_support import (
     shared_embedder,
     wait_op,
 )
+from tests.helpers.file_dialogs import answer, cancel
 
 __all__ = ["make_panel", "memory_home", "messages", "notes", "open_store", "shared_embedder"]
 
@@ -116,3 +118,30 @@ def test_stats_show_kinds_index_sizes_and_embedder(qtbot, make_panel, notes, _da
     assert "index: HNSW · 6 vectors" in panel.stats.text()
     assert panel.progress.message.text() == "index rebuilt"
     assert panel.handle.store.verify() is None
+
+
+def test_ingest_dialogs_ingest_what_was_chosen_and_cancel_nothing(
+    qtbot, make_panel, notes, monkeypatch
+) -> None:
+    panel = ready(qtbot, make_panel)
+    kinds = panel.handle.store.stats()["kinds"]
+    files = cancel(monkeypatch, "getOpenFileNames")
+    folders = cancel(monkeypatch, "getExistingDirectory")
+    panel.buttons["files"].click()
+    panel.buttons["folder"].click()
+    assert len(files) == len(folders) == 1 and panel.ingest_worker is None
+    assert panel.progress.isHidden() and panel.handle.store.stats()["kinds"] == kinds
+    answer(monkeypatch, "getOpenFileNames", ([str(CORPUS / "harbour.md")], ""))
+    panel.buttons["files"].click()
+    with wait_op(qtbot, panel, "ingest", timeout=120_000):
+        pass
+    assert panel.progress.message.text().startswith("1 files, ")
+    sources = {item.source for item in panel.handle.store.items(Filter(kinds=("document",)))}
+    assert {Path(s).name for s in sources} == {"harbour.md"}
+    answer(monkeypatch, "getExistingDirectory", str(CORPUS))
+    qtbot.waitUntil(lambda: panel.buttons["folder"].isEnabled())
+    panel.buttons["folder"].click()
+    with wait_op(qtbot, panel, "ingest", timeout=120_000):
+        pass
+    assert panel.progress.message.text().startswith("2 files, ")
+    assert "(1 unchanged)" in panel.progress.message.text()

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from gui.panels.models import COLUMNS, QtModelManager
+from tests.helpers.file_dialogs import answer, cancel, forbid
 
 
 def test_lists_real_prepared_folders_with_manifests(ctx, qtbot, tiny_models: Path) -> None:
@@ -87,3 +88,33 @@ def test_prepare_a_hf_folder_with_progress_then_cancel(ctx, qtbot, tiny_hf: Path
     assert "cancelled" in box.progress.message.text()
     panel.refresh()
     assert "tiny-cancelled" not in [m.name for m in panel.manifests]
+
+
+@pytest.mark.parametrize(
+    ("kind", "method", "other"),
+    [
+        ("GGUF file", "getOpenFileName", "getExistingDirectory"),
+        ("Hugging Face folder", "getExistingDirectory", "getOpenFileName"),
+    ],
+)
+def test_browse_fills_the_source_and_cancel_keeps_it(
+    ctx, qtbot, tmp_path: Path, monkeypatch, kind: str, method: str, other: str
+) -> None:
+    panel = QtModelManager(ctx)
+    qtbot.addWidget(panel)
+    box = panel.prepare_box
+    box.kind.setCurrentText(kind)
+    box.path.setText("/typed/before")
+    forbid(monkeypatch, other)
+    calls = cancel(monkeypatch, method)
+    box.browse.click()
+    assert len(calls) == 1 and box.source() == "/typed/before"
+    chosen = tmp_path / ("model.gguf" if kind == "GGUF file" else "hf-model")
+    opened = (str(chosen), "GGUF (*.gguf)") if method == "getOpenFileName" else str(chosen)
+    answer(monkeypatch, method, opened)
+    box.browse.click()
+    assert box.source() == str(chosen)
+    box.start()  # prepares what was chosen: here it does not exist, and the error says so
+    qtbot.waitUntil(lambda: box.worker is None, timeout=30000)
+    message = box.progress.message.text()
+    assert message.startswith("failed:") and "does not exist" in message and str(chosen) in message

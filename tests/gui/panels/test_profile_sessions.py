@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from engine.telemetry.sources import default_sources
 from engine.telemetry.trace_check import check
 from gui.panels.profile_sessions import QtProfileSessions
 from tests.gui.panels.test_profiler import _generation
+from tests.helpers.file_dialogs import answer, cancel
 
 
 def _saved(name: str, gap: float) -> Path:
@@ -85,3 +87,21 @@ def test_open_a_broken_file_is_a_readable_message(ctx, qtbot) -> None:
     error = _wait(qtbot, panel, panel.open_selected, "open")
     assert isinstance(error, session_file.SessionFileError)
     assert "no valid format version" in panel.status.text()
+
+
+def test_export_dialog_writes_the_chosen_file_and_cancel_writes_nothing(
+    ctx, qtbot, tmp_path: Path, monkeypatch
+) -> None:
+    saved = _saved("one", 0.001)
+    panel = _panel(ctx, qtbot)
+    _wait(qtbot, panel, lambda: panel.show() or True, "list")
+    panel.select(str(saved))
+    calls = cancel(monkeypatch, "getSaveFileName")
+    assert panel.export_selected("csv") is None and calls[0][3] == "CSV (*.csv)"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]
+    out = tmp_path / "one.csv"
+    answer(monkeypatch, "getSaveFileName", (str(out), "CSV (*.csv)"))
+    result = _wait(qtbot, panel, lambda: panel.export_selected("csv"), "export csv")
+    assert result["path"] == str(out) and f"Exported {out}" in panel.status.text()
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert len(rows) == 1 and rows[0]["new_tokens"] == "20"  # the chosen session's one run

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtWidgets import QPushButton
 
 from engine import paths
 from engine.agent import events as ev
@@ -16,6 +17,7 @@ from gui.bridge.messages import message_bridge
 from gui.panels.run_console import QtRunConsole
 from gui.widgets.run_dialogs import ApprovalDialog, PlanEditDialog, TrustDialog
 from tests.helpers.fake_model import ScriptedModel, call, final
+from tests.helpers.file_dialogs import answer, cancel
 
 CALC = """schema_version: 1
 name: Tiny calc
@@ -357,3 +359,24 @@ def test_the_profiler_charts_an_agent_run(window: Any, qtbot: Any, tmp_path: Pat
     run_to_end(console, qtbot, timeout=10000)
     assert profiler.data.generations.total_written == 2  # one row per model step
     assert profiler.data.itl.total_written > 0
+
+
+def test_browse_runs_the_chosen_file_and_cancel_keeps_the_choice(
+    ctx: Any, qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = agent_file(tmp_path)
+    other = tmp_path / "other.agent.yaml"
+    other.write_text(first.read_text().replace("Tiny calc", "Other calc"), encoding="utf-8")
+    console = console_for(ctx, qtbot, first)
+    browse = next(b for b in console.findChildren(QPushButton) if b.text() == "Browse…")
+    calls = cancel(monkeypatch, "getOpenFileName")
+    browse.click()
+    assert calls[0][2] == str(paths.agents_dir()) and "*.agent.yaml" in calls[0][3]
+    assert console.agent.currentText() == str(first.resolve()) and console.agent.count() == 1
+    answer(monkeypatch, "getOpenFileName", (str(other), ""))
+    browse.click()
+    assert console.agent.currentText() == str(other.resolve()) and console.agent.count() == 2
+    scripted(console, [final("5")])
+    run_to_end(console, qtbot, timeout=10000)
+    assert titles(console)[0].startswith("Run of Other calc")
+    assert ctx.recent_agents.items()[0] == other.resolve()
