@@ -75,6 +75,12 @@ class ProfilerControls(QWidget):
 
     # ------------------------------------------------------------------ record
     def record(self) -> None:
+        """Start a recording; an unsaved one is offered for saving first (it would be lost)."""
+        if self.unsaved is not None and not self._settle(
+            f"The recorded profiling session ({len(self.unsaved.runs)} run(s)) is not saved",
+            "before recording a new one",
+        ):
+            return
         self.recorder.start()
         self.status.setText("Recording: every generation and agent run goes into the session…")
 
@@ -133,17 +139,20 @@ class ProfilerControls(QWidget):
         Save stops a running recording and writes the session here and now (the window is
         about to go, so no worker); a failed save is shown and keeps the window open."""
         self._wait_for_saves(PENDING_SAVE_WAIT_S)  # a Save clicked just before closing
-        recording, unsaved = self.recorder.recording, self.unsaved
-        if recording:
-            what = "A profiling session is being recorded"
-        elif unsaved is not None:
-            what = f"The recorded profiling session ({len(unsaved.runs)} run(s)) is not saved"
-        else:
-            return True
+        if self.recorder.recording:
+            return self._settle("A profiling session is being recorded", "before closing")
+        if self.unsaved is not None:
+            what = f"The recorded profiling session ({len(self.unsaved.runs)} run(s)) is not saved"
+            return self._settle(what, "before closing")
+        return True
+
+    def _settle(self, what: str, doing: str) -> bool:
+        """Ask Save / Discard / Cancel about the running or unsaved recording; True when it
+        was saved or discarded. Save writes here and now; a failed save is shown, False."""
         answer = QMessageBox.question(
             self,
             "Unsaved profiling session",
-            f"{what}. Save it to the data home's sessions/ before closing?",
+            f"{what}. Save it to the data home's sessions/ {doing}?",
             Answer.Save | Answer.Discard | Answer.Cancel,
             Answer.Save,
         )
@@ -152,7 +161,7 @@ class ProfilerControls(QWidget):
             return True
         if answer != Answer.Save:
             return False
-        session = self.stop() if recording else unsaved
+        session = self.stop() if self.recorder.recording else self.unsaved
         assert session is not None
         try:
             path = profile_io.save(None, session, session.path)
@@ -162,8 +171,8 @@ class ProfilerControls(QWidget):
             QMessageBox.critical(
                 self,
                 "Session not saved",
-                f"{exc}\n\nThe window stays open; the session is still in memory: "
-                "Save As… to another place, or close again and Discard it.",
+                f"{exc}\n\nNothing was discarded; the session is still in memory: Save As… "
+                "to another place, or Discard it.",
             )
             return False
         self._saved(path, session)

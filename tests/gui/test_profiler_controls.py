@@ -220,3 +220,39 @@ def test_export_writes_the_chosen_file(ctx, qtbot, monkeypatch, tmp_path, kind) 
     else:
         header, row = out.read_text().splitlines()
         assert "decode_tok_s" in header and row
+
+
+@pytest.mark.parametrize("choice", [Answer.Save, Answer.Discard, Answer.Cancel])
+def test_recording_again_over_an_unsaved_session_asks(window, qtbot, monkeypatch, choice) -> None:
+    controls = window.panels["profiler"].controls
+    controls.record()
+    _one_generation(window.ctx)
+    first = controls.stop()
+    asked = _answer(monkeypatch, choice)
+    controls.record()
+    assert len(asked) == 1 and "before recording a new one" in asked[0]
+    if choice == Answer.Cancel:  # nothing changes: not recording, the session still unsaved
+        assert not controls.recorder.recording and controls.unsaved is first
+        assert _saved_files() == []
+        return
+    assert controls.recorder.recording and controls.unsaved is None
+    saved = _saved_files()
+    if choice == Answer.Save:
+        (path,) = saved
+        assert len(session_file.load(path).runs) == 1
+    else:
+        assert saved == []
+    controls.discard()  # the new recording, so the window closes without asking
+
+
+def test_recording_again_after_saving_does_not_ask(window, qtbot, monkeypatch) -> None:
+    controls = window.panels["profiler"].controls
+    controls.record()
+    _one_generation(window.ctx)
+    controls.stop()
+    with qtbot.waitSignal(controls.finished, timeout=10000):
+        controls.save()
+    _never_asked(monkeypatch)
+    controls.record()
+    assert controls.recorder.recording
+    controls.discard()
