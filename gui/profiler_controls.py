@@ -24,6 +24,7 @@ from gui import profile_io
 from gui.bridge import Worker, report
 from gui.context import AppContext
 from gui.profile_recorder import SessionRecorder
+from gui.widgets.questions import save_discard_cancel
 
 SESSION_FILTER = f"Profiling sessions (*{SUFFIX})"
 #: Closing the window waits at most this long for a save already under way.
@@ -149,12 +150,10 @@ class ProfilerControls(QWidget):
     def _settle(self, what: str, doing: str) -> bool:
         """Ask Save / Discard / Cancel about the running or unsaved recording; True when it
         was saved or discarded. Save writes here and now; a failed save is shown, False."""
-        answer = QMessageBox.question(
+        answer = save_discard_cancel(
             self,
             "Unsaved profiling session",
             f"{what}. Save it to the data home's sessions/ {doing}?",
-            Answer.Save | Answer.Discard | Answer.Cancel,
-            Answer.Save,
         )
         if answer == Answer.Discard:
             self.discard()

@@ -39,6 +39,7 @@ from gui.panels.designer_tools import tools_widget
 from gui.panels.prompt_preview import QtPromptPreview
 from gui.panels.registry import register_panel
 from gui.widgets.fields import Field
+from gui.widgets.questions import save_discard_cancel
 from gui.widgets.undo_keys import UndoKeys
 
 Answer = QMessageBox.StandardButton
@@ -204,12 +205,8 @@ class QtAgentDesigner(QWidget):
         """Unsaved changes: Save / Discard / Cancel. True when it is fine to go on."""
         if not self.model.dirty:
             return True
-        answer = QMessageBox.question(
-            self,
-            "Unsaved changes",
-            f"{self.title.text().strip()} has unsaved changes. Save them?",
-            Answer.Save | Answer.Discard | Answer.Cancel,
-            Answer.Save,
+        answer = save_discard_cancel(
+            self, "Unsaved changes", f"{self.title.text().strip()} has unsaved changes. Save them?"
         )
         if answer == Answer.Save:
             return self.save()
