@@ -67,3 +67,23 @@ def list_sessions(state: object) -> list[dict[str, Any]]:
 
 def delete(state: object, path: str | Path) -> Path:
     return session_file.delete(path)
+
+
+#: What an export of each kind is written as when the chosen name has no extension.
+EXPORT_SUFFIX = {"chrome": ".json", "csv": ".csv"}
+
+
+def chosen_session_path(chosen: str) -> Path:
+    """A name from a save dialog as a session file: "x" and "x.json" become x.awprof.json."""
+    suffix = session_file.SUFFIX
+    if chosen.endswith(suffix):
+        return Path(chosen)
+    if chosen.endswith(".json"):
+        chosen = chosen[: -len(".json")]
+    return Path(chosen + suffix)
+
+
+def chosen_export_path(chosen: str, kind: str) -> Path:
+    """A name from an export dialog, with the kind's extension when it has none."""
+    path = Path(chosen)
+    return path if path.suffix else path.with_name(path.name + EXPORT_SUFFIX[kind])

@@ -124,7 +124,7 @@ class ProfilerControls(QWidget):
             chosen, _ = QFileDialog.getSaveFileName(self, "Save session", "", SESSION_FILTER)
             if not chosen:
                 return None
-            path = Path(chosen if chosen.endswith(SUFFIX) else chosen + SUFFIX)
+            path = profile_io.chosen_session_path(chosen)
         return self.save(path)
 
     def _saved(self, path: Path, session: ProfileSession) -> None:
@@ -216,7 +216,7 @@ class ProfilerControls(QWidget):
             chosen, _ = QFileDialog.getSaveFileName(self, f"Export {title}", "", pattern)
             if not chosen:
                 return None
-            out = Path(chosen)
+            out = profile_io.chosen_export_path(chosen, kind)
         fn = profile_io.export_chrome if kind == "chrome" else profile_io.export_csv
         return self._start(
             fn,

@@ -165,7 +165,7 @@ class QtProfileSessions(QWidget):
             chosen, _ = QFileDialog.getSaveFileName(self, "Export", "", pattern)
             if not chosen:
                 return None
-            out = Path(chosen)
+            out = profile_io.chosen_export_path(chosen, kind)
         return self._start(
             f"export {kind}",
             _export,
