@@ -24,11 +24,12 @@ Y_SHRINK_BELOW = 0.3
 
 
 def nice_top(value: float) -> float:
-    """The smallest of 1, 2, 2.5, 5 x 10^k that is >= value (1 for nothing to show)."""
+    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k that is >= value (1 for
+    nothing to show): steps fine enough that a curve keeps most of the chart's height."""
     if not math.isfinite(value) or value <= 0:
         return 1.0
     scale = 10.0 ** math.floor(math.log10(value))
-    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
+    for step in (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
         if value <= step * scale * (1 + 1e-9):
             return step * scale
     return 10.0 * scale
