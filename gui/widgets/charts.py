@@ -146,7 +146,7 @@ class LiveChart(pg.PlotWidget):
         the bottom axis keeps its laid-out ticks and labels (re-laying them out is most of
         a repaint's cost).
         """
-        start = self._x0 if self._x0 is not None else now - self.window_s
+        start = self._x0 if self._x0 is not None else 0.0  # no data yet: from the start
         step = SCROLL_STEP_S if now - start >= self.window_s / 2 else 1.0
         right = math.ceil(now / step) * step
         left = max(right - self.window_s, math.floor(start / step) * step)

@@ -66,3 +66,9 @@ def test_x_scrolls_in_whole_steps(qtbot) -> None:
     assert chart._x_range == (0.0, 45.0)  # no move inside a step
     chart.scroll_to(70.1)
     assert chart._x_range == (15.0, 75.0)  # the last 60 s
+
+
+def test_an_empty_chart_scrolls_from_the_start_not_into_negative_time(qtbot) -> None:
+    chart = _chart(qtbot)
+    chart.scroll_to(2.4)
+    assert chart._x_range == (0.0, 3.0)
