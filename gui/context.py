@@ -70,6 +70,8 @@ class AppContext(QObject):
         self.settings = open_settings()
         self.pool = WorkerPool(self)
         self.sessions = SessionHolder(self)
+        if not self.sessions.spinning_from_env:  # the Models panel's "Spin-wait threads"
+            self.sessions.spinning = self.settings.value("runtime/spin", "true") == "true"
         self.generation = GenerationFeed(self)
         self.agents = AgentFeed(self)
         self.profiles = ProfileFeed(self)

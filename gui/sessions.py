@@ -34,23 +34,30 @@ class SessionHolder(QObject):
         #: (~20% faster decode on an idle 2-core machine; docs/performance.md). On a machine
         #: busy with other work spinning can cost more than it gains:
         #: AGENT_WORKBENCH_GUI_SPIN=0 turns it off.
-        self.spinning = (
-            spinning if spinning is not None else os.environ.get("AGENT_WORKBENCH_GUI_SPIN") != "0"
-        )
+        env = os.environ.get("AGENT_WORKBENCH_GUI_SPIN")
+        #: whether the environment decided it (then the window's setting does not apply)
+        self.spinning_from_env = spinning is None and env is not None
+        self.spinning = spinning if spinning is not None else env != "0"
         self._lock = threading.Lock()
         self._busy = threading.Lock()
         self._busy_with = ""
         self._session: LLMSession | None = None
-        self._key: tuple[str, str] | None = None
+        self._key: tuple[str, str, bool] | None = None
 
     @property
     def current(self) -> LLMSession | None:
         return self._session
 
+    @property
+    def current_spins(self) -> bool | None:
+        """Whether the loaded session's threads spin (None: no session)."""
+        return None if self._key is None else self._key[2]
+
     def load(self, model: str, provider: str = "auto") -> LLMSession:
-        """The session for (model, provider), reusing the loaded one when it matches."""
+        """The session for (model, provider), reusing the loaded one when it matches (and
+        was made with the current `spinning`; a change takes effect at the next load)."""
         folder = resolve_model(model)
-        key = (str(folder.resolve()), provider)
+        key = (str(folder.resolve()), provider, self.spinning)
         with self._lock:
             if self._session is not None and self._key == key:
                 return self._session

@@ -9,6 +9,7 @@ import onnxruntime as ort
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QGroupBox,
     QHBoxLayout,
@@ -96,6 +97,15 @@ class QtModelManager(QWidget):
 
         self.provider = QComboBox()
         self.provider.addItems(list(CHOICES))
+        self.spin = QCheckBox("Spin-wait threads")
+        self.spin.setChecked(ctx.sessions.spinning)
+        self.spin.setToolTip(
+            "ONNX Runtime's threads busy-wait between operators, as in `main.py generate`:\n"
+            "~20% faster decoding on an idle machine, slower when other work needs the cores.\n"
+            "Takes effect at the next Load (AGENT_WORKBENCH_GUI_SPIN=0/1 overrides it)."
+        )
+        self.spin.setEnabled(not ctx.sessions.spinning_from_env)
+        self.spin.toggled.connect(self._spin_toggled)
         self.load_button = QPushButton("Load")
         self.load_button.setObjectName("primary")
         self.load_button.clicked.connect(self.load_selected)
@@ -106,6 +116,7 @@ class QtModelManager(QWidget):
         row = QHBoxLayout()
         row.addWidget(QLabel("Provider"))
         row.addWidget(self.provider, 1)
+        row.addWidget(self.spin)
         row.addWidget(self.load_button)
         runtime_layout = QVBoxLayout(runtime_box)
         runtime_layout.addLayout(row)
@@ -191,12 +202,21 @@ class QtModelManager(QWidget):
         worker.signals.done.connect(lambda: self.load_button.setEnabled(True))
         self.ctx.pool.start(worker)
 
+    def _spin_toggled(self, on: bool) -> None:
+        self.ctx.sessions.spinning = on
+        self.ctx.settings.setValue("runtime/spin", "true" if on else "false")
+        if self.ctx.sessions.current_spins not in (None, on):
+            self.runtime.setText(
+                self.runtime.text() + "<br>Spin-wait changed: Load again to apply it."
+            )
+
     def _on_session(self, session: LLMSession) -> None:
         report = session.provider
+        spins = "on" if self.ctx.sessions.current_spins else "off"
         text = (
             f"<b>{session.manifest.name}</b>: asked for <b>{report.requested}</b>, "
             f"<b>{report.describe()}</b><br>session providers: "
-            f"{', '.join(report.session_providers)}"
+            f"{', '.join(report.session_providers)}; spin-wait {spins}"
         )
         if not report.reasons:
             text += "<br>(the first choice was available)"

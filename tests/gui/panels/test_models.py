@@ -118,3 +118,51 @@ def test_browse_fills_the_source_and_cancel_keeps_it(
     qtbot.waitUntil(lambda: box.worker is None, timeout=30000)
     message = box.progress.message.text()
     assert message.startswith("failed:") and "does not exist" in message and str(chosen) in message
+
+
+def _spin_entry(ctx) -> str:
+    options = ctx.sessions.current.session.get_session_options()
+    return options.get_session_config_entry("session.intra_op.allow_spinning")
+
+
+def test_spin_wait_applies_at_the_next_load_and_is_remembered(
+    ctx, qtbot, tiny_models: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gui.context import AppContext
+
+    home = Path(ctx.settings.fileName()).parent  # the test's own data home (settings)
+    panel = QtModelManager(ctx)
+    qtbot.addWidget(panel)
+    panel.select_model("tiny-int4")
+    assert panel.spin.isChecked() and panel.spin.isEnabled()  # as `main.py generate`
+    with qtbot.waitSignal(ctx.sessions.changed, timeout=60000):
+        panel.load_button.click()
+    qtbot.waitUntil(lambda: "spin-wait on" in panel.runtime.text(), timeout=5000)
+    first = ctx.sessions.current
+    assert _spin_entry(ctx) == "1"
+    panel.spin.setChecked(False)
+    assert "Load again" in panel.runtime.text() and ctx.sessions.current is first
+    with qtbot.waitSignal(ctx.sessions.changed, timeout=60000):
+        panel.load_button.click()
+    qtbot.waitUntil(lambda: "spin-wait off" in panel.runtime.text(), timeout=5000)
+    assert ctx.sessions.current is not first and _spin_entry(ctx) == "0"
+    monkeypatch.setenv("AGENT_WORKBENCH_HOME", str(home))
+    later = AppContext()  # the next start of the window
+    try:
+        assert later.sessions.spinning is False
+    finally:
+        later.shutdown()
+
+
+def test_the_environment_overrides_spin_wait(qtbot, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gui.context import AppContext
+
+    monkeypatch.setenv("AGENT_WORKBENCH_GUI_SPIN", "0")
+    ctx = AppContext()
+    try:
+        panel = QtModelManager(ctx)
+        qtbot.addWidget(panel)
+        assert ctx.sessions.spinning is False
+        assert not panel.spin.isChecked() and not panel.spin.isEnabled()
+    finally:
+        ctx.shutdown()
