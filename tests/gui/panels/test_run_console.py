@@ -380,3 +380,18 @@ def test_browse_runs_the_chosen_file_and_cancel_keeps_the_choice(
     run_to_end(console, qtbot, timeout=10000)
     assert titles(console)[0].startswith("Run of Other calc")
     assert ctx.recent_agents.items()[0] == other.resolve()
+
+
+def test_the_whole_step_is_shown_behind_the_approval_question(
+    ctx: Any, qtbot: Any, tmp_path: Path
+) -> None:
+    """Tokens cross in 50 ms batches; the tool call crosses at once with what is pending
+    (and the approval hook flushes too), so the step the person is asked about is on
+    screen, not stuck in the worker (fails with neither of the two)."""
+    console = console_for(ctx, qtbot, agent_file(tmp_path, approval="ask"))
+    scripted(console, [call("calculator", '{"expression": "2 + 3"}'), final("5")])
+    console.run()
+    qtbot.waitUntil(lambda: isinstance(console.dialog, ApprovalDialog), timeout=10000)
+    assert '"2 + 3"' in console.output.toPlainText()
+    console.dialog.allow_button.click()  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: console.worker is None, timeout=10000)
