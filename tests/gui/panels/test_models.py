@@ -142,6 +142,7 @@ def test_spin_wait_applies_at_the_next_load_and_is_remembered(
     assert _spin_entry(ctx) == "1"
     panel.spin.setChecked(False)
     assert "Load again" in panel.runtime.text() and ctx.sessions.current is first
+    qtbot.waitUntil(panel.load_button.isEnabled)  # the first load's worker has ended
     with qtbot.waitSignal(ctx.sessions.changed, timeout=60000):
         panel.load_button.click()
     qtbot.waitUntil(lambda: "spin-wait off" in panel.runtime.text(), timeout=5000)
