@@ -93,3 +93,13 @@ def wait_op(qtbot: object, panel: object, name: str, timeout: int = 60_000) -> o
         timeout=timeout,
         check_params_cb=lambda done: done == name,
     )
+
+
+def listed_panel(qtbot: object, make_panel: Callable[[], object]) -> object:
+    """A panel that opened the only store and listed its first page."""
+    panel = make_panel()
+    qtbot.waitUntil(  # type: ignore[attr-defined]
+        lambda: panel.pages.total > 0 and not panel.pages.pending,  # type: ignore[attr-defined]
+        timeout=60_000,
+    )
+    return panel

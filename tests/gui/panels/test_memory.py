@@ -11,26 +11,7 @@ from PySide6.QtCore import QDate, QItemSelectionModel, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from engine.agent.events import RunFinished, RunMetrics
-from tests.gui.panels.memory_support import (
-    FACTS,
-    LESSON,
-    make_panel,
-    memory_home,
-    messages,
-    notes,
-    open_store,
-    shared_embedder,
-    wait_op,
-)
-
-__all__ = ["make_panel", "memory_home", "messages", "notes", "open_store", "shared_embedder"]
-
-
-def opened(qtbot, make_panel):
-    """A panel that opened the only store and listed its first page."""
-    panel = make_panel()
-    qtbot.waitUntil(lambda: panel.pages.total > 0 and not panel.pages.pending, timeout=60_000)
-    return panel
+from tests.gui.panels.memory_support import FACTS, LESSON, listed_panel, wait_op
 
 
 def answer(monkeypatch: pytest.MonkeyPatch, yes: bool) -> list[str]:
@@ -56,7 +37,7 @@ def select_rows(panel, rows: list[int]) -> None:
 
 
 def test_lists_the_store_newest_first_and_filters_by_kind(qtbot, make_panel, notes) -> None:
-    panel = opened(qtbot, make_panel)
+    panel = listed_panel(qtbot, make_panel)
     assert panel.agent.currentText() == "notes"
     assert panel.pages.ids() == sorted(notes, reverse=True)
     assert panel.status.text() == "6 of 6 items (newest first)"
@@ -67,7 +48,7 @@ def test_lists_the_store_newest_first_and_filters_by_kind(qtbot, make_panel, not
 
 
 def test_search_shows_ranked_hits_with_score_parts(qtbot, make_panel, notes) -> None:
-    panel = opened(qtbot, make_panel)
+    panel = listed_panel(qtbot, make_panel)
     panel.query.setText("which port does the VPN listen on?")
     with wait_op(qtbot, panel, "search"):
         panel.query.returnPressed.emit()
@@ -99,7 +80,7 @@ def test_search_shows_ranked_hits_with_score_parts(qtbot, make_panel, notes) -> 
 def test_delete_asks_and_removes_from_store_and_view(
     qtbot, make_panel, notes, monkeypatch, open_store
 ) -> None:
-    panel = opened(qtbot, make_panel)
+    panel = listed_panel(qtbot, make_panel)
     select_rows(panel, [0, 2])  # multi-select: the reflection and the 4th fact
     doomed = panel.selected_ids()
     assert doomed == [notes[5], notes[3]]
@@ -122,7 +103,7 @@ def test_delete_asks_and_removes_from_store_and_view(
 
 
 def test_pin_and_edit_reembeds(qtbot, make_panel, notes) -> None:
-    panel = opened(qtbot, make_panel)
+    panel = listed_panel(qtbot, make_panel)
     row = panel.pages.row_of(notes[1])
     select_rows(panel, [row])
     assert panel.view.item.id == notes[1] and panel.view.text.toPlainText() == FACTS[1]
@@ -149,7 +130,7 @@ def test_pin_and_edit_reembeds(qtbot, make_panel, notes) -> None:
 
 
 def test_edit_to_empty_text_is_refused(qtbot, make_panel, notes, messages) -> None:
-    panel = opened(qtbot, make_panel)
+    panel = listed_panel(qtbot, make_panel)
     select_rows(panel, [0])
     panel.view.text.setPlainText("   ")
     assert not panel.view.save.isEnabled()
@@ -165,7 +146,7 @@ def test_forget_older_than(qtbot, make_panel, open_store, monkeypatch) -> None:
         kept = store.add(["An old pinned note about the office."], created=[old], pinned=True)[0]
         doc = store.add(["An old document chunk."], kind="document", created=[old])[0]
         fresh = store.add(["A fresh note from today."])[0]
-    panel = opened(qtbot, make_panel)
+    panel = listed_panel(qtbot, make_panel)
     asked = answer(monkeypatch, yes=True)
 
     def fill_in_the_dialog() -> None:  # the button opens a modal QtForgetDialog
@@ -198,7 +179,7 @@ def test_forget_dialog_gives_the_chosen_day(qtbot) -> None:
 
 
 def test_a_finished_run_refreshes_the_list(qtbot, ctx, make_panel, notes, open_store) -> None:
-    panel = opened(qtbot, make_panel)
+    panel = listed_panel(qtbot, make_panel)
     with open_store("notes") as store:  # what a run does: adds memories from another object
         added = store.add(["Task: find the VPN port\nAnswer: 51820"], kind="long")[0]
     assert added not in panel.pages.ids()
@@ -213,7 +194,7 @@ def test_the_designer_s_agent_joins_the_chooser(
     from engine.agent.agentfile import save
     from engine.agent.spec import AgentSpec
 
-    panel = opened(qtbot, make_panel)
+    panel = listed_panel(qtbot, make_panel)
     path = tmp_path / "keeper.agent.yaml"
     save(AgentSpec(name="Notes keeper", goals=("keep notes",)), path)
     ctx.agents.opened.emit(path)
@@ -237,14 +218,14 @@ def test_opening_a_store_with_a_corrupt_index_shows_the_notice(
     index = _data_home / "memory" / "notes" / "index.bin"
     assert index.is_file()
     index.write_bytes(b"garbage, not an index")
-    panel = opened(qtbot, make_panel)
+    panel = listed_panel(qtbot, make_panel)
     notices = [m for m in messages if m.text.startswith("[memory] notes: index file is corrupt")]
     assert notices and notices[0].level == "warning"
     assert len(panel.pages.rows) == 6  # rebuilt from SQLite: nothing lost
 
 
 def test_quitting_closes_the_store(qtbot, make_panel, notes) -> None:
-    panel = opened(qtbot, make_panel)
+    panel = listed_panel(qtbot, make_panel)
     handle = panel.handle
     store = handle.store
     store.update_text(notes[0], "Changed just before quitting.")  # a change not yet saved

@@ -7,31 +7,14 @@ import shutil
 from pathlib import Path
 
 from tests.conftest import test_cache_dir as cache_root
-from tests.gui.panels.memory_support import (
-    FACTS,
-    make_panel,
-    memory_home,
-    messages,
-    notes,
-    open_store,
-    shared_embedder,
-    wait_op,
-)
-
-__all__ = ["make_panel", "memory_home", "messages", "notes", "open_store", "shared_embedder"]
-
-
-def listed(qtbot, make_panel):
-    panel = make_panel()
-    qtbot.waitUntil(lambda: panel.pages.total > 0 and not panel.pages.pending, timeout=60_000)
-    return panel
+from tests.gui.panels.memory_support import FACTS, listed_panel, wait_op
 
 
 def test_missing_embedder_says_so_and_how_to_fix(
     qtbot, make_panel, notes, messages, _data_home: Path
 ) -> None:
     (_data_home / "settings.toml").unlink()  # back to the default embedder: not prepared here
-    panel = listed(qtbot, make_panel)
+    panel = listed_panel(qtbot, make_panel)
     banner = panel.banner
     assert not banner.isHidden() and not banner.ready
     text = banner.message.text()
@@ -50,7 +33,7 @@ def test_missing_embedder_says_so_and_how_to_fix(
 
 def test_a_custom_embedder_in_settings_is_named(qtbot, make_panel, notes, _data_home: Path) -> None:
     (_data_home / "settings.toml").write_text('[memory]\nembedder = "my-encoder"\n')
-    panel = listed(qtbot, make_panel)
+    panel = listed_panel(qtbot, make_panel)
     text = panel.banner.message.text()
     assert "prepare the embedder 'my-encoder' named in settings.toml" in text
     assert panel.banner.button.isHidden()  # the button prepares only the default one
@@ -74,7 +57,7 @@ def test_prepare_button_prepares_the_default_embedder(
     work = cache_root() / "embedder-home" / "models" / ".work"
     shutil.copytree(work, _data_home / "models" / ".work")
     (_data_home / "settings.toml").unlink()
-    panel = listed(qtbot, make_panel)
+    panel = listed_panel(qtbot, make_panel)
     assert not panel.banner.button.isHidden()
     stages: list[str] = []
     panel.banner.button.click()

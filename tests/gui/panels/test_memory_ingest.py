@@ -6,18 +6,8 @@ from pathlib import Path
 
 from engine.memory.filters import Filter
 from engine.progress import Progress
-from tests.gui.panels.memory_support import (
-    make_panel,
-    memory_home,
-    messages,
-    notes,
-    open_store,
-    shared_embedder,
-    wait_op,
-)
+from tests.gui.panels.memory_support import wait_op
 from tests.helpers.file_dialogs import answer, cancel
-
-__all__ = ["make_panel", "memory_home", "messages", "notes", "open_store", "shared_embedder"]
 
 CORPUS = Path(__file__).resolve().parents[2] / "data" / "memory" / "corpus"
 SENTENCE = "The {n}th paragraph of file {f} talks about tides, ropes, ovens and lathes in turn. "

@@ -11,9 +11,6 @@ from PySide6.QtCore import Qt
 from engine.memory.items import MemoryItem
 from gui.memory_tasks import Page, ScoredRow
 from gui.panels.memory_models import PAGE_SIZE, MemoryHitsModel, MemoryPageModel
-from tests.gui.panels.memory_support import make_panel, memory_home, open_store, shared_embedder
-
-__all__ = ["make_panel", "memory_home", "open_store", "shared_embedder"]
 
 N = 2 * PAGE_SIZE + 50
 
