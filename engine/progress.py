@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TextIO
 
 from engine.errors import Cancelled
 
@@ -63,19 +64,21 @@ class Reporter:
 
 
 class TerminalProgress:
-    """A progress bar on stderr: one line per stage, redrawn in place."""
+    """A progress bar on stderr: one line per stage, redrawn in place on a terminal; on a
+    pipe or a log file, a line when a stage starts and when it ends. The elapsed time is
+    the stage's own, from its first report."""
 
-    def __init__(self, stream=None, width: int = 30) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
         self.stream = stream or sys.stderr
         self.width = width
-        self._stage = ""
-        self._start = time.monotonic()
+        self._stage = ""  # the stage being reported
+        self._start = time.monotonic()  # when that stage was first reported
+        self._open = False  # a terminal line is drawn and not ended yet
         self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
 
     def __call__(self, p: Progress) -> None:
         if p.stage != self._stage:
-            if self._stage:
-                self.stream.write("\n")
+            self._end_line()
             self._stage = p.stage
             self._start = time.monotonic()
         elapsed = time.monotonic() - self._start
@@ -88,12 +91,22 @@ class TerminalProgress:
             line = f"{p.stage:<12} {elapsed:6.1f}s {p.message}"
         if self._tty:
             self.stream.write("\r" + line[:120].ljust(120))
+            self._open = True
         elif frac is None or frac >= 1.0 or p.done == 0:
             self.stream.write(line + "\n")
-            self._stage = ""
         self.stream.flush()
 
-    def close(self) -> None:
-        if self._stage and self._tty:
+    def _end_line(self) -> None:
+        if self._open:
             self.stream.write("\n")
             self.stream.flush()
+            self._open = False
+
+    def close(self) -> None:
+        self._end_line()
+
+    def __enter__(self) -> TerminalProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -24,11 +24,12 @@ from engine.agent.model import SessionModel, StepModel
 from engine.agent.spec import AgentSpec
 from engine.errors import ModelError
 from engine.llm.events import GenerationEvent
+from engine.manifest import is_prepared, model_folder
 from engine.progress import CancelToken
 from engine.tools.base import ToolCallRequest
 from engine.tools.errors import UntrustedToolsError
 from gui.bridge import TaskState, report
-from gui.sessions import SessionHolder, resolve_model
+from gui.sessions import SessionHolder
 
 #: The answer of an approval dialog that also stops the run.
 STOP = "stop"
@@ -155,8 +156,8 @@ def session_models(holder: SessionHolder) -> ModelFactory:
     """Open the agent's model through the window's one loaded session (reused if it matches)."""
 
     def open_model(spec: AgentSpec) -> StepModel:
-        folder = resolve_model(spec.model.name)
-        if not (folder / "model.json").is_file():
+        folder = model_folder(spec.model.name)
+        if not is_prepared(folder):
             raise ModelError(
                 f"no prepared model {spec.model.name!r} (looked in {folder}): prepare it in the "
                 "Models panel, or set model.name in the agent file"
@@ -216,6 +217,7 @@ def _run_agent(
             RunOptions(trust=trust),
             cancel=cancel,
             notice=lambda text: report("info", text.strip()),
+            progress=state.emit,
             open_model=lambda spec: TeeModel(models(spec), state.emit),
             hooks=hooks,
         ) as prepared:

@@ -24,20 +24,13 @@ def run_matrix_worker(state: TaskState, config: Any, out: Path | None) -> dict[s
     returns the result with the saved session's path."""
     from engine.progress import Reporter
     from engine.telemetry import session_file
-    from engine.telemetry.matrix import run_matrix
-    from engine.telemetry.recorder import Recorder
-    from engine.telemetry.sampler import HardwareSampler
-    from engine.telemetry.sources import ProcessSource, default_sources
+    from engine.telemetry.matrix import record_matrix
 
-    worker = ProcessSource("worker")
-    sampler = HardwareSampler([*default_sources(), worker], rate_hz=10.0, seconds=3600.0)
     names = [str(m) for m in config.models]
-    recorder = Recorder("bench matrix", sampler, command=["gui", "bench", "matrix", *names])
-    with recorder:
-        result = run_matrix(config, recorder, Reporter(state.emit, state.cancel), state.emit,
-                            worker.watch)  # fmt: skip
-    recorder.extra["matrix"] = result
-    path = session_file.save(recorder.finish(), out)
+    result, session = record_matrix(
+        config, Reporter(state.emit, state.cancel), state.emit, ["gui", "bench", "matrix", *names]
+    )
+    path = session_file.save(session, out)
     return {**result, "session": str(path)}
 
 

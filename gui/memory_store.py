@@ -12,11 +12,11 @@ from __future__ import annotations
 import importlib
 import re
 import threading
-from pathlib import Path
 from typing import Any
 
 from engine import paths
 from engine.errors import StoreError
+from engine.manifest import is_prepared
 from engine.memory.core import DB_NAME
 from engine.memory.items import StoreNotice
 from engine.memory.settings import MemorySettings, load_settings
@@ -55,14 +55,8 @@ def settings_or_defaults() -> tuple[MemorySettings, str | None]:
         return MemorySettings(), str(exc)
 
 
-def embedder_folder(settings: MemorySettings) -> Path:
-    """Where the store looks for its embedder (a name in models/, or a folder path)."""
-    folder = Path(settings.embedder).expanduser()
-    return folder if folder.is_absolute() else paths.models_dir() / settings.embedder
-
-
 def embedder_ready(settings: MemorySettings) -> bool:
-    return (embedder_folder(settings) / "model.json").is_file()
+    return is_prepared(settings.embedder_folder())
 
 
 def notice_to_messages(notice: StoreNotice) -> None:

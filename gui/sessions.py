@@ -9,20 +9,13 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from engine import paths
 from engine.errors import WorkbenchError
 from engine.llm.providers import session_options
 from engine.llm.session import LLMSession
-
-
-def resolve_model(name: str) -> Path:
-    """A prepared model by name, or a path to a prepared folder."""
-    path = Path(name).expanduser()
-    return path if path.is_dir() else paths.models_dir() / name
+from engine.manifest import model_folder
 
 
 class SessionHolder(QObject):
@@ -56,7 +49,7 @@ class SessionHolder(QObject):
     def load(self, model: str, provider: str = "auto") -> LLMSession:
         """The session for (model, provider), reusing the loaded one when it matches (and
         was made with the current `spinning`; a change takes effect at the next load)."""
-        folder = resolve_model(model)
+        folder = model_folder(model)
         key = (str(folder.resolve()), provider, self.spinning)
         with self._lock:
             if self._session is not None and self._key == key:

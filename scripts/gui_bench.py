@@ -270,7 +270,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.child:
         return _child(args.model, args.new_tokens)
-    from engine.cli import resolve_model
+    from engine.manifest import model_folder as resolve_model
 
     # The model by path; the window's settings go to a scratch data home (the model's home
     # may be a read-only cache).

@@ -18,8 +18,8 @@ import numpy as np
 def main() -> None:
     from llama_cpp import Llama
 
-    from engine.cli import resolve_model
     from engine.llm.session import LLMSession
+    from engine.manifest import model_folder as resolve_model
     from engine.models.validate import perplexity, reference_text
 
     parser = argparse.ArgumentParser()

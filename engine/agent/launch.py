@@ -27,13 +27,11 @@ def open_model(
     """The agent's prepared model (or `name`: a prepared model's name or folder);
     `profile_dir` turns on ONNX Runtime's operator profiling (for `profile record`)."""
     from engine.llm.session import LLMSession
-    from engine.models.prepare import model_folder
+    from engine.manifest import is_prepared, model_folder
 
     wanted = name or spec.model.name
-    folder = Path(wanted).expanduser()
-    if not folder.is_dir():
-        folder = model_folder(wanted)
-    if not (folder / "model.json").is_file():
+    folder = model_folder(wanted)
+    if not is_prepared(folder):
         raise ModelError(
             f"no prepared model {wanted!r} (looked in {folder}); prepare it with "
             "`python main.py model prepare` or set model.name in the agent file"

@@ -1,27 +1,25 @@
 """An agent file's run set up the way `agent run` does it, memory included.
 
-    with prepared_run(agent, task, RunOptions.from_args(args)) as prepared:
+    with prepared_run(agent, task, options, hooks=RunHooks(before_call=ask)) as prepared:
         for event in prepared.run:
             ...
 
 Budgets from the options, then the agent's memory (opened and its `memory.documents`
 ingested before the model, so a missing embedder stops everything early), the model,
-the approval hook, the memory's hooks and tools, and the tool catalogue. On exit the
-catalogue and the memory close and the memory's problems are reported. `agent run` and
-`profile record -- agent run` both start runs here, so a recorded run is the same run.
+the caller's hooks (how a person approves tool calls: a terminal question, a dialog),
+the memory's hooks and tools, and the tool catalogue. On exit the catalogue and the
+memory close and the memory's problems are reported. `agent run`, `profile record --
+agent run` and the window all start runs here, so a recorded run is the same run.
+Nothing here talks to a terminal: notices go to `notice`, ingestion to `progress`.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
-
-from engine.tools.base import ToolCallRequest
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # kept light: `agent` commands import this module at start-up
     from engine.agent.agentfile import AgentFile
@@ -29,7 +27,7 @@ if TYPE_CHECKING:  # kept light: `agent` commands import this module at start-up
     from engine.agent.model import StepModel
     from engine.agent.run import AgentRun
     from engine.agent.spec import AgentSpec
-    from engine.progress import CancelToken
+    from engine.progress import CancelToken, ProgressCallback
 
 
 @dataclass(frozen=True)
@@ -59,54 +57,26 @@ class PreparedRun:
     spec: AgentSpec  # with the options' budgets, memory off under --no-memory
 
 
-def to_stderr(text: str) -> None:
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
-
-
-def ask_on_terminal(stream: TextIO | None = None) -> Any:
-    """A before-call hook that asks on the terminal (stderr + stdin)."""
-
-    def ask(request: ToolCallRequest) -> bool | str:
-        out = stream or sys.stderr
-        args = json.dumps(request.arguments, ensure_ascii=False)
-        out.write(f"allow {request.tool.name} {args}? [y/N] ")
-        out.flush()
-        answer = sys.stdin.readline().strip().lower()
-        return True if answer in ("y", "yes") else "the person said no"
-
-    return ask
-
-
-def approval(mode: str | None) -> Any:
-    """The before-call hook for `--approve auto|deny|ask`."""
-    if mode == "auto":
-        return lambda request: True
-    if mode == "deny":
-        return lambda request: "refused by --approve deny"
-    return ask_on_terminal()
-
-
 @contextmanager
 def prepared_run(
     agent: AgentFile,
     task: str,
     options: RunOptions,
     *,
+    hooks: RunHooks,
     cancel: CancelToken | None = None,
     profile_dir: Path | None = None,
     mark: Callable[..., None] | None = None,
-    notice: Callable[[str], None] = to_stderr,
+    notice: Callable[[str], None] = lambda text: None,
+    progress: ProgressCallback | None = None,
     open_model: Callable[[AgentSpec], StepModel] | None = None,
-    hooks: RunHooks | None = None,
 ) -> Iterator[PreparedRun]:
-    """`profile_dir` turns on ONNX Runtime's operator profiling; `mark(kind, **data)` is
-    called before and after the model loads (`model_load_started`, `model_load_finished`);
-    memory notices, ingestion and problems go to `notice` (ingestion progress to stderr).
-    The window passes its own `open_model` (its one loaded session) and `hooks` (its
-    dialogs); otherwise the options' model and `approve` policy are used."""
+    """`hooks`: the caller's (its `before_call` answers `ask` tools); `profile_dir` turns
+    on ONNX Runtime's operator profiling; `mark(kind, **data)` is called before and after
+    the model loads (`model_load_started`, `model_load_finished`); memory notices and
+    problems go to `notice`, document ingestion reports to `progress`. The window passes
+    its own `open_model` (its one loaded session); otherwise the options' model is used."""
     from engine.agent import launch
-    from engine.agent.hooks import RunHooks as Hooks
     from engine.agent.memory import AgentMemory, without_memory
 
     spec = launch.with_limits(
@@ -121,7 +91,7 @@ def prepared_run(
         )
     try:
         if memory is not None:
-            _ingest(memory, agent, notice, cancel)
+            _ingest(memory, agent, notice, progress, cancel)
         if mark is not None:
             mark("model_load_started", model=options.model or spec.model.name)
         if open_model is not None:
@@ -130,8 +100,6 @@ def prepared_run(
             model = launch.open_model(spec, options.model, options.provider, profile_dir)
         if mark is not None:
             mark("model_load_finished", provider=model.provider)
-        if hooks is None:
-            hooks = Hooks(before_call=approval(options.approve))
         if memory is not None:
             hooks = memory.hooks(hooks)
         with launch.agent_run(
@@ -155,12 +123,14 @@ def prepared_run(
 
 
 def _ingest(
-    memory: Any, agent: AgentFile, notice: Callable[[str], None], cancel: CancelToken | None
+    memory: Any,
+    agent: AgentFile,
+    notice: Callable[[str], None],
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
 ) -> None:
-    """The agent file's memory.documents, brought up to date (progress on stderr)."""
-    from engine.progress import TerminalProgress
-
-    result = memory.ingest_documents(agent.folder, progress=TerminalProgress(), cancel=cancel)
+    """The agent file's memory.documents, brought up to date."""
+    result = memory.ingest_documents(agent.folder, progress=progress, cancel=cancel)
     if result is not None:
         notice(
             f"\n[memory] documents: {result.files} ingested ({result.chunks} chunks), "

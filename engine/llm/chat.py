@@ -42,3 +42,9 @@ def render_chat(
     if bos_token and text.startswith(bos_token):
         text = text[len(bos_token) :]
     return str(text)
+
+
+def chat_prompt(session: Any, messages: Sequence[dict[str, str]]) -> tuple[str, list[str]]:
+    """A conversation ready to generate from: (the prompt in this model's chat format, the
+    strings that end the assistant's turn). The CLI, the demo and the window all use this."""
+    return render_chat(session, messages), list(session.manifest.stop_strings)

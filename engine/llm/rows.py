@@ -14,29 +14,30 @@ import os
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from engine.manifest import LeanGraph
+
 
 class RowTable:
-    def __init__(self, folder: Path, info: dict[str, Any], cache_rows: int = 4096) -> None:
-        data, scales = info["data"], info["scales"]
-        self.bits = int(info["bits"])
+    def __init__(self, folder: Path, info: LeanGraph, cache_rows: int = 4096) -> None:
+        data, scales = info.data, info.scales
+        self.bits = info.bits
         if self.bits != 8:
             raise ValueError("RowTable reads 8-bit tables")
-        self.block = int(info["block_size"])
-        self.hidden = int(info["hidden"])
-        self.vocab = int(data["shape"][0])
-        self._row_bytes = int(data["shape"][1])
-        self._blocks = int(scales["shape"][1])
-        self._data_offset = int(data["offset"])
-        self._scale_offset = int(scales["offset"])
-        self._fd_data = os.open(folder / data["file"], os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        self.block = info.block_size
+        self.hidden = info.hidden
+        self.vocab = data.shape[0]
+        self._row_bytes = data.shape[1]
+        self._blocks = scales.shape[1]
+        self._data_offset = data.offset
+        self._scale_offset = scales.offset
+        self._fd_data = os.open(folder / data.file, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         self._fd_scales = (
             self._fd_data
-            if scales["file"] == data["file"]
-            else os.open(folder / scales["file"], os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            if scales.file == data.file
+            else os.open(folder / scales.file, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         )
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._cache_rows = cache_rows

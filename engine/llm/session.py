@@ -38,7 +38,7 @@ from engine.llm.rows import RowTable
 from engine.llm.sampling import SamplingParams, make_rng, sample
 from engine.llm.stats import peak_rss_mb, release_freed_memory
 from engine.llm.stops import StopMatcher
-from engine.models.manifest import Manifest, check_folder
+from engine.manifest import Manifest, check_folder
 from engine.progress import CancelToken
 
 _ORT_TYPES = {
@@ -168,8 +168,7 @@ class LLMSession:
         self._cache: list[ort.OrtValue] = []
         # Fused graphs (GroupQueryAttention) update one preallocated past/present buffer
         # in place: no per-token copy of the cache, and rewinding to a prefix is free.
-        fusion = self.manifest.graph.get("fusion", {})
-        self._shared = bool(fusion.get("fused_layers")) and len(self.io.kv) > 0
+        self._shared = self.manifest.graph.fused and len(self.io.kv) > 0
         self._capacity = 0
         self._buffers: list[np.ndarray] = []
         self.reset()
@@ -177,16 +176,16 @@ class LLMSession:
     def _choose_graph(self, provider: str, lean_allowed: bool) -> Path:
         """On the CPU, the lean graph whose token table stays out of memory (RowTable)."""
         self._rows: RowTable | None = None
-        lean = self.manifest.graph.get("lean")
+        lean = self.manifest.graph.lean
         on_cpu = candidates(provider)[0][:1] == [PROVIDERS["cpu"]]
-        if not (lean and lean_allowed and on_cpu and (self.folder / lean["model"]).is_file()):
+        if not (lean and lean_allowed and on_cpu and (self.folder / lean.model).is_file()):
             return self.folder / "model.onnx"
         self._rows = RowTable(self.folder, lean)
         top_k = int(self.manifest.quantization.get("rerank", 0))
-        self._lean_outputs = (lean["ids_output"], lean["hidden_output"])
+        self._lean_outputs = (lean.ids_output, lean.hidden_output)
         self._candidates = np.zeros((1, 1, top_k), dtype=np.int64)
-        self._hidden = np.zeros((1, 1, int(lean["hidden"])), dtype=np.float32)
-        return self.folder / lean["model"]
+        self._hidden = np.zeros((1, 1, lean.hidden), dtype=np.float32)
+        return self.folder / lean.model
 
     # ------------------------------------------------------------------ cache
     def reset(self) -> None:

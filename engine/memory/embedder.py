@@ -15,7 +15,7 @@ from tokenizers import Tokenizer
 
 from engine.errors import ModelError
 from engine.llm.providers import ProviderReport, create_session
-from engine.models.manifest import Manifest, check_folder
+from engine.manifest import Manifest, check_folder
 from engine.progress import CancelToken
 
 DEFAULT_BATCH = 32

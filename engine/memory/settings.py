@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from engine import paths
 from engine.errors import StoreError
+from engine.manifest import model_folder
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,10 @@ class MemorySettings:
     busy_timeout_s: float = 30.0
     #: A prepared embedder: its name in the data home's models/, or a folder path.
     embedder: str = "default-embedder"
+
+    def embedder_folder(self) -> Path:
+        """The folder `embedder` names (engine.manifest.model_folder: a name or a path)."""
+        return model_folder(self.embedder)
 
     def replace(self, **changes: Any) -> MemorySettings:
         return dataclasses.replace(self, **changes)

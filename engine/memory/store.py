@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from engine import paths
 from engine.errors import StoreError
+from engine.manifest import is_prepared
 from engine.memory.core import NoticeCallback, StoreCore, now, store_folder
 from engine.memory.filters import Filter
 from engine.memory.items import ITEM_COLUMNS, Hit, MemoryItem, Retrieval, check_kind
@@ -34,10 +34,8 @@ def text_hash(text: str) -> str:
 def embedder_folder(settings: MemorySettings) -> Path:
     """The prepared embedder the settings name; StoreError with the fix when it is missing."""
     name = settings.embedder
-    folder = Path(name).expanduser()
-    if not folder.is_absolute():
-        folder = paths.models_dir() / name
-    if not (folder / "model.json").is_file():
+    folder = settings.embedder_folder()
+    if not is_prepared(folder):
         raise StoreError(
             f"the embedder {name!r} is not prepared; run: python main.py model prepare "
             "--source embedder-default"

@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import onnx
 
 from engine import paths
 from engine.errors import PreparationError, QualityError
+from engine.manifest import Manifest, check_folder, home_folder
 from engine.models.embed_export import (
     DEFAULT_EMBEDDER_NAME,
     DEFAULT_EMBEDDER_SOURCE,
@@ -29,7 +31,6 @@ from engine.models.embed_export import (
     resolve_embedder,
 )
 from engine.models.graph import save_model
-from engine.models.manifest import Manifest, check_folder
 from engine.models.prepare import (
     Prepared,
     _files,
@@ -90,7 +91,7 @@ def prepare_embedder(
     if name is None:
         default = source == DEFAULT_EMBEDDER_SOURCE
         name = DEFAULT_EMBEDDER_NAME if default else f"{_slug(src.label)}-{quant}"
-    target = paths.models_dir() / name
+    target = home_folder(name)
     key = _cache_key(src, rec)
     reused = reuse_prepared(target, key, force, report)
     if reused is not None:
@@ -198,7 +199,7 @@ def _validate(
 ) -> dict[str, Any]:
     from engine.memory.embedder import Embedder
 
-    reference = Manifest(**{**manifest.to_dict(), "files": {}, "quantization": {"recipe": "fp32"}})
+    reference = replace(manifest, files={}, quantization={"recipe": "fp32"})
     reference.write(fp32)
     sentences = validation_sentences()
     report("validate", 0, 2, "reference (fp32)")

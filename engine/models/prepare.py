@@ -16,15 +16,15 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from engine import paths
 from engine.errors import QualityError
+from engine.manifest import GraphInfo, LeanGraph, Manifest, check_folder, home_folder
 from engine.models.export import EXPORT_VERSION, export_fp32
 from engine.models.graph import write_lean_graph
-from engine.models.manifest import Manifest, check_folder
 from engine.models.quantize import Recipe, quantize, recipe
 from engine.models.sources import DEFAULT_NAME, Source, resolve
 from engine.models.validate import compare, reference_text
@@ -52,10 +52,6 @@ def tool_versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             continue
     return versions
-
-
-def model_folder(name: str) -> Path:
-    return paths.models_dir() / name
 
 
 def reuse_prepared(target: Path, key: str, force: bool, report: Reporter) -> Prepared | None:
@@ -106,7 +102,7 @@ def prepare(
     rec = recipe(quant)
     src = resolve(source, report)
     name = name or (DEFAULT_NAME if src.kind == "default" else f"{_slug(src.label)}-{quant}")
-    target = model_folder(name)
+    target = home_folder(name)
     key = _cache_key(src, rec)
     reused = reuse_prepared(target, key, force, report)
     if reused is not None:
@@ -119,7 +115,7 @@ def prepare(
         manifest = _manifest(name, src, rec, details, staging, key)
         lean = write_lean_graph(staging)
         if lean:
-            manifest.graph = {**manifest.graph, "lean": lean}
+            manifest.graph = replace(manifest.graph, lean=LeanGraph.from_dict(lean))
         manifest.validation = _validate(fp32, staging, manifest, rec, threads, report)
         agreement = manifest.validation.get("top1_agreement", 1.0)
         if agreement < min_agreement and not force:
@@ -163,10 +159,12 @@ def _manifest(
         gen = json.loads((folder / "generation_config.json").read_text(encoding="utf-8"))
     eos = gen.get("eos_token_id", config.get("eos_token_id"))
     eos_ids = [eos] if isinstance(eos, int) else list(eos or [])
-    graph_info: dict[str, Any] = {}
+    graph_info = GraphInfo()
     if (folder / "graph.json").is_file():
-        graph_info = json.loads((folder / "graph.json").read_text(encoding="utf-8"))
-    fused_context = graph_info.get("fusion", {}).get("context", 32768)
+        graph_info = GraphInfo.from_dict(
+            json.loads((folder / "graph.json").read_text(encoding="utf-8"))
+        )
+    fused_context = graph_info.fusion.context
     instruct, template = _chat_template(folder, src)
     if instruct:
         tokenizer = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
@@ -230,8 +228,7 @@ def _validate(
 
     manifest.files = _files(folder)
     manifest.write(folder)
-    ref_graph = {k: v for k, v in manifest.graph.items() if k != "lean"}
-    ref_manifest = Manifest(**{**manifest.to_dict(), "files": {}, "graph": ref_graph})
+    ref_manifest = replace(manifest, files={}, graph=replace(manifest.graph, lean=None))
     ref_manifest.write(fp32)
     ids_text = reference_text()
     reference = LLMSession(fp32, provider="cpu", threads=threads)
@@ -290,19 +287,3 @@ def _cache_key(src: Source, rec: Recipe) -> str:
 def _slug(text: str) -> str:
     keep = "".join(c.lower() if c.isalnum() else "-" for c in text)
     return "-".join(part for part in keep.split("-") if part)[:40] or "model"
-
-
-def list_models() -> list[Manifest]:
-    found = []
-    root = paths.models_dir()
-    for folder in sorted(root.iterdir()):
-        if (
-            folder.is_dir()
-            and not folder.name.startswith(".")
-            and (folder / "model.json").is_file()
-        ):
-            try:
-                found.append(Manifest.read(folder))
-            except Exception:  # noqa: BLE001 - listed as broken by the caller
-                continue
-    return found

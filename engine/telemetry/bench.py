@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import WorkbenchError
-from engine.models.manifest import check_folder
+from engine.manifest import check_folder
 
 Log = Callable[[str], None]
 

@@ -11,17 +11,18 @@ generation is recorded into the profiling session with the hardware counters aro
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.errors import Cancelled, WorkbenchError
 from engine.llm.events import GenerationFinished, GenerationStats, TokenDelta
-from engine.models.manifest import Manifest, check_folder
+from engine.manifest import Manifest, check_folder
 from engine.progress import Reporter
 from engine.telemetry.bench import BenchWorker, bench_prompt
 from engine.telemetry.recorder import Recorder
+from engine.telemetry.session_file import ProfileSession
 
 Log = Callable[[str], None]
 SPREAD_KEYS = ("ttft_ms", "prefill_tok_s", "decode_tok_s")
@@ -307,3 +308,21 @@ def format_table(result: dict[str, Any]) -> str:
     if result["cancelled"]:
         lines.append("cancelled: the table holds the combinations that finished")
     return "\n".join(lines)
+
+
+def record_matrix(
+    config: MatrixConfig, report: Reporter, log: Log, command: Sequence[str]
+) -> tuple[dict[str, Any], ProfileSession]:
+    """`bench matrix` as the CLI and the window run it: every combination under a recorder
+    whose counters follow each worker process; the result is also the session's
+    `extra["matrix"]`. Returns (result, the session, not saved yet)."""
+    from engine.telemetry.sampler import HardwareSampler
+    from engine.telemetry.sources import ProcessSource, default_sources
+
+    worker = ProcessSource("worker")  # each combination's worker process, in turn
+    sampler = HardwareSampler([*default_sources(), worker], rate_hz=10.0, seconds=3600.0)
+    recorder = Recorder("bench matrix", sampler, command=list(command))
+    with recorder:
+        result = run_matrix(config, recorder, report, log, worker.watch)
+    recorder.extra["matrix"] = result
+    return result, recorder.finish()

@@ -114,14 +114,14 @@ class QtBenchMatrix(QWidget):
 
     # ------------------------------------------------------------------ run
     def config(self) -> Any:
-        from engine.cli import resolve_model
+        from engine.manifest import model_folder
         from engine.telemetry.matrix import MatrixConfig
 
         models = self.models.text().split()
         if not models:
             raise WorkbenchError("name at least one prepared model (e.g. default)")
         return MatrixConfig(
-            models=tuple(resolve_model(m) for m in models),
+            models=tuple(model_folder(m) for m in models),
             threads=ints(self.threads.text(), "Threads"),
             runs=self.runs.value(),
             warmup=self.warmup.value(),

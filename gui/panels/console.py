@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine import paths
+from engine.llm.chat import chat_prompt
 from engine.llm.events import GenerationEvent, GenerationFinished, TokenDelta
 from engine.telemetry.metrics import RollingRate
 from gui.bridge import TaskState, Worker
@@ -57,11 +58,8 @@ def run_generation(
         session = holder.load(model, provider)
         stop: list[str] = []
         if chat or messages:
-            from engine.llm.chat import render_chat
-
             turns = list(messages) if messages else [{"role": "user", "content": prompt}]
-            prompt = render_chat(session, turns)
-            stop = list(session.manifest.stop_strings)
+            prompt, stop = chat_prompt(session, turns)
         yield from session.generate(
             prompt, max_new_tokens=max_new_tokens, stop=stop, cancel=state.cancel
         )

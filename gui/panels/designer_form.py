@@ -25,7 +25,7 @@ REMEMBER = ("history", "tool_results", "reflections", "documents")
 
 def prepared_models() -> list[str]:
     """Names of the prepared chat models in the data home."""
-    from engine.models.prepare import list_models
+    from engine.manifest import list_models
 
     return [m.name for m in list_models() if m.kind == "causal-lm"]
 

@@ -15,7 +15,7 @@ from engine.progress import Progress
 from gui import memory_tasks as tasks
 from gui.bridge import Worker, report
 from gui.context import AppContext
-from gui.memory_store import embedder_folder, embedder_ready, settings_or_defaults
+from gui.memory_store import embedder_ready, settings_or_defaults
 from gui.widgets.progress import QtProgress
 
 DEFAULT_NAME = "default-embedder"
@@ -56,7 +56,7 @@ class QtEmbedderBanner(QWidget):
             ""
             if self.ready
             else (
-                f"No embedder is prepared ({embedder_folder(self.settings)} has no model.json): "
+                f"No embedder is prepared ({self.settings.embedder_folder()} has no model.json): "
                 "search, editing and ingestion need one; listing, pinning, deleting and stats "
                 "work without it. Fix: "
                 + (

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from engine.llm.providers import CHOICES
 from engine.llm.session import LLMSession
-from engine.models.manifest import Manifest
+from engine.manifest import Manifest
 from gui.bridge import Worker
 from gui.context import AppContext
 from gui.panels.model_prepare import QtPrepareBox
@@ -36,7 +36,7 @@ COLUMNS = ("name", "quantization", "size", "agreement", "kind", "source")
 
 
 def _list_models() -> list[Manifest]:
-    from engine.models.prepare import list_models
+    from engine.manifest import list_models
 
     return list_models()
 

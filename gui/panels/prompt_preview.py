@@ -46,7 +46,7 @@ def _tokenizer(folder: str) -> tuple[object, int] | None:
     """(tokenizers.Tokenizer, context length) of a prepared model folder, if it has one."""
     from tokenizers import Tokenizer
 
-    from engine.models.manifest import Manifest
+    from engine.manifest import Manifest
 
     path = Path(folder)
     if not (path / "tokenizer.json").is_file() or not (path / "model.json").is_file():
@@ -58,11 +58,10 @@ def compute(spec: AgentSpec, workspace: Path | None) -> PreviewResult:
     """The preview, counted with the model's tokenizer when it is prepared here."""
     from engine.agent.launch import preview_tools
     from engine.agent.prompt import preview
-    from engine.models.prepare import model_folder
+    from engine.manifest import model_folder
 
     start = time.perf_counter()
-    folder = Path(spec.model.name).expanduser()
-    found = _tokenizer(str(folder if folder.is_dir() else model_folder(spec.model.name)))
+    found = _tokenizer(str(model_folder(spec.model.name)))
     tools = preview_tools(spec, workspace)
     if found is None:
         result = preview(spec, tools)

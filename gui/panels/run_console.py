@@ -32,6 +32,7 @@ from engine.agent import events as ev
 from engine.errors import WorkbenchError
 from engine.llm.events import GenerationFinished
 from engine.llm.events import TokenDelta as LLMTokenDelta
+from engine.progress import Progress
 from gui.agent_job import (
     Approval,
     HookGate,
@@ -195,6 +196,9 @@ class QtRunConsole(QWidget):
             if isinstance(item, LLMTokenDelta | GenerationFinished):
                 raw.append(item)
                 continue
+            if isinstance(item, Progress):  # memory documents ingested before the run
+                self.status.setText(_progress_text(item))
+                continue
             if not isinstance(item, ev.RunEvent):
                 continue
             run.append(item)
@@ -303,3 +307,9 @@ def _split(
     splitter.setStretchFactor(1, b)
     splitter.setSizes([100 * a, 100 * b])  # scaled to the space it gets
     return splitter
+
+
+def _progress_text(p: Progress) -> str:
+    frac = p.fraction
+    share = f" {frac * 100:.0f}%" if frac is not None else ""
+    return f"Preparing the run: {p.stage}{share} {p.message}".rstrip()

@@ -146,7 +146,7 @@ def test_default_prepare_also_prepares_the_embedder(
     """
     import engine.models.prepare as prepare_module
     from engine.cli import main
-    from engine.models.manifest import check_folder
+    from engine.manifest import check_folder
 
     calls: list[str] = []
 

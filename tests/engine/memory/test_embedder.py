@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from engine.errors import ModelError
+from engine.manifest import check_folder
 from engine.memory.embedder import Embedder
-from engine.models.manifest import check_folder
 
 
 def test_manifest_marks_an_embedder(default_embedder: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.llm.session import LLMSession
-from engine.models.manifest import check_folder
+from engine.manifest import check_folder
 from engine.models.prepare import DEFAULT_MIN_AGREEMENT, DEFAULT_QUANT
 from tests.helpers.reference import optimum_greedy
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import onnx
 
+from engine.manifest import check_folder
 from engine.models.fuse import fuse_attention
-from engine.models.manifest import check_folder
 
 
 def test_tiny_model_is_fused(tiny_fp32: Path) -> None:
     manifest = check_folder(tiny_fp32)
-    fusion = manifest.graph["fusion"]
-    assert fusion["fused_layers"] == 2 and fusion["fused_gelu"] == 2
+    fusion = manifest.graph.fusion
+    assert fusion.fused_layers == 2 and fusion.fused_gelu == 2
     graph = onnx.load(str(tiny_fp32 / "model.onnx"), load_external_data=False).graph
     ops = [n.op_type for n in graph.node]
     assert ops.count("GroupQueryAttention") == 2 and ops.count("FastGelu") == 2

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import Cancelled, ModelError, PreparationError, QualityError
-from engine.models.manifest import check_folder
+from engine.manifest import check_folder
 from engine.progress import CancelToken, Progress
 
 pytestmark = pytest.mark.export

@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor
 from tokenizers import Tokenizer
 
 from engine.agent.templates import TEMPLATES
-from engine.models.manifest import Manifest
+from engine.manifest import Manifest
 from gui.panels.designer import QtAgentDesigner
 from gui.panels.prompt_preview import COLORS
 

@@ -1,4 +1,5 @@
-"""What `profile record -- <command> ...` can record: one entry per command.
+"""What `profile record -- <command> ...` can record: one entry per command (a CLI
+module: a target parses the recorded command's own options).
 
 A target parses its own command line (the same options as the command itself), runs it
 inside `recorder.run(...)` feeding every engine event through `recorder.watch`, and
@@ -26,15 +27,16 @@ Target = Callable[[list[str], Recorder, RecordOptions], dict[str, Any]]
 
 
 def record_generate(argv: list[str], recorder: Recorder, options: RecordOptions) -> dict[str, Any]:
-    from engine.cli import _generation_request, build_parser, resolve_model
+    from engine.cli.generate import generate_parser, request_from
     from engine.llm.events import TokenDelta
     from engine.llm.session import LLMSession
+    from engine.manifest import model_folder
 
-    args = build_parser().parse_args(["generate", *argv])
+    args = generate_parser().parse_args(argv)
     with recorder.run(f"generate {args.prompt[:40]!r}", kind="generation") as run:
         recorder.mark("model_load_started", model=args.model)
         session = LLMSession(
-            resolve_model(args.model),
+            model_folder(args.model),
             provider=args.provider,
             threads=args.threads,
             profile_dir=options.ort_profile_dir,
@@ -43,8 +45,8 @@ def record_generate(argv: list[str], recorder: Recorder, options: RecordOptions)
         run.manifest = session.manifest.to_dict()
         run.provider = session.provider.to_dict()
         run.extra = {"argv": argv, "max_new_tokens": args.max_new_tokens}
-        prompt, request = _generation_request(session, args)
-        stream = session.generate(prompt, **request)
+        prompt, arguments = request_from(args).arguments(session)
+        stream = session.generate(prompt, **arguments)
         for event in recorder.watch(stream):
             if isinstance(event, TokenDelta) and options.echo is not None:
                 options.echo(event.text)
@@ -57,9 +59,8 @@ def record_agent(argv: list[str], recorder: Recorder, options: RecordOptions) ->
     generation's timings: GenerationTimed) goes through the recorder."""
     from engine.agent import events as ev
     from engine.agent.agentfile import load
-    from engine.agent.prepared import RunOptions, prepared_run
     from engine.agent.report import summarize
-    from engine.cli import build_parser
+    from engine.cli.agent import run_parser, terminal_run
     from engine.errors import WorkbenchError
 
     if argv[:1] != ["run"]:
@@ -67,16 +68,12 @@ def record_agent(argv: list[str], recorder: Recorder, options: RecordOptions) ->
             "profile record can record `agent run` (e.g. profile record -- agent run "
             f"my.agent.yaml --task 'What is 2 + 2?'), not `agent {' '.join(argv[:1])}`"
         )
-    args = build_parser().parse_args(["agent", *argv])
+    args = run_parser().parse_args(argv[1:])
     agent = load(args.file)
     seen: list[ev.RunEvent] = []
     with recorder.run(f"agent {agent.spec.name}: {args.task[:40]!r}", kind="agent") as run:
-        with prepared_run(
-            agent,
-            args.task,
-            RunOptions.from_args(args),
-            profile_dir=options.ort_profile_dir,
-            mark=recorder.mark,
+        with terminal_run(
+            agent, args, profile_dir=options.ort_profile_dir, mark=recorder.mark
         ) as prepared:
             model, spec = prepared.model, prepared.spec
             session = getattr(model, "session", None)  # None for a scripted model

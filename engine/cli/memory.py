@@ -1,4 +1,4 @@
-"""`python main.py memory ...` and the embedder half of `model prepare`.
+"""`python main.py memory ...`: an agent's memory store from the terminal.
 
 `--json` prints one JSON object on stdout; progress and notices go to stderr.
 """
@@ -7,83 +7,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
-from engine.errors import StoreError
+from engine.cli.output import emit_json, err, json_object, out
 from engine.memory.items import StoreNotice
 from engine.progress import TerminalProgress
 
 
-def _emit(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, default=str) + "\n")
-    sys.stdout.flush()
-
-
-def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
-
-
 def _notice(event: StoreNotice) -> None:
-    _err(f"[memory] {event.store}: {event.message}")
-
-
-# --------------------------------------------------------------------------- model prepare
-def _prepare(args: argparse.Namespace, source: str, name: str | None) -> Any:
-    from engine.models.embed_prepare import DEFAULT_EMBED_QUANT, prepare_embedder
-
-    bar = TerminalProgress()
-    try:
-        return prepare_embedder(
-            source=source,
-            quant=args.quant if args.kind == "embedder" and args.quant else DEFAULT_EMBED_QUANT,
-            name=name,
-            force=args.force,
-            min_cosine=args.min_cosine,
-            threads=args.threads,
-            progress=bar,
-        )
-    finally:
-        bar.close()
-
-
-def _summary(result: Any) -> dict[str, Any]:
-    m = result.manifest
-    return {"folder": str(result.folder), "reused": result.reused, "manifest": m.to_dict()}
-
-
-def _say(result: Any) -> None:
-    m = result.manifest
-    val = m.validation
-    _err(
-        f"{'already prepared' if result.reused else 'prepared'}: {m.name} (embedder, "
-        f"{m.quantization['recipe']}, {m.size_bytes / 1e6:.0f} MB) in {result.folder}"
-    )
-    if val:
-        _err(f"  cosine with fp32: min {val['cosine_min']:.4f}, mean {val['cosine_mean']:.4f}")
-
-
-def cmd_prepare_embedder(args: argparse.Namespace) -> int:
-    from engine.models.embed_export import DEFAULT_EMBEDDER_SOURCE
-
-    source = DEFAULT_EMBEDDER_SOURCE if args.source == "default" else args.source
-    result = _prepare(args, source, args.name)
-    if args.json:
-        _emit(_summary(result))
-    else:
-        _say(result)
-    return 0
-
-
-def prepare_default_embedder(args: argparse.Namespace) -> dict[str, Any]:
-    """`model prepare` with the default source prepares the default embedder too."""
-    from engine.models.embed_export import DEFAULT_EMBEDDER_SOURCE
-
-    result = _prepare(args, DEFAULT_EMBEDDER_SOURCE, None)
-    if not args.json:
-        _say(result)
-    return _summary(result)
+    err(f"[memory] {event.store}: {event.message}")
 
 
 # --------------------------------------------------------------------------- memory
@@ -95,15 +27,13 @@ def _open(args: argparse.Namespace) -> Any:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    metadata = json.loads(args.metadata) if args.metadata else None
-    if metadata is not None and not isinstance(metadata, dict):
-        raise StoreError('--metadata must be a JSON object, e.g. \'{"topic": "units"}\'')
+    metadata = json_object(args.metadata, "--metadata") if args.metadata else None
     with _open(args) as store:
         ids = store.add(args.text, kind=args.kind, metadata=metadata, pinned=args.pin)
     if args.json:
-        _emit({"ids": ids, "kind": args.kind})
+        emit_json({"ids": ids, "kind": args.kind})
     else:
-        _err(f"added {len(ids)} item(s): {', '.join(map(str, ids))}")
+        err(f"added {len(ids)} item(s): {', '.join(map(str, ids))}")
     return 0
 
 
@@ -112,11 +42,11 @@ def cmd_search(args: argparse.Namespace) -> int:
         hits = store.search(args.query, k=args.k, kinds=args.kind or None)
     rows = [h.to_dict() for h in hits]
     if args.json:
-        _emit({"hits": rows})
+        emit_json({"hits": rows})
     else:
         for row in rows:
             text = row["text"].replace("\n", " ")
-            sys.stdout.write(f"{row['score']:.3f}  #{row['id']:<6} [{row['kind']}] {text[:100]}\n")
+            out(f"{row['score']:.3f}  #{row['id']:<6} [{row['kind']}] {text[:100]}")
     return 0
 
 
@@ -126,11 +56,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     with _open(args) as store:
         items = store.items(Filter(kinds=args.kind or None), limit=args.limit, offset=args.offset)
     if args.json:
-        _emit({"items": [i.to_dict() for i in items]})
+        emit_json({"items": [i.to_dict() for i in items]})
     else:
         for item in items:
             pin = "*" if item.pinned else " "
-            sys.stdout.write(f"#{item.id:<6}{pin}[{item.kind}] {item.text[:100]!s}\n")
+            out(f"#{item.id:<6}{pin}[{item.kind}] {item.text[:100]!s}")
     return 0
 
 
@@ -143,26 +73,22 @@ def cmd_delete(args: argparse.Namespace) -> int:
         else:
             removed = store.delete(args.id)
     if args.json:
-        _emit({"deleted": removed})
+        emit_json({"deleted": removed})
     else:
-        _err(f"deleted {removed} item(s)")
+        err(f"deleted {removed} item(s)")
     return 0
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from engine.memory.ingest import ingest
 
-    bar = TerminalProgress()
-    with _open(args) as store:
-        try:
-            result = ingest(store, args.paths, progress=bar, max_tokens=args.chunk_tokens)
-        finally:
-            bar.close()
+    with _open(args) as store, TerminalProgress() as bar:
+        result = ingest(store, args.paths, progress=bar, max_tokens=args.chunk_tokens)
     if args.json:
-        _emit(result.to_dict())
+        emit_json(result.to_dict())
     else:
         d = result.to_dict()
-        _err(
+        err(
             f"ingested {d['files']} file(s), {d['chunks']} chunks in {d['seconds']} s "
             f"({d['chunks_per_s']} chunks/s); {d['skipped']} unchanged"
         )
@@ -173,9 +99,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     with _open(args) as store:
         data = store.stats()
     if args.json:
-        _emit(data)
+        emit_json(data)
     else:
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        out(json.dumps(data, indent=2))
     return 0
 
 
@@ -184,9 +110,9 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         store.rebuild(reembed=args.reembed)
         data = store.stats()
     if args.json:
-        _emit({"rebuilt": True, "index": data["index"], "items": data["items"]})
+        emit_json({"rebuilt": True, "index": data["index"], "items": data["items"]})
     else:
-        _err(
+        err(
             f"rebuilt the index of {data['store']}: {data['items']} items ({data['index']['kind']})"
         )
     return 0

@@ -1,25 +1,75 @@
-"""`main.py agent new | validate | run`: agents headless (registered by engine/cli.py)."""
+"""`agent new | validate | run`: agents headless, tool approval asked on the terminal."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TextIO
 
 from engine.agent import events as ev
-from engine.agent.prepared import approval, ask_on_terminal
-from engine.agent.prepared import to_stderr as _err
+from engine.agent.hooks import RunHooks
+from engine.cli.output import EXIT_INTERRUPTED, emit_json, err, out
+from engine.tools.base import BeforeCall, ToolCallRequest
 
-__all__ = ["approval", "ask_on_terminal", "register"]
+if TYPE_CHECKING:
+    from engine.agent.agentfile import AgentFile
+    from engine.agent.prepared import PreparedRun
+
+
+def ask_on_terminal(stream: TextIO | None = None) -> BeforeCall:
+    """A before-call hook that asks on the terminal (stderr + stdin)."""
+
+    def ask(request: ToolCallRequest) -> bool | str:
+        target = stream or sys.stderr
+        args = json.dumps(request.arguments, ensure_ascii=False)
+        target.write(f"allow {request.tool.name} {args}? [y/N] ")
+        target.flush()
+        answer = sys.stdin.readline().strip().lower()
+        return True if answer in ("y", "yes") else "the person said no"
+
+    return ask
+
+
+def approval_hooks(mode: str | None) -> RunHooks:
+    """The run's hooks for `--approve auto|deny|ask` (ask: on the terminal)."""
+    if mode == "auto":
+        return RunHooks(before_call=lambda request: True)
+    if mode == "deny":
+        return RunHooks(before_call=lambda request: "refused by --approve deny")
+    return RunHooks(before_call=ask_on_terminal())
+
+
+@contextmanager
+def terminal_run(agent: AgentFile, args: argparse.Namespace, **extra: Any) -> Iterator[PreparedRun]:
+    """`agent run`'s options as a prepared run (engine.agent.prepared) that asks and
+    reports on the terminal; `profile record -- agent run` uses it too."""
+    from engine.agent.prepared import RunOptions, prepared_run
+    from engine.progress import TerminalProgress
+
+    with (
+        TerminalProgress() as bar,
+        prepared_run(
+            agent,
+            args.task,
+            RunOptions.from_args(args),
+            hooks=approval_hooks(args.approve),
+            notice=err,
+            progress=bar,
+            **extra,
+        ) as prepared,
+    ):
+        yield prepared
 
 
 def cmd_new(args: argparse.Namespace) -> int:
     from engine.agent.templates import new_agent
 
     agent = new_agent(args.template, args.file)
-    _err(f"created {agent.path} from the template {args.template!r}")
-    _err(f"  workspace: {agent.workspace}")
+    err(f"created {agent.path} from the template {args.template!r}")
+    err(f"  workspace: {agent.workspace}")
     return 0
 
 
@@ -29,34 +79,32 @@ def cmd_validate(args: argparse.Namespace) -> int:
     agent = load(args.file)
     spec = agent.spec
     if args.json:
-        sys.stdout.write(
-            json.dumps({"valid": True, "name": spec.name, "sha256": agent.sha256}) + "\n"
-        )
+        emit_json({"valid": True, "name": spec.name, "sha256": agent.sha256})
     else:
         tools = ", ".join(t.name for t in spec.tools) or "no tools"
-        _err(f"{args.file}: valid ({spec.name}; {spec.planning.strategy}; {tools})")
+        err(f"{args.file}: valid ({spec.name}; {spec.planning.strategy}; {tools})")
     return 0
 
 
 def _show(event: ev.RunEvent) -> None:
     """Human-readable progress on stderr."""
     if isinstance(event, ev.TokenDelta):
-        sys.stderr.write(event.text)
+        err(event.text, end="")
     elif isinstance(event, ev.ToolResult):
         state = "ok" if event.ok else f"error ({event.error_kind})"
-        _err(f"\n  -> {event.tool or '?'}: {state}: {event.output[:300]}")
+        err(f"\n  -> {event.tool or '?'}: {state}: {event.output[:300]}")
     elif isinstance(event, ev.PlanStep) and event.status == "planned":
-        _err("\nplan: " + " | ".join(event.plan))
+        err("\nplan: " + " | ".join(event.plan))
     elif isinstance(event, ev.Reflection):
-        _err(f"\nreflection ({event.verdict}): {event.critique}")
+        err(f"\nreflection ({event.verdict}): {event.critique}")
     elif isinstance(event, ev.MemoryHit) and event.items:
         used = ", ".join(f"#{m.id} {m.score:.2f}" for m in event.items)
-        _err(f"\n[memory] step {event.step}: {used}")
+        err(f"\n[memory] step {event.step}: {used}")
     elif isinstance(event, ev.RunError):
-        _err(f"\nerror: {event.message}")
+        err(f"\nerror: {event.message}")
     elif isinstance(event, ev.RunFinished):
         m = event.metrics
-        _err(
+        err(
             f"\n[{event.stop_reason}] {m.steps} steps, {m.tool_calls} tool calls, "
             f"{m.generated_tokens} tokens, {m.wall_s:.1f} s"
         )
@@ -64,15 +112,13 @@ def _show(event: ev.RunEvent) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from engine.agent.agentfile import load
-    from engine.agent.prepared import RunOptions, prepared_run
     from engine.agent.report import summarize
     from engine.progress import CancelToken
 
     agent = load(args.file)
     cancel = CancelToken()
     collected: list[ev.RunEvent] = []
-    options = RunOptions.from_args(args)
-    with prepared_run(agent, args.task, options, cancel=cancel, notice=_err) as prepared:
+    with terminal_run(agent, args, cancel=cancel) as prepared:
         try:
             for event in prepared.run:
                 collected.append(event)
@@ -80,13 +126,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                     _show(event)
         except KeyboardInterrupt:
             cancel.cancel()
-            _err("\ncancelled")
-            return 130
+            err("\ncancelled")
+            return EXIT_INTERRUPTED
     result = summarize(collected)
     if args.json:
-        sys.stdout.write(json.dumps(result, ensure_ascii=False, default=str) + "\n")
+        emit_json(result)
     else:
-        sys.stdout.write(f"{result['final_answer'] or '(no answer)'}\n")
+        out(result["final_answer"] or "(no answer)")
     return 0
 
 
@@ -110,6 +156,18 @@ def register(sub: Any) -> None:
     val.set_defaults(func=cmd_validate)
 
     run = agent.add_parser("run", help="run an agent on a task, headless")
+    add_run_options(run)
+    run.set_defaults(func=cmd_run)
+
+
+def run_parser() -> argparse.ArgumentParser:
+    """`agent run`'s options on their own (for `profile record -- agent run ...`)."""
+    parser = argparse.ArgumentParser(prog="main.py profile record -- agent run")
+    add_run_options(parser)
+    return parser
+
+
+def add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("file")
     run.add_argument("--task", required=True)
     run.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -130,4 +188,3 @@ def register(sub: Any) -> None:
     run.add_argument(
         "--no-memory", action="store_true", help="run without the agent's memory (and its tools)"
     )
-    run.set_defaults(func=cmd_run)

@@ -1,28 +1,17 @@
-"""The `profile` commands (record, list, show, compare, export, delete) and `bench matrix`."""
+"""The `profile` commands: sources, record, list, show, compare, export, delete."""
 
 from __future__ import annotations
 
 import argparse
 import functools
-import json
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from engine.cli.output import EXIT_INTERRUPTED, emit_json, err, out
 from engine.errors import WorkbenchError
 from engine.telemetry import session_file
-
-
-def _emit_json(data: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(data, default=str) + "\n")
-    sys.stdout.flush()
-
-
-def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
 
 
 def _reading(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -49,7 +38,7 @@ def _save(session: session_file.ProfileSession, out: str | None) -> Path:
 
 # --------------------------------------------------------------------------- record
 def cmd_record(args: argparse.Namespace) -> int:
-    from engine.telemetry.record_targets import TARGETS, RecordOptions
+    from engine.cli.record import TARGETS, RecordOptions
     from engine.telemetry.recorder import Recorder
     from engine.telemetry.sampler import HardwareSampler
     from engine.telemetry.sources import default_sources
@@ -82,7 +71,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     path = _save(session, args.out)
     metrics = session.runs[-1].metrics if session.runs else {}
     if args.json:
-        _emit_json(
+        emit_json(
             {
                 "session": str(path),
                 **summary,
@@ -92,32 +81,31 @@ def cmd_record(args: argparse.Namespace) -> int:
             }
         )
     else:
-        sys.stdout.write("\n")
+        out()
         state = "cancelled, kept" if cancelled else "recorded"
-        _err(f"{state} {len(session.runs)} run(s), {session.duration_s:.2f} s -> {path}")
-    return 130 if cancelled else 0
+        err(f"{state} {len(session.runs)} run(s), {session.duration_s:.2f} s -> {path}")
+    return EXIT_INTERRUPTED if cancelled else 0
 
 
 def _echo(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    out(text, end="")
 
 
 # --------------------------------------------------------------------------- list / show
 def cmd_list(args: argparse.Namespace) -> int:
     rows = session_file.list_sessions()
     if args.json:
-        _emit_json({"sessions": rows})
+        emit_json({"sessions": rows})
         return 0
     if not rows:
-        _err("no profiling sessions yet; record one: python main.py profile record -- generate ...")
+        err("no profiling sessions yet; record one: python main.py profile record -- generate ...")
     for r in rows:
         if "error" in r:
-            sys.stdout.write(f"{r['file']}  unreadable: {r['error']}\n")
+            out(f"{r['file']}  unreadable: {r['error']}")
         else:
-            sys.stdout.write(
+            out(
                 f"{r['file']}  {r['name']}  {r['created']}  {r['runs']} run(s)  "
-                f"{r['duration_s']:.1f} s\n"
+                f"{r['duration_s']:.1f} s"
             )
     return 0
 
@@ -128,9 +116,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     s = session_file.load(args.file)
     if args.json:
-        _emit_json(summarize(s))
+        emit_json(summarize(s))
     else:
-        sys.stdout.write(format_summary(s) + "\n")
+        out(format_summary(s))
     return 0
 
 
@@ -141,9 +129,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     result = compare(session_file.load(args.a), session_file.load(args.b))
     if args.json:
-        _emit_json(result)
+        emit_json(result)
     else:
-        sys.stdout.write(format_table(result) + "\n")
+        out(format_table(result))
     return 0
 
 
@@ -165,69 +153,51 @@ def cmd_export(args: argparse.Namespace) -> int:
         rows = csv_export.write_samples(s, Path(args.samples_csv))
         done["samples_csv"] = {"path": args.samples_csv, "rows": rows}
     if args.json:
-        _emit_json(done)
+        emit_json(done)
     else:
         for key in ("chrome", "csv", "samples_csv"):
             if key in done:
-                _err(f"wrote {done[key]['path']}")
+                err(f"wrote {done[key]['path']}")
     return 0
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
     path = session_file.delete(args.file)
-    _err(f"deleted {path}")
+    err(f"deleted {path}")
     return 0
 
 
-# --------------------------------------------------------------------------- bench matrix
-def cmd_matrix(args: argparse.Namespace) -> int:
-    from engine.cli import resolve_model
-    from engine.progress import CancelToken, Reporter, TerminalProgress
-    from engine.telemetry.matrix import MatrixConfig, format_table, run_matrix
-    from engine.telemetry.recorder import Recorder
-
-    config = MatrixConfig(
-        models=tuple(resolve_model(m) for m in args.model),
-        threads=tuple(args.threads or ()),
-        providers=tuple(args.provider or ()),
-        runs=args.runs,
-        warmup=args.warmup,
-        prompt_tokens=tuple(args.prompt_tokens),
-        new_tokens=args.new_tokens,
-        siblings=not args.only_named,
-    )
-    from engine.telemetry.sampler import HardwareSampler
-    from engine.telemetry.sources import ProcessSource, default_sources
-
-    bar = TerminalProgress()
-    worker = ProcessSource("worker")  # each combination's worker process, in turn
-    sampler = HardwareSampler([*default_sources(), worker], rate_hz=10.0, seconds=3600.0)
-    recorder = Recorder("bench matrix", sampler, command=["bench", "matrix", *args.model])
-    with recorder:
-        result = run_matrix(config, recorder, Reporter(bar, CancelToken()), _err, worker.watch)
-    bar.close()
-    recorder.extra["matrix"] = result
-    session = recorder.finish()
-    failed: session_file.SessionFileError | None = None
-    try:  # the table is printed even when the session cannot be written
-        path: Path | None = _save(session, args.out)
-    except session_file.SessionFileError as exc:
-        path, failed = None, exc
-    result = {**result, "session": str(path) if path else None}
-    if args.json:
-        _emit_json(result)
-    else:
-        sys.stdout.write(format_table(result) + "\n")
-        if path:
-            _err(f"saved as a profiling session: {path}")
-    if failed is not None:
-        raise failed
-    return 130 if result["cancelled"] else 0
-
-
 # --------------------------------------------------------------------------- parsers
-def register(profile: Any, bench: argparse.ArgumentParser) -> None:
-    """Add the profile sub-commands to `profile` and `matrix` under the `bench` parser."""
+def cmd_sources(args: argparse.Namespace) -> int:
+    """Which hardware counters this machine offers, and why the others are missing."""
+    from engine.telemetry.sources import default_sources
+
+    rows = [
+        {
+            "name": s.name,
+            "available": s.available,
+            "reason": s.reason,
+            "channels": [c.name for c in s.channels],
+        }
+        for s in default_sources()
+    ]
+    if args.json:
+        emit_json({"sources": rows})
+        return 0
+    for row in rows:
+        state = "available" if row["available"] else f"unavailable: {row['reason']}"
+        out(f"{row['name']:<12} {state}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    profile = sub.add_parser("profile", help="hardware counters and profiling").add_subparsers(
+        dest="profile_command", required=True
+    )
+    sources = profile.add_parser("sources", help="which hardware counters are available")
+    sources.add_argument("--json", action="store_true")
+    sources.set_defaults(func=cmd_sources)
+
     rec = profile.add_parser("record", help="record a command's run with hardware counters")
     rec.add_argument("--out", help="session file (default: the data home's sessions/)")
     rec.add_argument("--name", help="session name (default: the command)")
@@ -267,23 +237,3 @@ def register(profile: Any, bench: argparse.ArgumentParser) -> None:
     rm = profile.add_parser("delete", help="delete a saved session")
     rm.add_argument("file")
     rm.set_defaults(func=cmd_delete)
-
-    modes = bench.add_subparsers(dest="bench_mode", required=False, metavar="{matrix}")
-    mx = modes.add_parser("matrix", help="providers x quantizations x threads, several runs each")
-    mx.add_argument("--model", nargs="+", required=True, help="prepared model names or folders")
-    mx.add_argument(
-        "--threads", nargs="+", type=int, help="thread counts (default: physical cores)"
-    )
-    mx.add_argument(
-        "--provider", nargs="+", help="cpu cuda dml (default: every one this build has)"
-    )
-    mx.add_argument(
-        "--only-named", action="store_true", help="skip the other prepared quantizations"
-    )
-    mx.add_argument("--runs", type=int, default=5, help="measured runs per combination")
-    mx.add_argument("--warmup", type=int, default=1)
-    mx.add_argument("--prompt-tokens", nargs="+", type=int, default=[209], help="sizes to sweep")
-    mx.add_argument("--new-tokens", type=int, default=128)
-    mx.add_argument("--out", help="session file (default: the data home's sessions/)")
-    mx.add_argument("--json", action="store_true")
-    mx.set_defaults(func=cmd_matrix)

@@ -3,50 +3,31 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from engine.errors import WorkbenchError
+from engine.cli.output import CommandInputError, emit_json, err, json_object
 from engine.tools.base import ToolContext
 from engine.tools.catalog import BUILTINS, build_registry
 
 
-class CommandInputError(WorkbenchError):
-    """A command-line value that is not what the command accepts."""
-
-
-def _json_object(text: str, option: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise CommandInputError(f"{option} is not valid JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise CommandInputError(f'{option} must be a JSON object, like \'{{"expression": "1+1"}}\'')
-    return value
-
-
-def _emit(data: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(data, default=str) + "\n")
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
-        _emit({"builtins": [spec.info() for spec in BUILTINS.values()]})
+        emit_json({"builtins": [spec.info() for spec in BUILTINS.values()]})
         return 0
     for spec in BUILTINS.values():
         settings = ", ".join(spec.settings_schema.get("properties", {})) or "no settings"
-        sys.stderr.write(f"{spec.name:<13} {spec.approval:<5} {spec.description} ({settings})\n")
+        err(f"{spec.name:<13} {spec.approval:<5} {spec.description} ({settings})")
     return 0
 
 
 def cmd_call(args: argparse.Namespace) -> int:
-    arguments = _json_object(args.args, "--args")
+    arguments = json_object(args.args, "--args")
     entry = {
         "name": args.name,
         "approval": "auto",
-        "settings": _json_object(args.settings, "--settings"),
+        "settings": json_object(args.settings, "--settings"),
     }
     workspace = Path(args.workspace).resolve()
     if not workspace.is_dir():
@@ -54,7 +35,7 @@ def cmd_call(args: argparse.Namespace) -> int:
     with build_registry([entry], workspace=workspace) as registry:
         result = registry.call(args.name, arguments, context=ToolContext(workspace=workspace))
     if args.json:
-        _emit({**result.to_json(), "data": result.data})
+        emit_json({**result.to_json(), "data": result.data})
     else:
         (sys.stdout if result.ok else sys.stderr).write(result.output + "\n")
     return 0 if result.ok else 1
