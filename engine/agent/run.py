@@ -26,6 +26,7 @@ from engine.agent.hooks import RunHooks, RunRecord
 from engine.agent.model import Message, StepModel
 from engine.agent.prompt import example_messages, memory_section, system_prompt, turns
 from engine.agent.spec import AgentSpec
+from engine.agent.strategies import plan_execute, reflect
 from engine.agent.transcript import TranscriptWriter, transcript_path
 from engine.errors import Cancelled, WorkbenchError
 from engine.llm.constraints import Grammar
@@ -112,16 +113,23 @@ class AgentRun:
         }
         return TranscriptWriter(transcript_path(self.spec.name, self.run_id, folder), header)
 
-    def _event(self, cls: type[Any], **fields: Any) -> Any:
+    def event(self, cls: type[Any], **fields: Any) -> Any:
+        """An event of this run, stamped with the time and the current step."""
         return cls(t=time.monotonic(), step=self.step, **fields)
 
-    def _run(self, transcript: Path | None) -> Iterator[ev.AgentEvent]:
-        from engine.agent.strategies import plan_execute, reflect
+    def next_step(self) -> None:
+        """A new step number (a plan or a critique counts as a step of its own)."""
+        self.step += 1
 
+    def keep_answer(self, answer: str) -> None:
+        """`answer` is the run's final answer, as given (a revision that never came)."""
+        self.final, self.forced = answer, False
+
+    def _run(self, transcript: Path | None) -> Iterator[ev.AgentEvent]:
         start = time.monotonic()
         self.cancel.deadline = start + self.spec.planning.max_seconds
         tools = tuple(t.name for t in self.registry.callable_tools())
-        yield self._event(
+        yield self.event(
             ev.RunStarted,
             run_id=self.run_id,
             agent=self.spec.name,
@@ -151,7 +159,7 @@ class AgentRun:
         except Cancelled:
             reason = self.cancel.reason()
         except WorkbenchError as exc:
-            yield self._event(ev.RunError, message=str(exc), kind=type(exc).__name__)
+            yield self.event(ev.RunError, message=str(exc), kind=type(exc).__name__)
         metrics = replace(self._metrics, wall_s=time.monotonic() - start)
         if self.hooks.after_run is not None:
             self.hooks.after_run(
@@ -159,7 +167,7 @@ class AgentRun:
                     self.run_id, self.spec.name, self.task, self.final, reason, tuple(self._record)
                 )
             )
-        yield self._event(
+        yield self.event(
             ev.RunFinished, stop_reason=reason, final_answer=self.final, metrics=metrics
         )
 
@@ -172,11 +180,11 @@ class AgentRun:
         query = recall.step_query(self.task, messages)
         found = list(self.hooks.retrieve(query, memory.top_k))[: memory.top_k]
         items, used = recall.fit(found, memory.token_budget, self.model.count_tokens)
-        yield self._event(
+        yield self.event(
             ev.MemoryQuery, query=query, top_k=memory.top_k, hits=len(items), started_t=started
         )
         if items:
-            yield self._event(ev.MemoryHit, query=query, **recall.summary(items, used, memory))
+            yield self.event(ev.MemoryHit, query=query, **recall.summary(items, used, memory))
         return memory_section(items)
 
     def opening(self, final_label: str) -> list[Message]:
@@ -274,7 +282,7 @@ class AgentRun:
             allow_tool = bool(tools) and not last
             allow_final = not (first_must_call and i == 0 and allow_tool)
             self.budget.steps += 1
-            self.step += 1
+            self.next_step()
             grammar = step_grammar(
                 tools,
                 thoughts=self.spec.planning.thoughts,
@@ -297,7 +305,7 @@ class AgentRun:
                 if final_label == "Final Answer":
                     self.final = parsed.answer
                     self.forced = bool(tools) and not allow_tool
-                    yield self._event(
+                    yield self.event(
                         ev.FinalAnswer,
                         text=parsed.answer,
                         thought=parsed.thought,
@@ -324,7 +332,7 @@ class AgentRun:
     def _call(self, parsed: ParsedStep, text: str) -> Generator[ev.AgentEvent, None, str]:
         """Run (or refuse) the step's tool call; returns the observation text."""
         self._count(valid=parsed.valid, tool=parsed.valid)
-        yield self._event(
+        yield self.event(
             ev.ToolCall,
             tool=parsed.tool,
             arguments=parsed.arguments,
@@ -338,7 +346,7 @@ class AgentRun:
             kind = "invalid_arguments" if known and parsed.tool else "invalid_step"
             kind = kind if known else "unknown_tool"
             message = "; ".join(parsed.problems)
-            yield self._event(
+            yield self.event(
                 ev.ToolResult, tool=parsed.tool, ok=False, output=message, error_kind=kind
             )
             return turns()["observation_error"].format(message=message)
@@ -350,7 +358,7 @@ class AgentRun:
         m = self._metrics
         self._metrics = replace(m, tool_s=m.tool_s + result.duration_s)
         self._record.append(result.to_json())
-        yield self._event(
+        yield self.event(
             ev.ToolResult,
             tool=result.tool,
             ok=result.ok,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine.telemetry.sources import Channel
+from engine.telemetry.channels import Channel
 
 CHANNELS = (
     Channel("gpu_busy_percent", "%"),

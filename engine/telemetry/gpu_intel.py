@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine.telemetry.sources import Channel
+from engine.telemetry.channels import Channel
 
 DRIVERS = ("i915", "xe")
 ENGINES = ("render", "video", "video-enhance", "copy", "compute")

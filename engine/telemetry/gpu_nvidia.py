@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from engine.telemetry.sources import Channel
+from engine.telemetry.channels import Channel
 
 CHANNELS = (
     Channel("gpu_util_percent", "%"),

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.telemetry.sources import Channel
+from engine.telemetry.channels import Channel
 
 ENGINE_TYPES = ("3D", "Compute")
 _INSTANCE = re.compile(

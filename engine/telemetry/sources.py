@@ -5,25 +5,11 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
+from engine.telemetry.channels import Channel, Source
 
-@dataclass(frozen=True)
-class Channel:
-    name: str
-    unit: str
-
-
-class Source(Protocol):
-    """What the sampler needs from a counter source."""
-
-    name: str
-    channels: tuple[Channel, ...]
-    available: bool
-    reason: str  # why not available ("" when it is)
-
-    def read(self) -> Sequence[float]: ...
+__all__ = ["Channel", "ProcessSource", "Source", "SystemSource", "UnavailableSource"]
 
 
 class SystemSource:
