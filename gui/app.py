@@ -17,8 +17,9 @@ from typing import Any
 
 import yaml
 
-RESOURCES = Path(__file__).resolve().parents[1] / "resources"
-DEMO_FILE = RESOURCES / "demo" / "window_demo.yaml"
+from engine.paths import resource
+
+DEMO_FILE = resource("demo", "window_demo.yaml")
 
 
 def build_parser() -> argparse.ArgumentParser:
