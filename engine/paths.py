@@ -1,8 +1,10 @@
-"""Where the workbench keeps its data: the data home and its sub-folders."""
+"""Where the workbench keeps its data (the data home and its sub-folders) and where the
+files it ships are (`engine/resources/`, package data)."""
 
 from __future__ import annotations
 
 import os
+from importlib.resources import files
 from pathlib import Path
 
 import platformdirs
@@ -47,3 +49,16 @@ def sessions_dir() -> Path:
 
 def settings_file() -> Path:
     return data_home() / "settings.toml"
+
+
+def resource(*parts: str) -> Path:
+    """A file or folder shipped in `engine/resources/` (templates, prompts, schemas, themes).
+
+    Found through the installed `engine` package, so a source checkout, a wheel and a
+    PyInstaller bundle all work. Each of them unpacks the package onto the file system,
+    which callers rely on (Jinja's loader, `glob`, `copytree`); a zip import does not.
+    """
+    root = files("engine")
+    if not isinstance(root, Path):
+        raise RuntimeError(f"engine is not installed as a folder ({root}): no resources")
+    return root.joinpath("resources", *parts)

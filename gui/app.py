@@ -1,4 +1,4 @@
-"""`python main.py [gui] [--screenshot FILE] [--demo]`: start the window.
+"""`agent-workbench [gui] [--screenshot FILE] [--demo]`: start the window.
 
 `--demo` runs a short generation on the default model with the profiler visible;
 `--screenshot FILE` saves the whole window once it is idle (after the demo when both are
@@ -17,12 +17,13 @@ from typing import Any
 
 import yaml
 
-RESOURCES = Path(__file__).resolve().parents[1] / "resources"
-DEMO_FILE = RESOURCES / "demo" / "window_demo.yaml"
+from engine.paths import resource
+
+DEMO_FILE = resource("demo", "window_demo.yaml")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="main.py gui", description="Open the workbench window")
+def build_parser(prog: str = "agent-workbench gui") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="Open the workbench window")
     parser.add_argument("--screenshot", metavar="FILE", help="save the window as PNG and exit")
     parser.add_argument("--demo", action="store_true", help="run a short generation")
     parser.add_argument("--model", default="default", help="model for --demo")
@@ -102,8 +103,8 @@ def display_problem(env: dict[str, str] | None = None, platform: str = sys.platf
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(list(argv or []))
+def main(argv: Sequence[str] | None = None, prog: str = "agent-workbench gui") -> int:
+    args = build_parser(prog).parse_args(list(argv or []))
     problem = display_problem()
     if problem:
         sys.stderr.write(f"error: {problem}\n")

@@ -1,19 +1,20 @@
 """Dark and light themes: a palette + style sheet for widgets, colours for charts.
 
-Each theme is data in `resources/themes/<name>.json` (colours) and `<name>.qss`.
+Each theme is data in `engine/resources/themes/<name>.json` (colours) and `<name>.qss`.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-THEMES_DIR = Path(__file__).resolve().parents[1] / "resources" / "themes"
+from engine.paths import resource
+
+THEMES_DIR = resource("themes")
 THEMES = ("dark", "light")
 
 

@@ -1,6 +1,6 @@
 """What the agent's memory adds to each step, with a scripted model (no LLM time at all).
 
-    python scripts/bench_agent_memory_overhead.py --embedder FOLDER [--repeats 7]
+    PYTHONPATH=. python scripts/bench_agent_memory_overhead.py --embedder FOLDER [--repeats 7]
 
 A react run of 5 tool steps and an answer, against a store of 1,000 items, with memory
 on (retrieval before each step, the scratchpad, the after-run writes) and off. Reports

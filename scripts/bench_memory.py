@@ -25,13 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from engine import paths  # noqa: E402
-from engine.memory.embedder import Embedder  # noqa: E402
-from engine.memory.index import VectorIndex  # noqa: E402
-from engine.memory.settings import MemorySettings  # noqa: E402
+from engine import paths
+from engine.memory.embedder import Embedder
+from engine.memory.index import VectorIndex
+from engine.memory.settings import MemorySettings
 
 _SENT = re.compile(r"(?<=[.!?])\s+")
 
@@ -292,9 +289,8 @@ print(json.dumps({"rss_mb_before_open": base / 2**20, "rss_mb_after_open":
 def _rss_of_open_store(path: Path, embedder: str = "default-embedder") -> dict[str, object]:
     import subprocess
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-c", _PROBE, str(path), embedder]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return json.loads(out)  # type: ignore[no-any-return]
 
 

@@ -14,15 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 WORDS = ("printer toner", "harbour tides", "oven timer", "lathe chuck", "vpn port", "tax form")
 

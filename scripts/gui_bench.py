@@ -33,9 +33,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 PROBE_MS = 10
 
 PROMPT = (
@@ -81,7 +78,7 @@ class OthersCpu:
 
 
 def headless(model: str, new_tokens: int) -> tuple[float, int]:
-    cmd = [sys.executable, str(ROOT / "main.py"), "generate", "--model", model]
+    cmd = [sys.executable, "-m", "agent_workbench", "generate", "--model", model]
     cmd += ["--prompt", PROMPT, "--max-new-tokens", str(new_tokens), "--json"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     data = json.loads(out.stdout)

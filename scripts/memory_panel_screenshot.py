@@ -17,8 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "memory" / "corpus"
 
 FACTS = [
     "The user prefers metric units for every measurement.",
@@ -49,7 +48,7 @@ def main() -> int:
     from gui.theme import apply_theme, load_theme
 
     with MemoryStore.open(agent="notes-keeper") as store:
-        ingest(store, [ROOT / "tests" / "data" / "memory" / "corpus"], max_tokens=80)
+        ingest(store, [CORPUS], max_tokens=80)
         week = time.time() - 7 * 86400
         store.add(FACTS, kind="long", created=[week + 3600 * i for i in range(len(FACTS))])
         store.add(LESSONS, kind="reflection")

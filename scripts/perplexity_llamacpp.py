@@ -3,7 +3,7 @@
     python scripts/perplexity_llamacpp.py --model default [--threads 2]
 
 Uses the prepared model's own token ids (the same tokenizer as the GGUF) so both engines
-score exactly the same 320 tokens of resources/validation/reference.txt. Needs the
+score exactly the same 320 tokens of engine/resources/validation/reference.txt. Needs the
 `peers` extra (llama-cpp-python).
 """
 

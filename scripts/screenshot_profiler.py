@@ -19,8 +19,6 @@ from pathlib import Path
 
 from PySide6.QtCore import QTimer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-
 from engine.agent.events import (
     FinalAnswer,
     MemoryHit,

@@ -25,9 +25,9 @@ from ruamel.yaml.error import YAMLError
 
 from engine.agent.spec import SCHEMA_VERSION, AgentSpec
 from engine.errors import WorkbenchError
+from engine.paths import resource
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
-SCHEMA_PATH = RESOURCES / "schemas" / "agent.schema.json"
+SCHEMA_PATH = resource("schemas", "agent.schema.json")
 
 
 class AgentFileError(WorkbenchError):
@@ -54,7 +54,7 @@ class AgentFile:
 
 @functools.lru_cache(maxsize=1)
 def schema() -> dict[str, Any]:
-    """The agent file's JSON Schema (resources/schemas/agent.schema.json)."""
+    """The agent file's JSON Schema (engine/resources/schemas/agent.schema.json)."""
     data: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     return data
 

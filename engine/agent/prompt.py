@@ -1,7 +1,7 @@
 """Prompt assembly: the system prompt from the agent's parts, and its live preview.
 
 Sections come in the order of an agent core: goals, tool catalogue, planning, relevant
-memory, persona. Each is a Jinja template in resources/prompts/agent/; the short turns
+memory, persona. Each is a Jinja template in engine/resources/prompts/agent/; the short turns
 the loop adds (observations, plan requests, ...) are in turns.yaml there.
 """
 
@@ -15,13 +15,13 @@ from typing import Any
 import jinja2
 import yaml
 
-from engine.agent.agentfile import RESOURCES
 from engine.agent.grammar import dump_arguments
 from engine.agent.hooks import MemoryItem
 from engine.agent.spec import AgentSpec, Example
+from engine.paths import resource
 from engine.tools.base import Tool
 
-PROMPTS = RESOURCES / "prompts" / "agent"
+PROMPTS = resource("prompts", "agent")
 SECTIONS = ("goals", "tools", "planning", "memory", "persona")
 
 
@@ -39,7 +39,7 @@ def _env() -> jinja2.Environment:
 
 @functools.lru_cache(maxsize=1)
 def turns() -> dict[str, str]:
-    """The loop's short messages (resources/prompts/agent/turns.yaml)."""
+    """The loop's short messages (engine/resources/prompts/agent/turns.yaml)."""
     data = yaml.safe_load((PROMPTS / "turns.yaml").read_text(encoding="utf-8"))
     return {str(k): str(v) for k, v in data.items()}
 

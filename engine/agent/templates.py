@@ -1,25 +1,26 @@
-"""The agent templates shipped in resources/agents/ and `agent new`."""
+"""The agent templates shipped in engine/resources/agents/ and `agent new`."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-from engine.agent.agentfile import RESOURCES, AgentFile, AgentFileError, load
+from engine.agent.agentfile import AgentFile, AgentFileError, load
+from engine.paths import resource
 
-TEMPLATES = RESOURCES / "agents"
+TEMPLATES = resource("agents")
 SUFFIX = ".agent.yaml"
 
 
 def templates() -> dict[str, Path]:
-    """Template name -> file (resources/agents/NAME.agent.yaml)."""
+    """Template name -> file (engine/resources/agents/NAME.agent.yaml)."""
     return {p.name[: -len(SUFFIX)]: p for p in sorted(TEMPLATES.glob(f"*{SUFFIX}"))}
 
 
 def new_agent(template: str, destination: Path | str) -> AgentFile:
     """Copy a template (comments included) to `destination`, never over an existing file.
 
-    A template with a sample workspace (resources/agents/NAME.workspace/) gets a copy of
+    A template with a sample workspace (engine/resources/agents/NAME.workspace/) gets a copy of
     it as the new agent's workspace folder, unless that folder already exists.
     """
     found = templates()

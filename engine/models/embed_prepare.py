@@ -48,8 +48,7 @@ from engine.progress import CancelToken, ProgressCallback, Reporter
 EMBED_PIPELINE_VERSION = 1
 DEFAULT_EMBED_QUANT = "int8"
 DEFAULT_MIN_COSINE = 0.98
-SENTENCES = Path(__file__).resolve().parents[2] / "resources" / "validation"
-SENTENCES_FILE = SENTENCES / "embedder_sentences.txt"
+SENTENCES_FILE = paths.resource("validation", "embedder_sentences.txt")
 #: Weight-only recipes for encoders. accuracy_level 0 keeps activations in fp32.
 EMBED_RECIPES: dict[str, Recipe] = {
     r.name: r
@@ -212,7 +211,7 @@ def _validate(
         "sentences": len(sentences),
         "cosine_min": float(np.min(cosines)),
         "cosine_mean": float(np.mean(cosines)),
-        "text": "resources/validation/embedder_sentences.txt",
+        "text": "engine/resources/validation/embedder_sentences.txt",
     }
 
 

@@ -33,7 +33,7 @@ from engine.progress import CancelToken, ProgressCallback, Reporter
 PIPELINE_VERSION = 7
 DEFAULT_QUANT = "int8-lm4-rerank"
 DEFAULT_MIN_AGREEMENT = 0.90
-TEMPLATES = Path(__file__).resolve().parents[2] / "resources" / "templates"
+TEMPLATES = paths.resource("templates")
 _TOOLS = ("onnxruntime", "onnx", "torch", "transformers", "optimum-onnx", "gguf", "tokenizers")
 
 

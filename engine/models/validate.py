@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from engine.paths import resource
 from engine.progress import Reporter
 
-#: The fixed validation text (original prose shipped in resources/validation/).
-REFERENCE_TEXT = Path(__file__).resolve().parents[2] / "resources" / "validation" / "reference.txt"
+#: The fixed validation text (original prose shipped in engine/resources/validation/).
+REFERENCE_TEXT = resource("validation", "reference.txt")
 
 
 def reference_text() -> str:
@@ -58,5 +58,5 @@ def summarize(ref: np.ndarray, cand: np.ndarray, ids: list[int]) -> dict[str, An
         "perplexity_fp32": _perplexity(lp_ref, ids),
         "perplexity": _perplexity(lp_cand, ids),
         "mean_kl": float(kl.mean()),
-        "text": "resources/validation/reference.txt",
+        "text": "engine/resources/validation/reference.txt",
     }
