@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from engine.cli import main as cli_main
 
-    return cli_main(args)
+    return cli_main(args, prog=prog)
 
 
 def program_name(argv0: str | None = None) -> str:
@@ -43,8 +43,7 @@ def help_text(prog: str) -> str:
     from gui.app import build_parser as build_gui_parser
 
     window = build_gui_parser(prog=f"{prog} {WINDOW}")
-    parser = build_parser()
-    parser.prog = prog
+    parser = build_parser(prog)
     parser.description = (
         "Agent Workbench: with no command the window opens (`gui`); the other commands "
         f"run headless. `{prog} COMMAND --help` describes a command."
