@@ -6,7 +6,7 @@ Fed from generation events in GUI-thread slots; read by the profiler's redraw ti
 from __future__ import annotations
 
 from engine.llm.events import GenerationFinished, TokenDelta
-from engine.telemetry.metrics import GenerationMetrics, RollingRate
+from engine.telemetry.metrics import RollingRate
 from engine.telemetry.ring import RingBuffer
 
 
@@ -19,7 +19,7 @@ class ProfilerData:
         self.itl = RingBuffer(16384, 1)
         #: (generation number, TTFT ms, decode tok/s), one row per generation (last 120).
         self.generations = RingBuffer(120, 2)
-        self.last: GenerationMetrics | None = None
+        self.last: GenerationFinished | None = None
         self._rate = RollingRate(2.0)
         self._last_token_t: float | None = None
         self._rate_period = 1.0 / rate_hz
@@ -43,7 +43,7 @@ class ProfilerData:
         elif isinstance(event, GenerationFinished):
             self._last_token_t = None
             self._active = False
-            self.last = GenerationMetrics.from_finished(event)
+            self.last = event
             n = self.generations.total_written + 1
             self.generations.append(float(n), (event.stats.ttft_ms, event.stats.decode_tok_s))
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from engine.llm.events import GenerationStats
+
 
 @dataclass(frozen=True)
 class RunEvent:
@@ -83,26 +85,26 @@ class TokenDelta(RunEvent):
 @dataclass(frozen=True)
 class GenerationTimed(RunEvent):
     """The timings of one model generation, after its last TokenDelta (phase: step | plan |
-    reflect). `requested_t`: the loop asked for it (then the prompt is rendered and the
-    grammar compiled; the first one also builds the grammar's view of the tokenizer);
-    `started_t`: the engine began (prefill); `first_token_t`; `t`: it ended. All on the
-    monotonic clock of the other events."""
+    reflect): the engine's own `stats` (its `t_start`: prefill began; `t_first_token`;
+    `t_end`), and `requested_t`: when the loop asked for it (then the prompt is rendered
+    and the grammar compiled; the first one also builds the grammar's view of the
+    tokenizer). All on the monotonic clock of the other events."""
 
     phase: str
     stop_reason: str
-    prompt_tokens: int
-    cached_tokens: int  # prompt tokens whose KV cache was reused, not prefilled again
-    new_tokens: int
-    ttft_ms: float
-    prefill_ms: float
-    prefill_tok_s: float
-    decode_ms: float
-    decode_tok_s: float
     requested_t: float
-    started_t: float
-    first_token_t: float
-    peak_rss_mb: float = 0.0
-    token_latencies_ms: tuple[float, ...] = field(default=(), repr=False)
+    stats: GenerationStats = field(repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": type(self).__name__,
+            "t": self.t,
+            "step": self.step,
+            "phase": self.phase,
+            "stop_reason": self.stop_reason,
+            "requested_t": self.requested_t,
+            **self.stats.to_dict(),
+        }
 
 
 @dataclass(frozen=True)

@@ -230,25 +230,13 @@ class AgentRun:
     def _timed(
         self, finished: GenerationFinished, phase: str, requested: float
     ) -> ev.GenerationTimed:
-        s = finished.stats
         return ev.GenerationTimed(
             t=finished.t,
             step=self.step,
             phase=phase,
             stop_reason=finished.stop_reason,
-            prompt_tokens=s.prompt_tokens,
-            cached_tokens=s.cached_tokens,
-            new_tokens=s.new_tokens,
-            ttft_ms=s.ttft_ms,
-            prefill_ms=s.prefill_ms,
-            prefill_tok_s=s.prefill_tok_s,
-            decode_ms=s.decode_ms,
-            decode_tok_s=s.decode_tok_s,
-            requested_t=min(requested, s.t_start),
-            started_t=s.t_start,
-            first_token_t=s.t_first_token,
-            peak_rss_mb=s.peak_rss_mb,
-            token_latencies_ms=tuple(s.token_latencies_ms),
+            requested_t=min(requested, finished.stats.t_start),
+            stats=finished.stats,
         )
 
     def _account(self, finished: GenerationFinished) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from engine.llm.stats import LatencySummary
+
 
 @dataclass(frozen=True)
 class TokenDelta:
@@ -36,12 +38,25 @@ class GenerationStats:
     t_end: float = 0.0
 
     def to_dict(self, latencies: bool = False) -> dict[str, Any]:
+        """Flat, for JSON: a session file's `stats`, `generate --json`."""
         data = asdict(self)
         if latencies:
             data["token_latencies_ms"] = list(self.token_latencies_ms)
         else:
             data.pop("token_latencies_ms")
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GenerationStats:
+        """Back from `to_dict` (unknown keys ignored, missing optional ones defaulted)."""
+        known = cls.__dataclass_fields__
+        values = {k: v for k, v in data.items() if k in known}
+        values["token_latencies_ms"] = tuple(values.get("token_latencies_ms", ()))
+        return cls(**values)
+
+    def inter_token(self) -> LatencySummary:
+        """The distribution of the gaps between generated tokens."""
+        return LatencySummary.of(self.token_latencies_ms)
 
 
 @dataclass(frozen=True)

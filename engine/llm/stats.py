@@ -1,8 +1,30 @@
-"""Process memory readings for generation stats."""
+"""Summaries of a generation's timings, and process memory readings for them."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    count: int
+    mean_ms: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+
+    @classmethod
+    def of(cls, latencies_ms: Sequence[float]) -> LatencySummary:
+        if not latencies_ms:
+            return cls(0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        x = np.asarray(latencies_ms, dtype=np.float64)
+        p50, p90, p99 = np.percentile(x, [50, 90, 99])
+        return cls(len(x), float(x.mean()), float(p50), float(p90), float(p99), float(x.max()))
 
 
 def peak_rss_mb() -> float:

@@ -27,25 +27,8 @@ def _token(event: TokenDelta) -> list[Observed]:
 
 
 def _finished(event: GenerationFinished) -> list[Observed]:
-    st = event.stats
-    return [
-        Observed(
-            "generation_started",
-            st.t_start,
-            {"prompt_tokens": st.prompt_tokens, "cached_tokens": st.cached_tokens},
-        ),
-        Observed("prefill_finished", st.t_first_token),
-        Observed(
-            "generation_finished",
-            event.t,
-            {
-                "text": event.text,
-                "stop_reason": event.stop_reason,
-                "token_ids": list(event.token_ids),
-                "stats": json_safe(st.to_dict(latencies=True)),
-            },
-        ),
-    ]
+    end = {"text": event.text, "stop_reason": event.stop_reason, "token_ids": list(event.token_ids)}
+    return agent_adapters.generation_records(event.stats, event.t, end)
 
 
 ADAPTERS: dict[type, Adapter] = {

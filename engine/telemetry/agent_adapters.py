@@ -12,47 +12,42 @@ them a `generation_requested` when the loop asked earlier than the engine began 
 
 from __future__ import annotations
 
-from engine.agent.events import GenerationTimed, MemoryQuery
-from engine.telemetry.records import Observed
+from typing import Any
 
-STATS = (
-    "prompt_tokens",
-    "cached_tokens",
-    "new_tokens",
-    "ttft_ms",
-    "prefill_ms",
-    "prefill_tok_s",
-    "decode_ms",
-    "decode_tok_s",
-    "peak_rss_mb",
-)
+from engine.agent.events import GenerationTimed, MemoryQuery
+from engine.llm.events import GenerationStats
+from engine.telemetry.records import Observed, json_safe
 
 
 def generation(event: GenerationTimed) -> list[Observed]:
-    stats = {key: getattr(event, key) for key in STATS}
-    stats.update(
-        token_latencies_ms=list(event.token_latencies_ms),
-        t_start=event.started_t,
-        t_first_token=event.first_token_t,
-        t_end=event.t,
-    )
-    name = f"generate:{event.phase}"
-    begin = {
-        "prompt_tokens": event.prompt_tokens,
-        "cached_tokens": event.cached_tokens,
-        "phase": event.phase,
-        "name": name,
-    }
-    end = {"phase": event.phase, "stop_reason": event.stop_reason, "stats": stats}
+    st = event.stats
     prepare: list[Observed] = []
-    if event.requested_t < event.started_t:  # prompt rendering, grammar compilation
+    if event.requested_t < st.t_start:  # prompt rendering, grammar compilation
         asked = {"phase": event.phase}
         prepare.append(Observed("generation_requested", event.requested_t, asked, event.step))
+    end = {"phase": event.phase, "stop_reason": event.stop_reason}
+    return [*prepare, *generation_records(st, event.t, end, event.phase, event.step)]
+
+
+def generation_records(
+    st: GenerationStats,
+    end_t: float,
+    end: dict[str, Any],
+    phase: str = "",
+    step: int | None = None,
+) -> list[Observed]:
+    """One generation as three records: started (prefill), prefill finished (first token),
+    finished (`end` plus the stats, flattened for the session file)."""
+    begin: dict[str, Any] = {"prompt_tokens": st.prompt_tokens, "cached_tokens": st.cached_tokens}
+    first: dict[str, Any] = {}
+    if phase:
+        begin.update(phase=phase, name=f"generate:{phase}")
+        first["phase"] = phase
+    stats = json_safe(st.to_dict(latencies=True))
     return [
-        *prepare,
-        Observed("generation_started", event.started_t, begin, event.step),
-        Observed("prefill_finished", event.first_token_t, {"phase": event.phase}, event.step),
-        Observed("generation_finished", event.t, end, event.step),
+        Observed("generation_started", st.t_start, begin, step),
+        Observed("prefill_finished", st.t_first_token, first, step),
+        Observed("generation_finished", end_t, {**end, "stats": stats}, step),
     ]
 
 

@@ -1,71 +1,14 @@
-"""Latency metrics from the engine's events: per generation, and rolling for live charts."""
+"""Latency metrics for live charts: a rolling rate. A generation's own figures are its
+`GenerationStats` (engine.llm.events), summarised by `LatencySummary`."""
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import Iterable
 
-import numpy as np
+from engine.llm.stats import LatencySummary
 
-from engine.llm.events import GenerationFinished, GenerationStats
-
-
-@dataclass(frozen=True)
-class LatencySummary:
-    count: int
-    mean_ms: float
-    p50_ms: float
-    p90_ms: float
-    p99_ms: float
-    max_ms: float
-
-    @classmethod
-    def of(cls, latencies_ms: Sequence[float]) -> LatencySummary:
-        if not latencies_ms:
-            return cls(0, 0.0, 0.0, 0.0, 0.0, 0.0)
-        x = np.asarray(latencies_ms, dtype=np.float64)
-        p50, p90, p99 = np.percentile(x, [50, 90, 99])
-        return cls(len(x), float(x.mean()), float(p50), float(p90), float(p99), float(x.max()))
-
-
-@dataclass(frozen=True)
-class GenerationMetrics:
-    """What a profiler reports for one generation."""
-
-    provider: str
-    prompt_tokens: int
-    cached_tokens: int
-    new_tokens: int
-    ttft_ms: float
-    prefill_tok_s: float
-    decode_tok_s: float
-    inter_token: LatencySummary
-    peak_rss_mb: float
-    stop_reason: str
-
-    @classmethod
-    def from_finished(cls, finished: GenerationFinished) -> GenerationMetrics:
-        return cls.from_stats(finished.stats, finished.stop_reason)
-
-    @classmethod
-    def from_stats(cls, st: GenerationStats, stop_reason: str = "") -> GenerationMetrics:
-        return cls(
-            st.provider,
-            st.prompt_tokens,
-            st.cached_tokens,
-            st.new_tokens,
-            st.ttft_ms,
-            st.prefill_tok_s,
-            st.decode_tok_s,
-            LatencySummary.of(st.token_latencies_ms),
-            st.peak_rss_mb,
-            stop_reason,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+__all__ = ["LatencySummary", "RollingRate"]
 
 
 class RollingRate:

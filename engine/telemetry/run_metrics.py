@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from engine.telemetry.metrics import LatencySummary
+from engine.llm.events import GenerationStats
+from engine.llm.stats import LatencySummary
 from engine.telemetry.records import EventRecord, SpanRecord, json_safe
 
 TOKEN_KINDS = frozenset({"token", "token_delta"})
@@ -40,39 +41,47 @@ class StepMetrics:
 
 @dataclass(frozen=True)
 class GenerationTiming:
-    """One generation of the run (an agent run has one per step, plan or critique)."""
+    """One generation of the run (an agent run has one per step, plan or critique): the
+    engine's stats as recorded, placed in the run."""
 
     step: int
     phase: str
     start: float  # seconds since the session start
-    ms: float
-    prompt_tokens: int
-    cached_tokens: int
-    new_tokens: int
-    ttft_ms: float
-    prefill_tok_s: float
-    decode_tok_s: float
-    inter_token: LatencySummary
     stop_reason: str
+    stats: GenerationStats
+
+    @property
+    def ms(self) -> float:
+        return (self.stats.t_end - self.stats.t_start) * 1000
 
     @classmethod
     def of(cls, event: EventRecord) -> GenerationTiming:
-        st = event.data["stats"]
-        ms = (st["t_end"] - st["t_start"]) * 1000
+        stats = GenerationStats.from_dict(event.data["stats"])
         return cls(
             step=event.step,
             phase=str(event.data.get("phase", "")),
-            start=event.t - ms / 1000,
-            ms=ms,
-            prompt_tokens=st["prompt_tokens"],
-            cached_tokens=st["cached_tokens"],
-            new_tokens=st["new_tokens"],
-            ttft_ms=st["ttft_ms"],
-            prefill_tok_s=st["prefill_tok_s"],
-            decode_tok_s=st["decode_tok_s"],
-            inter_token=LatencySummary.of(st.get("token_latencies_ms", [])),
+            start=event.t - (stats.t_end - stats.t_start),
             stop_reason=str(event.data.get("stop_reason", "")),
+            stats=stats,
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The session file's `per_generation` row (flat)."""
+        st = self.stats
+        return {
+            "step": self.step,
+            "phase": self.phase,
+            "start": self.start,
+            "ms": self.ms,
+            "prompt_tokens": st.prompt_tokens,
+            "cached_tokens": st.cached_tokens,
+            "new_tokens": st.new_tokens,
+            "ttft_ms": st.ttft_ms,
+            "prefill_tok_s": st.prefill_tok_s,
+            "decode_tok_s": st.decode_tok_s,
+            "inter_token": asdict(st.inter_token()),
+            "stop_reason": self.stop_reason,
+        }
 
 
 @dataclass(frozen=True)
@@ -105,8 +114,10 @@ class RunMetrics:
 
     def to_dict(self) -> dict[str, Any]:
         """As the session file holds it (lists, not tuples): the same before and after saving."""
-        data: dict[str, Any] = json_safe(asdict(self))
-        return data
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["per_generation"] = [g.to_dict() for g in self.per_generation]
+        out: dict[str, Any] = json_safe(data)
+        return out
 
     @classmethod
     def of(cls, events: Sequence[EventRecord], spans: Sequence[SpanRecord]) -> RunMetrics:

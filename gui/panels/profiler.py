@@ -227,14 +227,15 @@ class QtLiveProfiler(QWidget):
         )
 
     def _on_events(self, events: list[object]) -> None:
-        m = self.data.last
+        last = self.data.last
         finished = any(isinstance(event, GenerationFinished) for event in events)
-        if m is None or not finished or self.viewing is not None:
+        if last is None or not finished or self.viewing is not None:
             return
+        m, itl = last.stats, last.stats.inter_token()
         self.summary.setText(
             f"last generation: TTFT {m.ttft_ms:.0f} ms · decode {m.decode_tok_s:.1f} tok/s · "
-            f"prefill {m.prefill_tok_s:.0f} tok/s · inter-token p50 {m.inter_token.p50_ms:.1f} / "
-            f"p99 {m.inter_token.p99_ms:.1f} ms · {m.new_tokens} tokens on {m.provider}"
+            f"prefill {m.prefill_tok_s:.0f} tok/s · inter-token p50 {itl.p50_ms:.1f} / "
+            f"p99 {itl.p99_ms:.1f} ms · {m.new_tokens} tokens on {m.provider}"
         )
 
     def confirm_close(self) -> bool:

@@ -166,19 +166,19 @@ def recorded(clock: Clock, tmp_path: Path) -> tuple[list[Any], Any]:
 def test_the_run_yields_one_timing_per_generation(recorded: tuple[list[Any], Any]) -> None:
     events, _ = recorded
     timed = [e for e in events if isinstance(e, ev.GenerationTimed)]
-    assert [(g.step, g.phase, g.new_tokens) for g in timed] == [
+    assert [(g.step, g.phase, g.stats.new_tokens) for g in timed] == [
         (1, "plan", 5),
         (2, "step", 6),
         (3, "step", 3),
         (4, "step", 4),
     ]
-    assert all(g.ttft_ms == PREFILL * 1000 and g.first_token_t - g.started_t == PREFILL
-               for g in timed)  # fmt: skip
-    assert timed[1].token_latencies_ms == (GAP * 1000,) * 5
+    assert all(g.stats.ttft_ms == PREFILL * 1000
+               and g.stats.t_first_token - g.stats.t_start == PREFILL for g in timed)  # fmt: skip
+    assert timed[1].stats.token_latencies_ms == (GAP * 1000,) * 5
     # each comes after its generation's tokens and before what the step did with the text
     kinds = [type(e).__name__ for e in events if not isinstance(e, ev.TokenDelta)]
     assert kinds[kinds.index("ToolCall") - 1] == "GenerationTimed"
-    assert [g.started_t - g.requested_t for g in timed] == [PREPARE, 0, 0, 0]
+    assert [g.stats.t_start - g.requested_t for g in timed] == [PREPARE, 0, 0, 0]
     query = next(e for e in events if isinstance(e, ev.MemoryQuery))
     assert (query.hits, query.top_k, query.t - query.started_t) == (1, 1, RETRIEVE)
     # the agent's own consumers are unchanged: --json steps, RunFinished metrics

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.llm.events import GenerationStats
 from engine.llm.session import LLMSession
-from engine.telemetry.metrics import GenerationMetrics, LatencySummary, RollingRate
+from engine.telemetry.metrics import LatencySummary, RollingRate
 
 
 def test_latency_percentiles() -> None:
@@ -20,12 +21,11 @@ def test_latency_percentiles() -> None:
 def test_metrics_of_a_real_generation(tiny_int4: Path) -> None:
     session = LLMSession(tiny_int4, provider="cpu")
     finished = session.complete("the quick brown", max_new_tokens=16, ignore_eos=True)
-    metrics = GenerationMetrics.from_finished(finished)
-    assert metrics.new_tokens == 16 and metrics.inter_token.count == 15
-    assert (
-        0 < metrics.inter_token.p50_ms <= metrics.inter_token.p99_ms <= metrics.inter_token.max_ms
-    )
-    assert metrics.stop_reason == "max_tokens" and metrics.to_dict()["provider"] == "cpu"
+    stats, itl = finished.stats, finished.stats.inter_token()
+    assert stats.new_tokens == 16 and itl.count == 15
+    assert 0 < itl.p50_ms <= itl.p99_ms <= itl.max_ms
+    assert finished.stop_reason == "max_tokens" and stats.to_dict()["provider"] == "cpu"
+    assert GenerationStats.from_dict(stats.to_dict(latencies=True)) == stats
 
 
 def test_rolling_rate() -> None:
