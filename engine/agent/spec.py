@@ -127,10 +127,6 @@ class AgentSpec:
     examples: tuple[Example, ...] = ()
     schema_version: int = SCHEMA_VERSION
 
-    @property
-    def has_command_tools(self) -> bool:
-        return any(t.kind == "command" for t in self.tools) or bool(self.mcp_servers)
-
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> AgentSpec:
         """Build from schema-valid plain data (dicts, lists, scalars)."""

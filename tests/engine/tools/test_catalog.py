@@ -98,6 +98,28 @@ def test_command_tools_and_stdio_servers_need_trust(workspace: Path) -> None:
         assert registry.get("weather").approval == "ask"  # type: ignore[union-attr]
 
 
+def test_local_commands_are_command_tools_and_stdio_servers() -> None:
+    from engine.tools.entries import local_commands
+
+    tools = [
+        {"name": "calculator"},
+        {"name": "sh", "kind": "command", "description": "d", "command": ["ls", "-l"]},
+        {"name": "up", "kind": "command", "description": "d", "command": "uptime -p"},
+    ]
+    servers = [
+        {"name": "notes", "command": ["node", "notes.js"]},  # stdio by default
+        {"name": "web", "transport": "http", "url": "http://h/mcp"},  # runs nothing here
+    ]
+    found = local_commands(tools, servers)
+    assert [(c.kind, c.name, c.line) for c in found] == [
+        ("command tool", "sh", "ls -l"),
+        ("command tool", "up", "uptime -p"),
+        ("MCP server", "notes", "node notes.js"),
+    ]
+    assert [c.label for c in found][::2] == ["command tool 'sh'", "MCP server 'notes' (stdio)"]
+    assert local_commands([{"name": "calculator"}], servers[1:]) == []
+
+
 def test_before_call_sees_each_policy(workspace: Path, ctx: ToolContext) -> None:
     seen: list[str] = []
 
