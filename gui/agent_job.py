@@ -27,6 +27,7 @@ from engine.llm.events import GenerationEvent
 from engine.manifest import is_prepared, model_folder
 from engine.progress import CancelToken
 from engine.tools.base import ToolCallRequest
+from engine.tools.entries import local_commands
 from engine.tools.errors import UntrustedToolsError
 from gui.bridge import TaskState, report
 from gui.sessions import SessionHolder
@@ -169,19 +170,12 @@ def session_models(holder: SessionHolder) -> ModelFactory:
     return open_model
 
 
-def risky_commands(spec: AgentSpec) -> tuple[str, ...]:
-    """The commands an agent file would run on this machine, for the trust question."""
-
-    def line(command: object) -> str:
-        return " ".join(map(str, command)) if isinstance(command, list | tuple) else str(command)
-
-    found = [f"tool {t.name}: {line(t.command)}" for t in spec.tools if t.kind == "command"]
-    found += [
-        f"MCP server {s.get('name')}: {line(s.get('command'))}"
-        for s in spec.mcp_servers
-        if s.get("transport", "stdio") == "stdio"
-    ]
-    return tuple(found)
+def trust_lines(spec: AgentSpec) -> tuple[str, ...]:
+    """What the trust question shows: each command the file runs here (`local_commands`)."""
+    found = local_commands([t.to_entry() for t in spec.tools], spec.mcp_servers)
+    return tuple(
+        f"{'tool' if c.kind == 'command tool' else c.kind} {c.name}: {c.line}" for c in found
+    )
 
 
 def run_agent(
@@ -225,5 +219,5 @@ def _run_agent(
                 state.emit(event)
                 reason = getattr(event, "stop_reason", reason)
     except UntrustedToolsError as exc:
-        return NeedsTrust(request, agent.sha256, risky_commands(agent.spec), str(exc))
+        return NeedsTrust(request, agent.sha256, trust_lines(agent.spec), str(exc))
     return reason

@@ -3,9 +3,9 @@
 Every edit is "set the value at a path" (`("planning", "max_steps")`, `("goals", 2)`,
 `("tools",)` for a whole list) pushed as a `SetValue` command on a `QUndoStack`; typing
 into one field merges into one command. Validation uses the engine's own messages
-(`schema_errors`, `tool_errors`), keyed by the field they name (`planning.max_steps`,
-`tools[0].settings.max_bytes`), so views can mark the widget in place. The view side is
-`gui.panels.designer.QtAgentDesigner`.
+(`agentfile.errors`: the schema's, then what the tool catalogue would refuse), keyed by
+the field they name (`planning.max_steps`, `tools[0].settings.max_bytes`), so views can
+mark the widget in place. The view side is `gui.panels.designer.QtAgentDesigner`.
 """
 
 from __future__ import annotations
@@ -163,13 +163,9 @@ class AgentModel(QObject):
     def validate(self) -> dict[str, str]:
         """Field name -> the validator's message (the engine's schema and tool checks)."""
         found: dict[str, str] = {}
-        for line in agentfile.schema_errors(self.data):
+        for line in agentfile.errors(self.data):
             field, _, message = line.removeprefix("agent file: ").partition(": ")
             found.setdefault(field, message)
-        if not any(f.startswith("tools") for f in found):  # the tool check needs sane entries
-            for line in agentfile.tool_errors(self.data):
-                field, _, message = line.removeprefix("agent file: ").partition(": ")
-                found.setdefault(field, message)
         if not found:
             try:
                 AgentSpec.from_data(copy.deepcopy(self.data))

@@ -18,14 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
+from engine import schema_problems
 from engine.agent.spec import SCHEMA_VERSION, AgentSpec
 from engine.errors import WorkbenchError
 from engine.paths import resource
+from engine.schema_problems import Problem
 
 SCHEMA_PATH = resource("schemas", "agent.schema.json")
 
@@ -54,8 +55,14 @@ class AgentFile:
 
 @functools.lru_cache(maxsize=1)
 def schema() -> dict[str, Any]:
-    """The agent file's JSON Schema (engine/resources/schemas/agent.schema.json)."""
+    """The agent file's JSON Schema: engine/resources/schemas/agent.schema.json, with the
+    `$defs` of its `tools` and `mcp_servers` entries from their one definition
+    (engine.tools.entries), made here so each built-in's settings schema stays with the
+    tool's code."""
+    from engine.tools.entries import definitions
+
     data: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    data["$defs"] = {**data.get("$defs", {}), **definitions()}
     return data
 
 
@@ -94,85 +101,34 @@ def _line_of(document: Any, path: list[Any]) -> int | None:
     return line
 
 
-def _allowed(error: jsonschema.ValidationError) -> str:
-    """What the schema allows at the failing place, in words."""
-    sub = error.schema if isinstance(error.schema, dict) else {}
-    if error.validator == "additionalProperties":
-        props = sorted(sub.get("properties", {}))
-        return f"allowed keys: {', '.join(props)}" if props else ""
-    if "enum" in sub:
-        return "allowed: " + ", ".join(json.dumps(v) for v in sub["enum"])
-    if "const" in sub:
-        return f"allowed: {json.dumps(sub['const'])}"
-    if "type" in sub:
-        kind = sub["type"]
-        return f"expected {' or '.join(kind) if isinstance(kind, list) else kind}"
-    return ""
-
-
-def _field(path: list[Any]) -> str:
-    out = ""
-    for key in path:
-        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
-    return out or "(top level)"
+def _lines(problems: list[Problem], document: Any = None, source: str = "agent file") -> list[str]:
+    """`source, line N: field: what is wrong (what is allowed)`, one line per problem."""
+    messages = []
+    for problem in problems:
+        line = _line_of(document, list(problem.path)) if document is not None else None
+        where = f"{source}, line {line}" if line else source
+        allowed = f" ({problem.allowed})" if problem.allowed else ""
+        messages.append(f"{where}: {problem.field}: {problem.message}{allowed}")
+    return messages
 
 
 def schema_errors(data: Any, document: Any = None, source: str = "agent file") -> list[str]:
     """Every problem of `data` against the schema: field, line and what is allowed."""
-    validator = jsonschema.Draft202012Validator(schema())
-    messages = []
-    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
-        path = list(error.absolute_path)
-        if error.validator in ("if", "oneOf", "allOf") and error.context:
-            error = min(error.context, key=lambda e: len(list(e.path)))
-            path += list(error.path)
-        message = error.message
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
-            extra = sorted(str(k) for k in error.instance if k not in known)
-            if extra:
-                path.append(extra[0])
-                message = f"unknown key {extra[0]!r}"
-        line = _line_of(document, path) if document is not None else None
-        where = f"{source}, line {line}" if line else source
-        allowed = _allowed(error)
-        messages.append(
-            f"{where}: {_field(path)}: {message}" + (f" ({allowed})" if allowed else "")
-        )
-    return messages
+    return _lines(schema_problems.problems(schema(), data), document, source)
 
 
-def tool_errors(
-    data: dict[str, Any], document: Any = None, source: str = "agent file"
-) -> list[str]:
-    """Built-in tool entries that name no built-in, or whose settings do not fit it."""
-    from engine.tools.catalog import BUILTINS, RESERVED_NAMES
+def errors(data: Any, document: Any = None, source: str = "agent file") -> list[str]:
+    """Everything that keeps `data` from loading or from running: the schema's problems,
+    then (on schema-valid data) what the tool catalogue would refuse (a duplicate tool, a
+    memory tool with memory off, ...), from the entries' one definition."""
+    from engine.tools import entries
 
-    messages = []
-    for index, entry in enumerate(data.get("tools") or ()):
-        if entry.get("kind") == "command":
-            continue
-        name = entry["name"]
-        path: list[Any] = ["tools", index, "name"]
-        problem = ""
-        if name in RESERVED_NAMES:
-            continue  # the memory tools, supplied when memory is on
-        if name not in BUILTINS:
-            problem = (
-                f"no built-in tool {name!r} (built-ins: {', '.join(sorted(BUILTINS))}; "
-                "a tool of your own needs kind: command)"
-            )
-        else:
-            validator = jsonschema.Draft202012Validator(BUILTINS[name].settings_schema)
-            for error in validator.iter_errors(entry.get("settings") or {}):
-                path = ["tools", index, "settings", *error.absolute_path]
-                problem = f"{error.message} ({_allowed(error) or 'see the tool settings'})"
-                break
-        if problem:
-            line = _line_of(document, path) if document is not None else None
-            where = f"{source}, line {line}" if line else source
-            messages.append(f"{where}: {_field(path)}: {problem}")
-    return messages
+    found = schema_problems.problems(schema(), data)
+    if not found:
+        memory = bool((data.get("memory") or {}).get("enabled", False))
+        tools, servers = data.get("tools") or (), data.get("mcp_servers") or ()
+        found = entries.problems(tools, servers, memory=memory)
+    return _lines(found, document, source)
 
 
 def parse(text: str, path: Path | None = None) -> AgentFile:
@@ -193,7 +149,7 @@ def parse(text: str, path: Path | None = None) -> AgentFile:
             f"({SCHEMA_VERSION}); update Agent Workbench"
         )
     data = plain(document)
-    problems = schema_errors(data, document, source) or tool_errors(data, document, source)
+    problems = errors(data, document, source)
     if problems:
         raise AgentFileError("\n".join(problems))
     try:

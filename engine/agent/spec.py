@@ -36,7 +36,9 @@ class ToolSpec:
         entry: dict[str, Any] = {"name": self.name}
         if self.kind == "command":
             entry.update(kind="command", description=self.description)
-            entry.update(parameters=self.parameters, command=self.command)
+            if self.parameters:  # left out: the tool takes no arguments
+                entry["parameters"] = self.parameters
+            entry["command"] = self.command
             if self.timeout_s is not None:
                 entry["timeout_s"] = self.timeout_s
             if self.cwd is not None:
@@ -124,10 +126,6 @@ class AgentSpec:
     workspace: str = "workspace"
     examples: tuple[Example, ...] = ()
     schema_version: int = SCHEMA_VERSION
-
-    @property
-    def has_command_tools(self) -> bool:
-        return any(t.kind == "command" for t in self.tools) or bool(self.mcp_servers)
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> AgentSpec:

@@ -28,6 +28,10 @@ APPROVAL_POLICIES: tuple[ApprovalPolicy, ...] = ("auto", "ask", "deny")
 #: What went wrong, when a call did not succeed.
 ErrorKind = Literal["unknown_tool", "invalid_arguments", "refused", "timeout", "failed"]
 
+#: The keyword the run's context reaches command and MCP tools in (their own arguments
+#: may say "context").
+CONTEXT = "__workbench_context__"
+
 #: Longest output handed back to the model; the rest is cut with a note saying so.
 MAX_OUTPUT_CHARS = 4000
 

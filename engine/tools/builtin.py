@@ -11,6 +11,8 @@ from engine.tools.base import ApprovalPolicy, Tool
 
 #: Builds the tool from its validated settings and the agent's workspace folder.
 Factory = Callable[[Mapping[str, Any], Path], Tool]
+#: Checks what the settings schema cannot say (a time zone exists); raises `ToolError`.
+SettingsCheck = Callable[[Mapping[str, Any]], None]
 
 NO_SETTINGS: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
 
@@ -24,6 +26,7 @@ class BuiltinSpec:
     factory: Factory
     settings_schema: dict[str, Any] = field(default_factory=lambda: dict(NO_SETTINGS))
     approval: ApprovalPolicy = "auto"
+    check: SettingsCheck | None = None
 
     def info(self) -> dict[str, Any]:
         """JSON-able description: what it does, its settings schema, its default approval."""

@@ -48,6 +48,11 @@ def now(timezone: str | None, default: tzinfo | None) -> dict[str, Any]:
     }
 
 
+def _check(settings: Mapping[str, Any]) -> None:
+    if settings.get("timezone"):
+        zone(settings["timezone"])
+
+
 def _build(settings: Mapping[str, Any], workspace: Path) -> Tool:
     default = zone(settings["timezone"]) if settings.get("timezone") else None
 
@@ -67,4 +72,5 @@ SPEC = BuiltinSpec(
     description="Tells the current date, time, weekday and time zone.",
     factory=_build,
     settings_schema=SETTINGS_SCHEMA,
+    check=_check,
 )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shlex
 import tempfile
 import threading
 import time
@@ -20,6 +19,7 @@ from typing import IO, Any
 
 from engine.progress import CancelToken
 from engine.tools.base import ToolError, ToolTimeout
+from engine.tools.entries import command_line
 from engine.tools.errors import MCPServerError
 
 CONNECT_TIMEOUT_S = 30.0
@@ -53,7 +53,7 @@ class _Server:
             return streamable_http_client(str(self.entry["url"]), http_client=client)
         from mcp.client.stdio import StdioServerParameters, stdio_client
 
-        argv = command_of(self.entry)
+        argv = command_line(self.entry)
         params = StdioServerParameters(
             command=argv[0], args=argv[1:], env=self.entry.get("env"), cwd=self.entry.get("cwd")
         )
@@ -122,7 +122,7 @@ class MCPHub:
             ) from exc
         except (Exception, asyncio.CancelledError, BaseExceptionGroup) as exc:
             tail = server.stderr_tail()
-            where = f"command {command_of(entry)!r}" if server.errlog else f"url {entry['url']!r}"
+            where = f"command {command_line(entry)!r}" if server.errlog else f"url {entry['url']!r}"
             raise MCPServerError(
                 f"{label}: could not start or reach the server ({where}): {_message(exc)}"
                 + (f"\nits error output:\n{tail}" if tail else "")
@@ -189,11 +189,6 @@ class MCPHub:
         for server, _ in self._runs:
             if server.errlog is not None:
                 server.errlog.close()
-
-
-def command_of(entry: Mapping[str, Any]) -> list[str]:
-    command = entry.get("command")
-    return shlex.split(command) if isinstance(command, str) else [str(a) for a in command or []]
 
 
 def result_of(result: Any, output_schema: Mapping[str, Any] | None = None) -> Any:

@@ -12,7 +12,7 @@ from engine.agent.agentfile import parse
 from engine.llm.events import GenerationFinished
 from engine.progress import CancelToken
 from engine.tools.base import Tool, ToolCallRequest
-from gui.agent_job import STOP, HookGate, Pending, TeeModel, risky_commands
+from gui.agent_job import STOP, HookGate, Pending, TeeModel, trust_lines
 from tests.helpers.fake_model import ScriptedModel
 
 
@@ -49,14 +49,15 @@ def test_tee_model_hands_on_every_generation_event() -> None:
     assert model.name == "fake" and model.count_tokens("x y") == 2
 
 
-def test_risky_commands_name_what_would_run() -> None:
+def test_the_trust_question_names_what_would_run_here() -> None:
     agent = parse(
         "schema_version: 1\nname: R\ngoals: [g]\ntools:\n  - name: calculator\n"
         "  - name: sh\n    kind: command\n    description: d\n    parameters: {type: object}\n"
         "    command: [ls, -l]\nmcp_servers:\n  - name: notes\n    transport: stdio\n"
         "    command: [node, notes.js]\n  - name: web\n    transport: http\n    url: http://x\n"
     )
-    assert risky_commands(agent.spec) == ("tool sh: ls -l", "MCP server notes: node notes.js")
+    # the http server runs nothing on this machine
+    assert trust_lines(agent.spec) == ("tool sh: ls -l", "MCP server notes: node notes.js")
 
 
 def test_a_window_run_has_the_agents_memory(

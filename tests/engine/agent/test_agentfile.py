@@ -192,9 +192,92 @@ def test_built_in_tools_are_checked_by_name_and_settings(
         assert part in str(info.value), str(info.value)
 
 
-def test_memory_tool_names_are_accepted(tmp_path: Path) -> None:
+def test_memory_tool_names_are_accepted_when_memory_is_on(tmp_path: Path) -> None:
     text = "schema_version: 1\nname: x\ngoals: [a]\ntools:\n  - name: memory.search\n"
-    assert load(write(tmp_path, text)).spec.tools[0].name == "memory.search"
+    on = text + "memory:\n  enabled: true\n"
+    assert load(write(tmp_path, on)).spec.tools[0].name == "memory.search"
+    with pytest.raises(AgentFileError) as info:  # a run would have no memory tools to give
+        load(write(tmp_path, text))
+    assert "line 5: tools[0].name: names a memory tool" in str(info.value)
+    assert "memory.enabled: true" in str(info.value)
+
+
+SERVER = "mcp_servers:\n  - name: notes\n    command: [notes-server]\n"
+
+
+@pytest.mark.parametrize(
+    ("tools", "extra", "expected"),
+    [
+        (
+            "  - name: clock\n  - name: calculator\n  - name: clock\n    approval: ask\n",
+            "",
+            "line 7: tools[2].name: names a tool already in the catalogue (tools[0] 'clock')",
+        ),
+        (
+            "  - name: calculator\n",
+            SERVER + "  - name: notes\n    transport: http\n    url: http://h/mcp\n",
+            "line 9: mcp_servers[1].name: names a server already listed (mcp_servers[0])",
+        ),
+        (
+            "  - name: notes.add\n    kind: command\n    description: d\n    command: add\n",
+            SERVER,
+            "line 5: tools[0].name: is in the name space of the MCP server 'notes'",
+        ),
+        (
+            '  - name: w\n    kind: command\n    description: d\n    command: "w \'x"\n',
+            "",
+            "line 8: tools[0].command: cannot be split into words",
+        ),
+        (
+            "  - name: w\n    kind: command\n    description: d\n    command: w\n"
+            "    parameters: {type: object, properties: {a: {type: text}}}\n",
+            "",
+            "line 9: tools[0].parameters: is not a valid JSON Schema",
+        ),
+        (
+            "  - name: clock\n    settings:\n      timezone: Nowhere/City\n",
+            "",
+            "line 6: tools[0].settings: unknown time zone 'Nowhere/City'",
+        ),
+        (
+            "  - name: w\n    kind: command\n    description: d\n    command: w\n"
+            "    timeout_s: 0\n",
+            "",
+            "line 9: tools[0].timeout_s: must be a positive number of seconds",
+        ),
+        (
+            "  - name: calculator\n",
+            "mcp_servers:\n  - name: notes\n    command: [n]\n    timeout_s: 5\n"
+            "    url: http://h\n",
+            "line 10: mcp_servers[0].url: unknown key 'url'",
+        ),
+    ],
+    ids=[
+        "duplicate tool",
+        "duplicate server",
+        "server name space",
+        "command line",
+        "parameters schema",
+        "time zone",
+        "timeout",
+        "server field",
+    ],
+)
+def test_loading_refuses_what_the_catalogue_would_refuse(
+    tmp_path: Path, tools: str, extra: str, expected: str
+) -> None:
+    """Validation is the run's refusal: each of these once loaded and failed only at run."""
+    from engine.tools.catalog import build_registry
+    from engine.tools.errors import ToolConfigError
+
+    text = "schema_version: 1\nname: x\ngoals: [a]\ntools:\n" + tools + extra
+    with pytest.raises(AgentFileError) as info:
+        load(write(tmp_path, text))
+    assert expected in str(info.value), str(info.value)
+    assert str(tmp_path / "a.agent.yaml") in str(info.value)
+    data = agentfile.plain(agentfile._yaml().load(text))
+    with pytest.raises(ToolConfigError):  # and the catalogue refuses the same entries
+        build_registry(data["tools"], data.get("mcp_servers", ()), workspace=tmp_path, trust=True)
 
 
 def test_memory_settings_default_for_old_files_and_round_trip(tmp_path: Path) -> None:

@@ -35,6 +35,23 @@ def test_validate_reports_field_and_line(
     assert '"plan_execute"' in err
 
 
+def test_validate_refuses_a_tool_listed_twice_as_run_does(
+    tmp_path: Path, scripted: Scripted, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "twice.agent.yaml"
+    path.write_text(
+        "schema_version: 1\nname: x\ngoals: [a]\ntools:\n  - name: calculator\n"
+        "  - name: calculator\n    approval: ask\n"
+    )
+    assert main(["agent", "validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and f"{path}, line 6: tools[1].name:" in err
+    assert "already in the catalogue (tools[0] 'calculator')" in err
+    scripted.scripts.append([final("x")])
+    assert main(["agent", "run", str(path), "--task", "t"]) == 2
+    assert capsys.readouterr().err == err
+
+
 class Scripted:
     """Stands in for `open_model`: each call takes the next script."""
 

@@ -73,6 +73,7 @@ def test_preview_tools_need_no_running_tools(tmp_path: Path) -> None:
         "  - name: files.write\n    approval: deny\n  - name: memory.search\n"
         "  - name: echo\n    kind: command\n    description: Echo a text.\n"
         "    parameters: {type: object, properties: {text: {type: string}}}\n    command: cat\n"
+        "memory:\n  enabled: true\n"
     )
     tools = preview_tools(agent.spec, tmp_path)
     assert [t.name for t in tools] == ["calculator", "files.write", "echo"]

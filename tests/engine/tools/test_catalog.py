@@ -98,6 +98,28 @@ def test_command_tools_and_stdio_servers_need_trust(workspace: Path) -> None:
         assert registry.get("weather").approval == "ask"  # type: ignore[union-attr]
 
 
+def test_local_commands_are_command_tools_and_stdio_servers() -> None:
+    from engine.tools.entries import local_commands
+
+    tools = [
+        {"name": "calculator"},
+        {"name": "sh", "kind": "command", "description": "d", "command": ["ls", "-l"]},
+        {"name": "up", "kind": "command", "description": "d", "command": "uptime -p"},
+    ]
+    servers = [
+        {"name": "notes", "command": ["node", "notes.js"]},  # stdio by default
+        {"name": "web", "transport": "http", "url": "http://h/mcp"},  # runs nothing here
+    ]
+    found = local_commands(tools, servers)
+    assert [(c.kind, c.name, c.line) for c in found] == [
+        ("command tool", "sh", "ls -l"),
+        ("command tool", "up", "uptime -p"),
+        ("MCP server", "notes", "node notes.js"),
+    ]
+    assert [c.label for c in found][::2] == ["command tool 'sh'", "MCP server 'notes' (stdio)"]
+    assert local_commands([{"name": "calculator"}], servers[1:]) == []
+
+
 def test_before_call_sees_each_policy(workspace: Path, ctx: ToolContext) -> None:
     seen: list[str] = []
 
@@ -131,13 +153,11 @@ def test_close_runs_every_closer_once(workspace: Path) -> None:
     assert calls == ["b", "a"]
 
 
-def test_entry_schemas_agree_with_the_catalogue() -> None:
+def test_one_definition_of_an_entry_with_each_tools_settings() -> None:
     import jsonschema
 
-    from engine.tools.catalog import mcp_server_schema, tool_entry_schema
+    from engine.tools.entries import definitions, problems
 
-    tools = jsonschema.Draft202012Validator(tool_entry_schema())
-    servers = jsonschema.Draft202012Validator(mcp_server_schema())
     good_tools = [
         {"name": "calculator"},
         {"name": "python", "approval": "ask", "settings": {"timeout_s": 5, "scratch": "temp"}},
@@ -148,16 +168,24 @@ def test_entry_schemas_agree_with_the_catalogue() -> None:
     bad_tools = [
         {"name": "calculater"},
         {"name": "clock", "settings": {"zone": "UTC"}},
+        {"name": "http.get", "settings": {"allow_hosts": "example.com"}},
         {"name": "clock", "approval": "maybe"},
         {"name": "w", "kind": "command", "command": ["w"]},
         {"name": "memory.save", "settings": {}},
     ]
-    assert all(tools.is_valid(t) for t in good_tools)
-    assert not any(tools.is_valid(t) for t in bad_tools)
-    assert servers.is_valid({"name": "notes", "command": ["notes"], "env": {"A": "b"}})
-    assert servers.is_valid({"name": "r", "transport": "http", "url": "http://h/mcp"})
-    assert not servers.is_valid({"name": "my.notes", "command": ["n"]})
-    assert not servers.is_valid({"name": "r", "transport": "http", "url": "ftp://h"})
+    assert problems(good_tools) == []
+    for bad in bad_tools:
+        assert problems([bad]), bad
+    assert problems([], [{"name": "notes", "command": ["notes"], "env": {"A": "b"}}]) == []
+    assert problems([], [{"name": "r", "transport": "http", "url": "http://h/mcp"}]) == []
+    assert problems([], [{"name": "my.notes", "command": ["n"]}])
+    assert problems([], [{"name": "r", "transport": "http", "url": "ftp://h"}])
+    # the same $defs go into the agent file's schema: a valid schema an editor can use
+    schema = {"$defs": definitions(), "$ref": "#/$defs/tool"}
+    jsonschema.Draft202012Validator.check_schema(schema)
+    editor = jsonschema.Draft202012Validator(schema)
+    assert all(editor.is_valid(t) for t in good_tools)
+    assert not any(editor.is_valid(t) for t in bad_tools)
 
 
 def test_memory_tools_listed_in_the_file_come_from_extra(workspace: Path, ctx: ToolContext) -> None:
