@@ -35,7 +35,7 @@ MIN_REPAINT_S = 0.2
 BUSY_REPAINT_S = 0.5
 
 
-@register_panel("profiler", "Live profiler", area="bottom", order=30, shortcut="Ctrl+3")
+@register_panel("profiler", "Live profiler", area="bottom", order=30, shortcut="Ctrl+3", height=400)
 class QtLiveProfiler(QWidget):
     def __init__(
         self,
