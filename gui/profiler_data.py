@@ -1,9 +1,13 @@
 """`ProfilerData`: generation metrics kept for the live charts, in preallocated rings.
 
 Fed from generation events in GUI-thread slots; read by the profiler's redraw timer.
+A pause (between generations, or tokens/s idle at zero) is marked by one NaN row, so
+the chart draws a gap there instead of a line across it.
 """
 
 from __future__ import annotations
+
+import math
 
 from engine.llm.events import GenerationFinished, TokenDelta
 from engine.telemetry.metrics import RollingRate
@@ -20,11 +24,13 @@ class ProfilerData:
         #: (generation number, TTFT ms, decode tok/s), one row per generation (last 120).
         self.generations = RingBuffer(120, 2)
         self.last: GenerationFinished | None = None
+        self.rate_hz = rate_hz
         self._rate = RollingRate(2.0)
         self._last_token_t: float | None = None
         self._rate_period = 1.0 / rate_hz
         self._next_rate_t = 0.0
         self._active = False
+        self._paused = False  # tokens/s stopped being sampled (idle at zero)
 
     def on_events(self, events: list[object]) -> None:
         """A batch from `ctx.generation.received`."""
@@ -36,6 +42,9 @@ class ProfilerData:
             if event.token_id < 0:  # the detokenizer's final flush, not a token
                 return
             self._active = True
+            if event.index == 0 and self.itl.total_written:
+                # a new generation: no line from the last one's latency across the pause
+                self.itl.append(event.t - self.t0, (math.nan,))
             if event.index > 0 and self._last_token_t is not None:
                 self.itl.append(event.t - self.t0, ((event.t - self._last_token_t) * 1000.0,))
             self._last_token_t = event.t
@@ -56,6 +65,10 @@ class ProfilerData:
         if rate == 0.0 and not self._active and self.tok_rate.total_written:
             latest = self.tok_rate.latest()
             if latest is not None and latest[1][0] == 0.0:
+                self._paused = True
                 return False  # idle: no need to add flat zeros forever
+        if self._paused:  # the pause had no samples: a gap, not a ramp across it
+            self._paused = False
+            self.tok_rate.append(now - self.t0, (math.nan,))
         self.tok_rate.append(now - self.t0, (rate,))
         return True

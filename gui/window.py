@@ -48,7 +48,8 @@ class MainWindow(QMainWindow):
         load_builtin_panels()
         file_menu = self.menuBar().addMenu("&File")
         view = self.menuBar().addMenu("&View")
-        for spec in registered_panels():
+        self.specs = registered_panels()
+        for spec in self.specs:
             widget = spec.factory(ctx)
             dock = QDockWidget(spec.title, self)
             dock.setObjectName(f"dock-{spec.id}")
@@ -60,11 +61,12 @@ class MainWindow(QMainWindow):
             view.addAction(toggle)
             self.panels[spec.id] = widget
             self.docks[spec.id] = dock
-        for spec in registered_panels():  # panels that share another's dock as a tab
+        #: the panels others share a dock with as tabs (in front on the first start)
+        self.tab_hosts = {s.tab_with for s in self.specs if s.tab_with in self.docks}
+        for spec in self.specs:  # panels that share another's dock as a tab
             if spec.tab_with in self.docks:
                 self.tabifyDockWidget(self.docks[spec.tab_with], self.docks[spec.id])
                 self.docks[spec.tab_with].raise_()
-        self._arrange_docks()
         self._build_menus(file_menu, view)
         self.provider_label = QLabel("no model loaded")
         self.statusBar().addPermanentWidget(self.provider_label)
@@ -166,34 +168,17 @@ class MainWindow(QMainWindow):
             self._first_start = False
             QTimer.singleShot(0, self._default_layout)
 
-    def _arrange_docks(self) -> None:
-        """Default arrangement: design on the left, run on the right, profiler below.
-
-        The designer, the model manager and the memory browser share the left column as
-        tabs; the run console and the generation console share the right one. A saved
-        window state (restore_state) replaces this on later starts.
-        """
-        left = [self.docks[i] for i in ("designer", "models", "memory") if i in self.docks]
-        for dock in left:
-            self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
-        for group in (left, [self.docks[i] for i in ("run", "console") if i in self.docks]):
-            for other in group[1:]:
-                self.tabifyDockWidget(group[0], other)
-            if group:
-                group[0].raise_()
-
     def _default_layout(self) -> None:
-        """First start: designer, run console and live profiler in front; sizes."""
-        for front in ("designer", "run", "profiler"):  # raise_() only sticks once shown
-            if front in self.docks:
-                self.docks[front].raise_()
-        left = [d for k, d in self.docks.items() if k in ("designer", "models", "memory")]
-        if "profiler" in self.docks:
-            self.resizeDocks([self.docks["profiler"]], [400], Qt.Orientation.Vertical)
-        if "messages" in self.docks:
-            self.resizeDocks([self.docks["messages"]], [110], Qt.Orientation.Vertical)
-        if left:
-            self.resizeDocks(left[:1], [640], Qt.Orientation.Horizontal)
+        """First start: the panels others are tabbed with in front; the registered sizes."""
+        for spec in self.specs:  # raise_() only sticks once shown
+            if spec.id in self.tab_hosts:
+                self.docks[spec.id].raise_()
+        for spec in self.specs:
+            dock = self.docks[spec.id]
+            if spec.width:
+                self.resizeDocks([dock], [spec.width], Qt.Orientation.Horizontal)
+            if spec.height:
+                self.resizeDocks([dock], [spec.height], Qt.Orientation.Vertical)
 
     def state_version(self) -> int:
         ids = ",".join(sorted(self.docks))

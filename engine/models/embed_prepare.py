@@ -38,6 +38,7 @@ from engine.models.prepare import (
     _slug,
     graph_opset,
     reuse_prepared,
+    stage,
     staging_folder,
     tool_versions,
 )
@@ -86,27 +87,32 @@ def prepare_embedder(
 ) -> Prepared:
     report = Reporter(progress, cancel)
     rec = embed_recipe(quant)
-    src = resolve_embedder(source)
-    if name is None:
-        default = source == DEFAULT_EMBEDDER_SOURCE
-        name = DEFAULT_EMBEDDER_NAME if default else f"{_slug(src.label)}-{quant}"
-    target = home_folder(name)
-    key = _cache_key(src, rec)
-    reused = reuse_prepared(target, key, force, report)
+    with stage("source", source):
+        src = resolve_embedder(source)
+        if name is None:
+            default = source == DEFAULT_EMBEDDER_SOURCE
+            name = DEFAULT_EMBEDDER_NAME if default else f"{_slug(src.label)}-{quant}"
+        target = home_folder(name)
+        key = _cache_key(src, rec)
+        reused = reuse_prepared(target, key, force, report)
     if reused is not None:
         return reused
     work = paths.models_dir() / ".work" / f"{src.sha256[:16]}-embed-fp32"
-    fp32 = export_embedder(src, work, report)
+    with stage("export", source):
+        fp32 = export_embedder(src, work, report)
     with staging_folder(name) as staging:
-        details = _quantize(fp32 / "model.onnx", staging / "model.onnx", rec, report)
-        for path in fp32.iterdir():
-            if path.suffix == ".json" and path.name not in ("export.json", "embedding.json"):
-                shutil.copy2(path, staging / path.name)
-        manifest = _manifest(name, src, rec, details, fp32, staging, key)
-        manifest.files = _files(staging)
-        manifest.size_bytes = sum(manifest.files.values())
-        manifest.write(staging)
-        manifest.validation = _validate(fp32, staging, manifest, threads, report)
+        with stage("quantize", source):
+            details = _quantize(fp32 / "model.onnx", staging / "model.onnx", rec, report)
+        with stage("package", source):
+            for path in fp32.iterdir():
+                if path.suffix == ".json" and path.name not in ("export.json", "embedding.json"):
+                    shutil.copy2(path, staging / path.name)
+            manifest = _manifest(name, src, rec, details, fp32, staging, key)
+            manifest.files = _files(staging)
+            manifest.size_bytes = sum(manifest.files.values())
+            manifest.write(staging)
+        with stage("validate", source):
+            manifest.validation = _validate(fp32, staging, manifest, threads, report)
         if manifest.validation["cosine_min"] < min_cosine and not force:
             raise QualityError(
                 f"embedder quantization {quant!r} reaches a minimum cosine of "
@@ -114,8 +120,9 @@ def prepare_embedder(
                 f"{min_cosine:.3f}, mean {manifest.validation['cosine_mean']:.4f}); choose a "
                 "higher-precision quantization (e.g. --quant int8 or fp32) or pass --force"
             )
-        manifest.write(staging)
-        _move_into_place(staging, target)
+        with stage("install", source):
+            manifest.write(staging)
+            _move_into_place(staging, target)
     report("done", 1, 1, f"prepared {name}")
     return Prepared(target, check_folder(target), reused=False)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import paths
-from engine.errors import QualityError
+from engine.errors import PreparationError, QualityError, WorkbenchError
 from engine.manifest import GraphInfo, LeanGraph, Manifest, check_folder, home_folder
 from engine.models.export import EXPORT_VERSION, export_fp32
 from engine.models.graph import write_lean_graph
@@ -80,6 +80,23 @@ def staging_folder(name: str) -> Iterator[Path]:
             shutil.rmtree(staging, ignore_errors=True)
 
 
+@contextmanager
+def stage(name: str, source: str) -> Iterator[None]:
+    """Run one preparation stage: a WorkbenchError passes through as it is; anything else
+    (a bug, or a model layout the pipeline does not know) becomes a PreparationError that
+    names the stage and the source, with the original exception as its __cause__."""
+    try:
+        yield
+    except WorkbenchError:
+        raise
+    except Exception as exc:
+        raise PreparationError(
+            f"preparing {source} failed in the {name} stage ({type(exc).__name__}: {exc}); "
+            "this model is laid out in a way the pipeline does not handle. Try another "
+            "--quant (fp32 skips quantization), or report it with the model's config.json"
+        ) from exc
+
+
 def graph_opset(path: Path) -> int:
     """The default-domain opset of an ONNX file (its external data is not read)."""
     import onnx
@@ -98,25 +115,35 @@ def prepare(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> Prepared:
+    """Prepare `source` into the data home's models folder (see the module docstring).
+
+    Every failure is a WorkbenchError: the known ones say what to do, and anything
+    unexpected inside a stage becomes a PreparationError naming the stage and the source.
+    """
     report = Reporter(progress, cancel)
     rec = recipe(quant)
-    src = resolve(source, report)
-    name = name or (DEFAULT_NAME if src.kind == "default" else f"{_slug(src.label)}-{quant}")
-    target = home_folder(name)
-    key = _cache_key(src, rec)
-    reused = reuse_prepared(target, key, force, report)
+    with stage("source", source):
+        src = resolve(source, report)
+        name = name or (DEFAULT_NAME if src.kind == "default" else f"{_slug(src.label)}-{quant}")
+        target = home_folder(name)
+        key = _cache_key(src, rec)
+        reused = reuse_prepared(target, key, force, report)
     if reused is not None:
         return reused
     work = paths.models_dir() / ".work" / f"{src.sha256[:16]}-fp32"
-    fp32 = export_fp32(src, work, report)
+    with stage("export", source):
+        fp32 = export_fp32(src, work, report)
     with staging_folder(name) as staging:
-        details = _build(fp32, staging, src, rec, report)
-        _write_support_files(fp32, staging, src)
-        manifest = _manifest(name, src, rec, details, staging, key)
-        lean = write_lean_graph(staging)
-        if lean:
-            manifest.graph = replace(manifest.graph, lean=LeanGraph.from_dict(lean))
-        manifest.validation = _validate(fp32, staging, manifest, rec, threads, report)
+        with stage("quantize", source):
+            details = _build(fp32, staging, src, rec, report)
+        with stage("package", source):
+            _write_support_files(fp32, staging, src)
+            manifest = _manifest(name, src, rec, details, staging, key)
+            lean = write_lean_graph(staging)
+            if lean:
+                manifest.graph = replace(manifest.graph, lean=LeanGraph.from_dict(lean))
+        with stage("validate", source):
+            manifest.validation = _validate(fp32, staging, manifest, rec, threads, report)
         agreement = manifest.validation.get("top1_agreement", 1.0)
         if agreement < min_agreement and not force:
             raise QualityError(
@@ -127,10 +154,11 @@ def prepare(
                 "; choose a higher-precision quantization (e.g. --quant int8) or pass --force"
                 " to keep it anyway"
             )
-        manifest.files = _files(staging)
-        manifest.size_bytes = sum(manifest.files.values())
-        manifest.write(staging)
-        _move_into_place(staging, target)
+        with stage("install", source):
+            manifest.files = _files(staging)
+            manifest.size_bytes = sum(manifest.files.values())
+            manifest.write(staging)
+            _move_into_place(staging, target)
     report("done", 1, 1, f"prepared {name}")
     return Prepared(target, check_folder(target), reused=False)
 

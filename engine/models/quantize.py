@@ -146,15 +146,18 @@ def quantize(src: Path, dst: Path, rec: Recipe, report: Reporter) -> dict[str, A
     model = onnx.load(str(src))
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
+    producers = {out: node for node in graph.node for out in node.output}
     lm_head = find_lm_head(graph)
+    weights = {
+        i: found
+        for i, node in enumerate(graph.node)
+        if node.op_type == "MatMul"
+        and (found := stored_weight(node.input[1], inits, producers)) is not None
+    }
     targets = [
         (i, node)
         for i, node in enumerate(graph.node)
-        if (
-            node.op_type == "MatMul"
-            and node.input[1] in inits
-            and len(inits[node.input[1]].dims) == 2
-        )
+        if i in weights
         or (
             node.op_type == "Gather"
             and node.input[0] in inits
@@ -162,12 +165,19 @@ def quantize(src: Path, dst: Path, rec: Recipe, report: Reporter) -> dict[str, A
             and rec.embed_bits
         )
     ]
+    if rec.rerank and not any(graph.node[i].name == lm_head.name for i in weights):
+        raise PreparationError(
+            f"quantization {rec.name!r} re-scores the lm_head, but this graph computes the "
+            f"lm_head's weight ({lm_head.input[1]!r}) instead of storing it; choose a recipe "
+            "without re-scoring (e.g. --quant int8)"
+        )
     summary: dict[str, Any] = {"matmuls": {}, "gathers": {}}
     replaced: dict[int, onnx.NodeProto] = {}
     new_inits: list[onnx.TensorProto] = []
     dropped: set[str] = set()
     embedding: np.ndarray | None = None
     embed_q: list[onnx.TensorProto] = []
+    head_weight = np.zeros((0, 0), np.float32)
     for done, (index, node) in enumerate(targets):
         report("quantize", done, len(targets), node.name)
         if node.op_type == "Gather":
@@ -180,18 +190,22 @@ def quantize(src: Path, dst: Path, rec: Recipe, report: Reporter) -> dict[str, A
             bits = rec.lm_head_bits if node.name == lm_head.name else rec.layer_bits
             if not bits:
                 continue
-            weight = numpy_helper.to_array(inits[node.input[1]])
+            stored, transposed = weights[index]
+            weight = numpy_helper.to_array(inits[stored])
+            if transposed:
+                weight = np.ascontiguousarray(weight.T)
             block = rec.lm_head_block if node.name == lm_head.name and rec.lm_head_block else 0
             q_node, tensors = _matmul_node(node, weight, bits, rec, block or rec.block_size)
             summary["matmuls"][node.name] = bits
-            dropped.add(node.input[1])
+            dropped.add(stored)
+            if node.name == lm_head.name:
+                head_weight = weight
         replaced[index] = q_node
         new_inits.extend(tensors)
     report("quantize", len(targets), len(targets), "writing")
     nodes = [replaced.get(i, node) for i, node in enumerate(graph.node)]
     if rec.rerank and rec.lm_head_bits:
         head_index = next(i for i, n in enumerate(graph.node) if n.name == lm_head.name)
-        head_weight = numpy_helper.to_array(inits[lm_head.input[1]])
         tied = (
             embedding is not None
             and rec.embed_bits == 8
@@ -201,9 +215,54 @@ def quantize(src: Path, dst: Path, rec: Recipe, report: Reporter) -> dict[str, A
         nodes[head_index + 1 : head_index + 1] = extra_nodes
         new_inits.extend(extra_inits)
         summary["rerank"] = {"top_k": rec.rerank, "rows": "tied embedding" if tied else "copy"}
-    replace_nodes(model, nodes, dropped, new_inits)
+    replace_nodes(model, _unread_views_removed(nodes, graph), dropped, new_inits)
     save_model(model, dst)
     return summary
+
+
+def _unread_views_removed(
+    nodes: list[onnx.NodeProto], graph: onnx.GraphProto
+) -> list[onnx.NodeProto]:
+    """`nodes` without the Transpose / Identity nodes whose output nothing reads any more
+    (the view a tied lm_head read the embedding through, once the lm_head is quantized)."""
+    outputs = {o.name for o in graph.output}
+    while True:
+        read = outputs | {name for node in nodes for name in node.input}
+        kept = [
+            node
+            for node in nodes
+            if node.op_type not in ("Transpose", "Identity")
+            or any(out in read for out in node.output)
+        ]
+        if len(kept) == len(nodes):
+            return kept
+        nodes = kept
+
+
+def stored_weight(
+    name: str, inits: dict[str, onnx.TensorProto], producers: dict[str, onnx.NodeProto]
+) -> tuple[str, bool] | None:
+    """The 2-D initializer a MatMul weight input reads, and whether it is read transposed.
+
+    Usually the weight is the initializer itself. A tied lm_head is exported as
+    `Transpose(embed_tokens.weight)` (optimum de-duplicates the tied copy), and some
+    exports put an Identity in between; both are followed. None when the weight is
+    computed from anything else (then the MatMul stays as it is).
+    """
+    transposed = False
+    for _ in range(4):
+        if name in inits:
+            return (name, transposed) if len(inits[name].dims) == 2 else None
+        node = producers.get(name)
+        if node is None:
+            return None
+        perm = [list(a.ints) for a in node.attribute if a.name == "perm"]
+        if node.op_type == "Transpose" and perm in ([], [[1, 0]]):
+            transposed = not transposed
+        elif node.op_type != "Identity":
+            return None
+        name = node.input[0]
+    return None
 
 
 def replace_nodes(

@@ -69,7 +69,9 @@ def _is_token(event: object) -> bool:
     return isinstance(event, TokenDelta)
 
 
-@register_panel("console", "Generation console", area="right", order=20, shortcut="Ctrl+2")
+@register_panel(
+    "console", "Generation console", area="right", order=20, shortcut="Ctrl+2", tab_with="run"
+)
 class QtGenerationConsole(QWidget):
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()

@@ -45,7 +45,7 @@ from gui.widgets.undo_keys import UndoKeys
 Answer = QMessageBox.StandardButton
 
 
-@register_panel("designer", "Agent designer", area="right", order=15, shortcut="Ctrl+5")
+@register_panel("designer", "Agent designer", area="left", order=15, shortcut="Ctrl+5", width=640)
 class QtAgentDesigner(QWidget):
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()

@@ -52,7 +52,9 @@ def _agent_name(state: Any, path: Path) -> str:
     return load(path).spec.name
 
 
-@register_panel("memory", "Memory browser", area="right", order=40, shortcut="Ctrl+7")
+@register_panel(
+    "memory", "Memory browser", area="left", order=40, shortcut="Ctrl+7", tab_with="designer"
+)
 class QtMemoryBrowser(ItemActions, LongWork, QWidget):
     finished = Signal(str)  # the operation that completed (tests and listeners)
     failed = Signal(str)  # the operation that failed (its error went to the message path)

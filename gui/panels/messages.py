@@ -14,7 +14,7 @@ from gui.panels.registry import register_panel
 MAX_ITEMS = 500
 
 
-@register_panel("messages", "Messages", area="right", order=90, shortcut="Ctrl+4")
+@register_panel("messages", "Messages", area="right", order=90, shortcut="Ctrl+4", height=110)
 class QtMessages(QWidget):
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()

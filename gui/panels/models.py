@@ -72,7 +72,7 @@ def manifest_details(m: Manifest) -> str:
     return "\n".join(lines)
 
 
-@register_panel("models", "Models", area="left", order=10, shortcut="Ctrl+1")
+@register_panel("models", "Models", area="left", order=10, shortcut="Ctrl+1", tab_with="designer")
 class QtModelManager(QWidget):
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()

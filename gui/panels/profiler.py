@@ -23,7 +23,7 @@ from gui.profiler_data import ProfilerData
 from gui.profiler_view import SessionView, build_view
 from gui.theme import Theme
 from gui.timeline_data import TimelineData
-from gui.widgets.charts import LiveChart
+from gui.widgets.charts import GAP_FACTOR, LiveChart
 from gui.widgets.timeline import TimelineChart
 
 REDRAW_MS = 50
@@ -35,7 +35,7 @@ MIN_REPAINT_S = 0.2
 BUSY_REPAINT_S = 0.5
 
 
-@register_panel("profiler", "Live profiler", area="bottom", order=30, shortcut="Ctrl+3")
+@register_panel("profiler", "Live profiler", area="bottom", order=30, shortcut="Ctrl+3", height=400)
 class QtLiveProfiler(QWidget):
     def __init__(
         self,
@@ -55,15 +55,22 @@ class QtLiveProfiler(QWidget):
         self._seen: dict[str, int] = {}
         self.ticks = 0
         self._system_channels = self._channels("system")
-        self._add("cpu", "CPU", "%", theme, [("cpu", "cpu")])
-        self._add("ram", "RAM used", "%", theme, [("ram", "ram")])
-        self._add("rss", "Process RSS", "MB", theme, [("rss", "rss")])
+        # Where the sampler had no data (the GIL held by a tokenizer parse, a suspended
+        # machine) the counter charts show a gap; the first sample after it holds the
+        # average over the gap (psutil's CPU readings are deltas since the last read).
+        sampled = GAP_FACTOR / ctx.sampler.rate_hz
+        self._add("cpu", "CPU", "%", theme, [("cpu", "cpu")], gap=sampled)
+        self._add("ram", "RAM used", "%", theme, [("ram", "ram")], gap=sampled)
+        self._add("rss", "Process RSS", "MB", theme, [("rss", "rss")], gap=sampled)
         self.gpu_source = next(
             (s for s in ctx.sampler.status() if s.name != "system" and s.available), None
         )
         if self.gpu_source is not None:
-            self._add("gpu", f"GPU ({self.gpu_source.name})", "%", theme, [("gpu", "gpu")])
-        self._add("tok_s", "Tokens/s", "tok/s", theme, [("tok_s", "tok_s")])
+            gpu_title = f"GPU ({self.gpu_source.name})"
+            self._add("gpu", gpu_title, "%", theme, [("gpu", "gpu")], gap=sampled)
+        # tokens/s and inter-token latency also break where ProfilerData marks a pause
+        rate_gap = GAP_FACTOR / self.data.rate_hz
+        self._add("tok_s", "Tokens/s", "tok/s", theme, [("tok_s", "tok_s")], gap=rate_gap)
         self._add("itl", "Inter-token latency", "ms", theme, [("itl", "itl")])
         self._add("ttft", "TTFT per generation", "ms", theme, [("ttft", "ttft")])
         self.charts["ttft"].getPlotItem().setLabel("bottom", "generation")
@@ -115,8 +122,9 @@ class QtLiveProfiler(QWidget):
         theme: Theme,
         curves: list[tuple[str, str]],
         symbol: str | None = None,
+        gap: float | None = None,
     ) -> None:
-        chart = LiveChart(title, unit, theme)
+        chart = LiveChart(title, unit, theme, max_gap_s=gap)
         for curve_key, series in curves:
             chart.add_curve(curve_key, series, theme, symbol)
         self.charts[key] = chart

@@ -5,7 +5,11 @@ A panel module defines a QWidget subclass taking the `AppContext` and decorates 
     @register_panel("models", "Models", area="left", order=10, shortcut="Ctrl+1")
     class QtModelManager(QWidget): ...
 
-and is listed in `gui.panels.BUILTIN`. The window never knows panel classes by name.
+and is listed in `gui.panels.BUILTIN`. The registration is the whole default layout:
+the window puts each dock in its `area` (in `order`), tabs a panel with `tab_with` into
+that panel's dock (where it then lives, whatever its own `area`), brings the panels
+others are tabbed with to the front, and gives a dock its `width` / `height` on the
+first start. The window knows no panel by class or by id.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ class PanelSpec:
     order: int
     shortcut: str = ""
     tab_with: str = ""  # the id of a panel whose dock this one shares as a tab
+    width: int = 0  # the dock's width on the first start (0: Qt's choice)
+    height: int = 0  # the dock's height on the first start (0: Qt's choice)
 
 
 _PANELS: dict[str, PanelSpec] = {}
@@ -45,12 +51,16 @@ def register_panel(
     order: int = 100,
     shortcut: str = "",
     tab_with: str = "",
+    width: int = 0,
+    height: int = 0,
 ) -> Callable[[W], W]:
     if area not in AREAS:
         raise ValueError(f"unknown dock area {area!r}: use one of {AREAS}")
 
     def decorate(cls: W) -> W:
-        _PANELS[panel_id] = PanelSpec(panel_id, title, cls, area, order, shortcut, tab_with)
+        _PANELS[panel_id] = PanelSpec(
+            panel_id, title, cls, area, order, shortcut, tab_with, width, height
+        )
         return cls
 
     return decorate

@@ -5,6 +5,11 @@ sample); `setClipToView` and peak downsampling keep a 10-minute window cheap; Op
 off (`gui.app` sets it globally before any plot exists). Curves are drawn with 1-pixel
 cosmetic pens without antialiasing: QPainter's cheapest raster path. Every repaint runs in
 the GUI thread, which shares the cores with a generating model (docs/performance.md).
+
+A period without samples is drawn as a gap, never as a line across it: a chart with a
+`max_gap_s` breaks its curves wherever consecutive samples are further apart (one
+vectorised pass per redraw, `with_gaps`), and NaN values (a source with nothing to
+report, a pause marked by the data) break them too (`connect="finite"`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,20 @@ from gui.theme import Theme
 SCROLL_STEP_S = 5.0
 #: An automatic y range shrinks only when the data's peak falls below this share of it.
 Y_SHRINK_BELOW = 0.3
+#: Samples further apart than this many sampling intervals have a gap between them.
+GAP_FACTOR = 2.5
+
+
+def with_gaps(x: np.ndarray, y: np.ndarray, max_gap: float) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) with a NaN point after every sample whose successor is more than `max_gap`
+    later (x stays sorted: the NaN takes its left neighbour's x). Returned unchanged when
+    there is no such gap, so the common case costs one `np.diff` and no copy."""
+    if len(x) < 2:
+        return x, y
+    after = np.flatnonzero(np.diff(x) > max_gap) + 1
+    if not len(after):
+        return x, y
+    return np.insert(x, after, x[after - 1]), np.insert(y.astype(float), after, np.nan)
 
 
 def nice_top(value: float) -> float:
@@ -68,11 +87,20 @@ class DirectAxis(pg.AxisItem):
 
 
 class LiveChart(pg.PlotWidget):
-    def __init__(self, title: str, unit: str, theme: Theme, window_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        title: str,
+        unit: str,
+        theme: Theme,
+        window_s: float = 60.0,
+        max_gap_s: float | None = None,
+    ) -> None:
+        """`max_gap_s`: consecutive samples further apart are not joined (None: always)."""
         super().__init__(axisItems={"left": DirectAxis("left"), "bottom": DirectAxis("bottom")})
         self.title = title
         self.unit = unit
         self.window_s = window_s
+        self.max_gap_s = max_gap_s
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._series: dict[str, str] = {}  # curve key -> theme chart colour key
         self._x0: float | None = None  # the oldest x drawn
@@ -105,9 +133,10 @@ class LiveChart(pg.PlotWidget):
                 symbolPen=None,
                 symbolSize=7,
                 antialias=False,
+                connect="finite",
             )
         else:
-            curve = self.plot(pen=pen, antialias=False)
+            curve = self.plot(pen=pen, antialias=False, connect="finite")
         self.curves[key] = curve
         self._series[key] = series
 
@@ -116,6 +145,8 @@ class LiveChart(pg.PlotWidget):
         self.setYRange(low, high, padding=0.02)
 
     def set_series(self, key: str, x: np.ndarray, y: np.ndarray) -> None:
+        if self.max_gap_s is not None:
+            x, y = with_gaps(x, y, self.max_gap_s)
         self.curves[key].setData(x, y)
         if len(x):
             self._x0 = float(x[0]) if self._x0 is None else min(self._x0, float(x[0]))

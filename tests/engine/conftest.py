@@ -30,6 +30,18 @@ def tiny_hf() -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_gemma2_hf() -> Path:
+    """A tiny random Gemma 2 folder (tied lm_head, soft-capping), built once."""
+    pytest.importorskip("transformers")
+    from tests.helpers.tiny_model import build_gemma2_folder
+
+    folder = test_cache_dir() / "tiny-gemma2-hf"
+    if not (folder / "model.safetensors").is_file():
+        build_gemma2_folder(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def tiny_home() -> Path:
     home = test_cache_dir() / "tiny-home"
     home.mkdir(parents=True, exist_ok=True)

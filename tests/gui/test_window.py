@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication
 
@@ -44,6 +45,55 @@ def test_default_arrangement_tabs_design_left_and_run_right(window) -> None:
     assert not window.docks["run"].visibleRegion().isEmpty()
     assert window.docks["models"].visibleRegion().isEmpty()
     assert window.docks["console"].visibleRegion().isEmpty()
+
+
+def test_every_dock_is_where_its_registration_puts_it(window) -> None:
+    """The registration is the layout: area, tab group (the host's area), host in front."""
+    from gui.window import _AREAS
+
+    specs = {spec.id: spec for spec in registered_panels()}
+    for spec in specs.values():
+        dock = window.docks[spec.id]
+        host = specs.get(spec.tab_with)
+        if host is None:
+            assert window.dockWidgetArea(dock) == _AREAS[spec.area], spec.id
+        else:
+            assert window.dockWidgetArea(dock) == _AREAS[host.area], spec.id
+            assert dock in window.tabifiedDockWidgets(window.docks[host.id]), spec.id
+    assert window.tab_hosts == {"designer", "run", "profiler"}
+
+
+def test_a_new_panel_is_placed_by_its_registration_alone(
+    ctx, qtbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QLabel
+
+    from gui.panels import registry
+    from gui.window import MainWindow
+
+    def notes(ctx: object) -> QLabel:
+        return QLabel("notes")
+
+    def scratch(ctx: object) -> QLabel:
+        return QLabel("scratch")
+
+    monkeypatch.setitem(
+        registry._PANELS, "notes", registry.PanelSpec("notes", "Notes", notes, "top", 5)
+    )
+    monkeypatch.setitem(
+        registry._PANELS,
+        "scratch",
+        registry.PanelSpec("scratch", "Scratch", scratch, "top", 6, tab_with="notes"),
+    )
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    win.show()
+    top = Qt.DockWidgetArea.TopDockWidgetArea
+    assert win.dockWidgetArea(win.docks["notes"]) == top
+    assert win.docks["scratch"] in win.tabifiedDockWidgets(win.docks["notes"])
+    assert "notes" in win.tab_hosts
+    qtbot.waitUntil(lambda: not win.docks["notes"].visibleRegion().isEmpty())
 
 
 def test_panel_shortcut_toggles_its_dock(window, qtbot) -> None:

@@ -1,4 +1,4 @@
-"""A tiny random Gemma 3 causal LM with a small trained BPE tokenizer, as a HF folder.
+"""Tiny random Gemma 3 (and Gemma 2) causal LMs with a small trained BPE tokenizer, as HF folders.
 
 2 layers, hidden 64, one sliding-window layer (window 16) and one full-attention layer,
 so tests can go past the sliding window in a few dozen tokens. `tie_word_embeddings=False`
@@ -80,6 +80,44 @@ def build_hf_folder(folder: Path, seed: int = 0) -> Path:
     config.architectures = ["Gemma3ForCausalLM"]
     torch.manual_seed(seed)
     model = Gemma3ForCausalLM(config).eval()
+    model.save_pretrained(folder, safe_serialization=True)
+    (folder / "tokenizer.json").write_text(tokenizer_json, encoding="utf-8")
+    return folder
+
+
+def build_gemma2_folder(folder: Path, seed: int = 0) -> Path:
+    """A tiny random Gemma 2 with the same tokenizer, as a Hugging Face folder.
+
+    Unlike the Gemma 3 model above, its lm_head is tied to the token embedding (as in
+    every real Gemma 2 checkpoint) and it has attention and final-logit soft-capping.
+    The same two layer types (sliding window 16, then full attention).
+    """
+    import torch
+    from transformers import Gemma2Config, Gemma2ForCausalLM
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer_json = build_tokenizer_json()
+    vocab = len(json.loads(tokenizer_json)["model"]["vocab"])
+    config = Gemma2Config(
+        vocab_size=vocab,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=32,
+        max_position_embeddings=512,
+        sliding_window=SLIDING_WINDOW,
+        tie_word_embeddings=True,
+        initializer_range=0.3,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=2,
+        query_pre_attn_scalar=32,
+    )
+    config.architectures = ["Gemma2ForCausalLM"]
+    torch.manual_seed(seed)
+    model = Gemma2ForCausalLM(config).eval()
     model.save_pretrained(folder, safe_serialization=True)
     (folder / "tokenizer.json").write_text(tokenizer_json, encoding="utf-8")
     return folder

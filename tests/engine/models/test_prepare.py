@@ -154,3 +154,94 @@ def test_rerank_recipe_on_an_untied_model(
     assert "TopK" in ops and "ScatterElements" in ops
     assert ops.count("GatherBlockQuantized") == 2  # the embedding and the rerank rows
     assert result.manifest.validation["top1_agreement"] >= 0.9
+
+
+def test_gemma2_with_a_tied_lm_head_prepares_and_matches_transformers(
+    tiny_gemma2_hf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gemma 2's tied lm_head is exported as MatMul(Transpose(embedding)); the default
+    recipe used to fail on it with a KeyError. Now the lm_head is quantized from the
+    embedding it is tied to, re-scored from the 8-bit table, and the fp32 export agrees
+    with transformers past the sliding window."""
+    import numpy as np
+    import onnx
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from engine.llm.session import LLMSession
+    from engine.models.prepare import DEFAULT_QUANT
+
+    home = tmp_path / "h"
+    result = _prepare(home, monkeypatch, tiny_gemma2_hf, name="g2", min_agreement=0.9)
+    nodes = result.manifest.quantization["nodes"]
+    assert nodes == {"matmul_8bit": 14, "matmul_4bit": 1, "gather_8bit": 1}, nodes
+    assert result.manifest.quantization["recipe"] == DEFAULT_QUANT
+    graph = onnx.load(str(result.folder / "model.onnx"), load_external_data=False).graph
+    ops = [n.op_type for n in graph.node]
+    # The fp32 table (and the Transpose the lm_head read it through) are gone.
+    assert "model.embed_tokens.weight" not in {i for n in graph.node for i in n.input}
+    assert "model.embed_tokens.weight" not in {t.name for t in graph.initializer}
+    assert ops.count("GatherBlockQuantized") == 2  # the same 8-bit table, read twice
+    assert result.manifest.validation["top1_agreement"] >= 0.9
+
+    fp32 = _prepare(home, monkeypatch, tiny_gemma2_hf, quant="fp32", name="g2-fp32")
+    ids = [2, *(int(t) for t in np.random.default_rng(0).integers(3, 500, 39))]
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_gemma2_hf), dtype=torch.float32)
+    with torch.no_grad():
+        expected = model.eval()(torch.tensor([ids])).logits[0].numpy()
+    ours = LLMSession(fp32.folder, provider="cpu").logits_for(ids)  # one token at a time
+    np.testing.assert_allclose(ours, expected, atol=1e-3)
+
+
+def test_an_unexpected_failure_in_a_stage_is_a_clear_error(
+    tiny_hf: Path, tiny_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.models import prepare as prepare_module
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("something inside broke")
+
+    monkeypatch.setattr(prepare_module, "_validate", broken)
+    home = _copy_home(tiny_home, tmp_path)
+    with pytest.raises(PreparationError) as caught:
+        _prepare(home, monkeypatch, tiny_hf, quant="int4", name="half", min_agreement=0.0)
+    message = str(caught.value)
+    assert "validate stage" in message and str(tiny_hf) in message
+    assert "RuntimeError: something inside broke" in message
+    assert isinstance(caught.value.__cause__, RuntimeError)
+    assert sorted(p.name for p in (home / "models").iterdir()) == [".work"]
+
+
+def test_cli_reports_a_failing_stage_in_one_line(
+    tiny_hf: Path, tiny_home: Path, tmp_path: Path
+) -> None:
+    """In a real process: exit status 2, one `error:` line on stderr, no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    home = _copy_home(tiny_home, tmp_path)
+    driver = (
+        "import runpy, sys\n"
+        "import engine.models.prepare as p\n"
+        "def broken(*args):\n"
+        "    raise KeyError('model.embed_tokens.weight_transposed')\n"
+        "p._build = broken\n"
+        f"sys.argv = ['main.py', 'model', 'prepare', '--source', {str(tiny_hf)!r}]\n"
+        "runpy.run_path('main.py', run_name='__main__')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", driver],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AGENT_WORKBENCH_HOME": str(home)},
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert "quantize stage" in errors[0] and "KeyError" in errors[0]
+    assert sorted(p.name for p in (home / "models").iterdir()) == [".work"]

@@ -8,22 +8,11 @@ import time
 
 import numpy as np
 import psutil
-from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QApplication
 
 from engine.llm.events import GenerationFinished, GenerationStats, TokenDelta
 from gui.panels.profiler import QtLiveProfiler
-
-
-def count_color(widget, color: str, tolerance: int = 40) -> int:
-    image = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
-    ptr = image.constBits()
-    arr = np.frombuffer(ptr, dtype=np.uint8).reshape(image.height(), image.bytesPerLine())
-    arr = arr[:, : image.width() * 4].reshape(image.height(), image.width(), 4)
-    c = QColor(color)
-    target = np.array([c.blue(), c.green(), c.red()], dtype=np.int16)
-    diff = np.abs(arr[:, :, :3].astype(np.int16) - target).sum(axis=2)
-    return int((diff < tolerance).sum())
+from tests.helpers.pixels import count_color, count_color_between
 
 
 def _profiler(ctx, qtbot) -> QtLiveProfiler:
@@ -168,3 +157,50 @@ def test_charts_repaint_less_often_while_a_run_is_open(ctx, qtbot) -> None:
     ctx.generation.publish(_generation(ctx, time.monotonic(), 5))  # ... ends with its stats
     panel.tick()
     assert panel._last_repaint > first
+
+
+def test_a_stall_of_the_sampler_is_a_gap_in_the_counter_charts(ctx, qtbot) -> None:
+    """6 s without samples (a model load held the GIL): no line across them."""
+    panel = _profiler(ctx, qtbot)
+    ring = ctx.sampler.buffers["system"]
+    cpu = panel._system_channels["cpu_percent"]
+    base = time.monotonic() - 10.0
+    row = np.full(ring.channels, 50.0)
+    for t in [*(base + i * 0.1 for i in range(20)), *(base + 8.0 + i * 0.1 for i in range(20))]:
+        row[cpu] = 50.0 if t < base + 5 else 100.0
+        ring.append(t, row)
+    panel.tick()
+    chart = panel.charts["cpu"]
+    y = chart.curves["cpu"].yData
+    assert np.isnan(y).sum() == 1 and np.isnan(y[20])
+    x0 = base - ctx.t0
+    color = ctx.theme.chart("cpu")
+    assert count_color_between(chart, color, x0 + 0.5, x0 + 1.5) > 5  # before the stall
+    assert count_color_between(chart, color, x0 + 8.5, x0 + 9.5) > 5  # after it
+    assert count_color_between(chart, color, x0 + 3.0, x0 + 7.0) == 0  # no ramp across
+
+
+def test_no_tokens_per_second_ramp_across_a_pause(ctx, qtbot) -> None:
+    panel = _profiler(ctx, qtbot)
+    now = time.monotonic()
+    for event in _generation(ctx, now - 20.0, 40, gap=0.05):
+        ctx.generation.publish([event])
+    data = panel.data
+    for i in range(40):  # 4 s of 10 Hz ticks: decays to zero, then idle (no rows)
+        data.sample_rate(now - 19.0 + i * 0.1)
+    idle_rows = data.tok_rate.total_written
+    data.sample_rate(now - 10.0)
+    assert data.tok_rate.total_written == idle_rows  # idle: nothing added
+    for event in _generation(ctx, now - 2.0, 40, gap=0.05):
+        ctx.generation.publish([event])
+    data.sample_rate(now - 0.2)
+    _, v = data.tok_rate.snapshot()
+    assert np.isnan(v[:, 0]).sum() == 1 and np.isnan(v[-2, 0]) and v[-1, 0] > 0
+    panel.tick()
+    assert np.isnan(panel.charts["tok_s"].curves["tok_s"].yData).any()
+    itl = panel.charts["itl"].curves["itl"].yData
+    assert len(itl) == 2 * 39 + 1 and np.isnan(itl[39])  # one break between generations
+    color = ctx.theme.chart("tok_s")
+    chart = panel.charts["tok_s"]
+    assert count_color_between(chart, color, now - 1.5 - ctx.t0, now - ctx.t0) > 0
+    assert count_color_between(chart, color, now - 14.0 - ctx.t0, now - 3.0 - ctx.t0) == 0

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from gui.theme import load_theme
-from gui.widgets.charts import LiveChart, nice_top
+from gui.widgets.charts import LiveChart, nice_top, with_gaps
+from tests.helpers.pixels import count_color_between
 
 
 @pytest.mark.parametrize(
@@ -72,3 +73,35 @@ def test_an_empty_chart_scrolls_from_the_start_not_into_negative_time(qtbot) -> 
     chart = _chart(qtbot)
     chart.scroll_to(2.4)
     assert chart._x_range == (0.0, 3.0)
+
+
+def test_with_gaps_breaks_only_where_samples_are_far_apart() -> None:
+    x = np.array([0.0, 0.1, 0.2, 3.0, 3.1])
+    y = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    gx, gy = with_gaps(x, y, 0.25)
+    assert list(gx) == [0.0, 0.1, 0.2, 0.2, 3.0, 3.1]  # still sorted (clip to view)
+    assert np.isnan(gy[3]) and list(np.delete(gy, 3)) == list(y)
+    head_x, head_y = x[:3], y[:3]
+    same_x, same_y = with_gaps(head_x, head_y, 0.25)
+    assert same_x is head_x and same_y is head_y  # no gap: the arrays as they are
+
+
+@pytest.mark.parametrize("max_gap_s", [None, 0.25])
+def test_a_period_without_samples_is_drawn_as_a_gap(qtbot, max_gap_s: float | None) -> None:
+    """Pixels of the curve's colour between two runs of samples: a line only without
+    `max_gap_s` (the control that shows the count can see one)."""
+    theme = load_theme("dark")
+    chart = LiveChart("CPU", "%", theme, max_gap_s=max_gap_s)
+    chart.add_curve("cpu", "cpu", theme)
+    qtbot.addWidget(chart)
+    chart.resize(600, 200)
+    chart.show()
+    chart.fix_y(0, 100)
+    x = np.concatenate([np.arange(0.0, 10.0, 0.1), np.arange(20.0, 30.0, 0.1)])
+    chart.set_series("cpu", x, np.where(x < 15, 30.0, 70.0))
+    chart.setXRange(0, 30, padding=0)
+    color = theme.chart("cpu")
+    assert count_color_between(chart, color, 2.0, 8.0) > 20
+    assert count_color_between(chart, color, 22.0, 28.0) > 20
+    across = count_color_between(chart, color, 12.0, 18.0)
+    assert across == 0 if max_gap_s else across > 20
