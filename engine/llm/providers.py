@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import onnxruntime as ort
+import psutil
 
 from engine.errors import ModelError, ProviderError
 
@@ -127,12 +128,7 @@ def captured_stderr() -> Iterator[list[str]]:
 
 def default_threads() -> int:
     """Physical cores (hyper-threads slow memory-bound decoding down)."""
-    try:
-        import psutil
-
-        cores = psutil.cpu_count(logical=False)
-    except ImportError:  # psutil is a core dependency, but stay usable without it
-        cores = None
+    cores = psutil.cpu_count(logical=False)
     return max(1, cores or os.cpu_count() or 1)
 
 

@@ -6,8 +6,11 @@ chunks, keeps the KV cache of the previous turn and reuses its longest common pr
 and streams typed events with monotonic timestamps.
 
 Between steps the cache stays in ONNX Runtime's own memory (OrtValues bound with IO
-binding): on CUDA and DirectML it never leaves the device, and on CPU our loop makes no
-copies of it (the graph's own Concat still writes past+new into `present`).
+binding): a decoding step makes no copy of it, on the device or on the host (an unfused
+graph's own Concat still writes past+new into `present`). Two rarer paths do copy it
+through host memory: growing the fused graph's shared buffers (`_reserve`, every
+KV_GROWTH positions) and rewinding an unfused cache to a shared prefix (`_rewind`). On
+CUDA and DirectML those copies cross the bus; neither path has run on a GPU here.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from engine.llm.detokenizer import IncrementalDetokenizer
 from engine.llm.events import GenerationEvent, GenerationFinished, GenerationStats, TokenDelta
 from engine.llm.providers import (
     PROVIDERS,
-    ProviderReport,
     candidates,
     create_session,
     session_options,
@@ -480,10 +482,6 @@ class LLMSession:
         path = Path(self.session.end_profiling())
         self._profiling = False
         return OrtProfile(path, (start_ns - self._wall_minus_monotonic_ns) / 1e9)
-
-    @property
-    def report(self) -> ProviderReport:
-        return self.provider
 
 
 def _take(arr: np.ndarray, axis: int, length: int) -> np.ndarray:

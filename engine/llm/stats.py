@@ -30,26 +30,14 @@ class LatencySummary:
 def peak_rss_mb() -> float:
     """Peak resident set size of this process so far, in MB (0.0 when unknown)."""
     if sys.platform == "win32":
-        try:
-            import psutil
+        import psutil
 
-            return float(psutil.Process().memory_info().peak_wset) / 1e6
-        except (ImportError, AttributeError):
-            return 0.0
+        return float(getattr(psutil.Process().memory_info(), "peak_wset", 0)) / 1e6
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports KiB, macOS bytes.
     return peak / 1e6 if sys.platform == "darwin" else peak * 1024 / 1e6
-
-
-def current_rss_mb() -> float:
-    try:
-        import psutil
-
-        return float(psutil.Process().memory_info().rss) / 1e6
-    except ImportError:
-        return 0.0
 
 
 def release_freed_memory() -> None:

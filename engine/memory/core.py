@@ -13,7 +13,7 @@ import contextlib
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -305,7 +305,3 @@ class StoreCore:
 
 def now() -> float:
     return time.time()
-
-
-def embedder_vectors(embedder: Any, texts: Sequence[str]) -> np.ndarray:
-    return np.asarray(embedder.embed(list(texts)), dtype=np.float32)

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from engine.telemetry.sources import Source
 
 LIBRARIES = (
@@ -67,13 +69,8 @@ def describe(sources: list[Source] | None = None) -> dict[str, Any]:
 
     given = {s.name: s for s in sources or []}
     sources = [given.get(s.name, s) for s in default_sources()]
-    try:
-        import psutil
-
-        ram = psutil.virtual_memory().total
-        physical = psutil.cpu_count(logical=False)
-    except ImportError:
-        ram, physical = 0, None
+    ram = psutil.virtual_memory().total
+    physical = psutil.cpu_count(logical=False)
     try:
         import onnxruntime as ort
 

@@ -7,6 +7,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+import psutil
+
 from engine.telemetry.channels import Channel, Source
 
 __all__ = ["Channel", "ProcessSource", "Source", "SystemSource", "UnavailableSource"]
@@ -20,12 +22,6 @@ class SystemSource:
     def __init__(self, pid: int | None = None) -> None:
         self.available = True
         self.reason = ""
-        try:
-            import psutil
-        except ImportError:
-            self.available, self.reason = False, "psutil is not installed"
-            self.channels: tuple[Channel, ...] = ()
-            return
         self._psutil = psutil
         self._process = psutil.Process(pid or os.getpid())
         self._cores = psutil.cpu_count(logical=True) or 1
