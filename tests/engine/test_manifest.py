@@ -55,7 +55,7 @@ def test_a_damaged_graph_section_is_a_clear_error(tmp_path: Path) -> None:
                 "quantization": {},
                 "graph": {"lean": {"model": "x.onnx"}},
             }
-        ),  # fmt: skip
+        ),
         encoding="utf-8",
     )
     with pytest.raises(ModelError, match="prepare the model again"):
