@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 CORPUS = [
     "the quick brown fox jumps over the lazy dog",
@@ -51,38 +52,36 @@ def build_tokenizer_json() -> str:
     return str(tok.to_str())
 
 
+#: What the tiny Gemma models share (two layers: sliding window 16, then full attention).
+TINY_GEMMA = {
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 1,
+    "head_dim": 32,
+    "max_position_embeddings": 512,
+    "sliding_window": SLIDING_WINDOW,
+    "initializer_range": 0.3,
+    "pad_token_id": 0,
+    "eos_token_id": 1,
+    "bos_token_id": 2,
+    "query_pre_attn_scalar": 32,
+}
+
+
 def build_hf_folder(folder: Path, seed: int = 0) -> Path:
     """Write the tiny model + tokenizer as a Hugging Face folder (deterministic for a seed)."""
-    import torch
     from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
-    folder.mkdir(parents=True, exist_ok=True)
-    tokenizer_json = build_tokenizer_json()
-    vocab = len(json.loads(tokenizer_json)["model"]["vocab"])
-    config = Gemma3TextConfig(
-        vocab_size=vocab,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        head_dim=32,
-        max_position_embeddings=512,
-        sliding_window=SLIDING_WINDOW,
+    return _write_gemma(
+        folder,
+        seed,
+        Gemma3TextConfig,
+        Gemma3ForCausalLM,
         layer_types=["sliding_attention", "full_attention"],
         tie_word_embeddings=False,
-        initializer_range=0.3,
-        pad_token_id=0,
-        eos_token_id=1,
-        bos_token_id=2,
-        query_pre_attn_scalar=32,
     )
-    config.architectures = ["Gemma3ForCausalLM"]
-    torch.manual_seed(seed)
-    model = Gemma3ForCausalLM(config).eval()
-    model.save_pretrained(folder, safe_serialization=True)
-    (folder / "tokenizer.json").write_text(tokenizer_json, encoding="utf-8")
-    return folder
 
 
 def build_gemma2_folder(folder: Path, seed: int = 0) -> Path:
@@ -92,32 +91,23 @@ def build_gemma2_folder(folder: Path, seed: int = 0) -> Path:
     every real Gemma 2 checkpoint) and it has attention and final-logit soft-capping.
     The same two layer types (sliding window 16, then full attention).
     """
-    import torch
     from transformers import Gemma2Config, Gemma2ForCausalLM
+
+    return _write_gemma(folder, seed, Gemma2Config, Gemma2ForCausalLM, tie_word_embeddings=True)
+
+
+def _write_gemma(
+    folder: Path, seed: int, config_class: Any, model_class: Any, **extra: Any
+) -> Path:
+    import torch
 
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer_json = build_tokenizer_json()
     vocab = len(json.loads(tokenizer_json)["model"]["vocab"])
-    config = Gemma2Config(
-        vocab_size=vocab,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        head_dim=32,
-        max_position_embeddings=512,
-        sliding_window=SLIDING_WINDOW,
-        tie_word_embeddings=True,
-        initializer_range=0.3,
-        pad_token_id=0,
-        eos_token_id=1,
-        bos_token_id=2,
-        query_pre_attn_scalar=32,
-    )
-    config.architectures = ["Gemma2ForCausalLM"]
+    config = config_class(vocab_size=vocab, **TINY_GEMMA, **extra)
+    config.architectures = [model_class.__name__]
     torch.manual_seed(seed)
-    model = Gemma2ForCausalLM(config).eval()
+    model = model_class(config).eval()
     model.save_pretrained(folder, safe_serialization=True)
     (folder / "tokenizer.json").write_text(tokenizer_json, encoding="utf-8")
     return folder
