@@ -6,60 +6,17 @@ import gc
 import sys
 import time
 
-import numpy as np
 import psutil
-from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QApplication
 
-from engine.llm.events import GenerationFinished, GenerationStats, TokenDelta
 from gui.panels.profiler import QtLiveProfiler
-
-
-def count_color(widget, color: str, tolerance: int = 40) -> int:
-    image = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
-    ptr = image.constBits()
-    arr = np.frombuffer(ptr, dtype=np.uint8).reshape(image.height(), image.bytesPerLine())
-    arr = arr[:, : image.width() * 4].reshape(image.height(), image.width(), 4)
-    c = QColor(color)
-    target = np.array([c.blue(), c.green(), c.red()], dtype=np.int16)
-    diff = np.abs(arr[:, :, :3].astype(np.int16) - target).sum(axis=2)
-    return int((diff < tolerance).sum())
-
-
-def _profiler(ctx, qtbot) -> QtLiveProfiler:
-    panel = QtLiveProfiler(
-        ctx, redraw_ms=1_000_000, min_repaint_s=0, busy_repaint_s=0
-    )  # ticks are driven by the test
-    qtbot.addWidget(panel)
-    panel.resize(1200, 500)
-    panel.show()
-    return panel
-
-
-def _generation(ctx, start: float, n: int, gap: float = 0.01) -> list[object]:
-    events: list[object] = [TokenDelta("x", 1, i, start + i * gap) for i in range(n)]
-    stats = GenerationStats(
-        "cpu",
-        10,
-        0,
-        n,
-        50.0,
-        20.0,
-        500.0,
-        n * gap * 1000,
-        1 / gap,
-        tuple([gap * 1000] * (n - 1)),
-        100.0,
-        start,
-        start,
-        start + n * gap,
-    )
-    events.append(GenerationFinished("x" * n, (1,) * n, "max_tokens", stats, start + n * gap))
-    return events
+from tests.helpers.generation_events import generation
+from tests.helpers.pixels import count_color
+from tests.helpers.profiler import live_profiler
 
 
 def test_system_charts_draw_real_samples(ctx, qtbot) -> None:
-    panel = _profiler(ctx, qtbot)
+    panel = live_profiler(ctx, qtbot)
     cpu_color = ctx.theme.chart("cpu")
     panel.tick()
     assert count_color(panel.charts["cpu"], cpu_color) == 0
@@ -74,7 +31,7 @@ def test_system_charts_draw_real_samples(ctx, qtbot) -> None:
 
 
 def test_gpu_reason_is_shown_without_a_gpu(ctx, qtbot) -> None:
-    panel = _profiler(ctx, qtbot)
+    panel = live_profiler(ctx, qtbot)
     if panel.gpu_source is None:
         assert panel.gpu_reason.isVisible() and "nvidia" in panel.gpu_reason.text()
         assert "gpu" not in panel.charts
@@ -83,9 +40,9 @@ def test_gpu_reason_is_shown_without_a_gpu(ctx, qtbot) -> None:
 
 
 def test_generation_metrics_are_charted(ctx, qtbot) -> None:
-    panel = _profiler(ctx, qtbot)
+    panel = live_profiler(ctx, qtbot)
     now = time.monotonic()
-    for event in _generation(ctx, now - 1.0, 80):
+    for event in generation(now - 1.0, 80):
         ctx.generation.publish([event])
     for _ in range(4):  # tokens/s is sampled at 10 Hz: a few points make a line
         panel.tick()
@@ -103,7 +60,7 @@ def _soak(ctx, qtbot, panel, ticks: int) -> None:
     for i in range(ticks):
         ctx.sampler.sample_once()
         if i % 10 == 0:
-            for event in _generation(ctx, time.monotonic(), 20, gap=0.001):
+            for event in generation(time.monotonic(), 20, gap=0.001):
                 ctx.generation.publish([event])
         panel.tick()
         if i % 200 == 0:
@@ -111,7 +68,7 @@ def _soak(ctx, qtbot, panel, ticks: int) -> None:
 
 
 def test_soak_many_thousand_ticks_keep_memory_stable(ctx, qtbot) -> None:
-    panel = _profiler(ctx, qtbot)
+    panel = live_profiler(ctx, qtbot)
     process = psutil.Process()
     _soak(ctx, qtbot, panel, 1500)  # fill every ring once and warm caches
     gc.collect()
@@ -124,14 +81,14 @@ def test_soak_many_thousand_ticks_keep_memory_stable(ctx, qtbot) -> None:
 
 
 def test_soak_ticks_without_repaint_keep_refcount_of_none_stable(ctx, qtbot) -> None:
-    panel = _profiler(ctx, qtbot)
+    panel = live_profiler(ctx, qtbot)
     for _ in range(2):  # the second round runs with every ring full
         gc.collect()
         before = sys.getrefcount(None)
         for i in range(3000):
             ctx.sampler.sample_once()
             if i % 10 == 0:
-                for event in _generation(ctx, time.monotonic(), 20, gap=0.001):
+                for event in generation(time.monotonic(), 20, gap=0.001):
                     ctx.generation.publish([event])
             panel.tick()
         gc.collect()
@@ -142,7 +99,7 @@ def test_soak_ticks_without_repaint_keep_refcount_of_none_stable(ctx, qtbot) -> 
 def test_soak_with_repaints_keeps_refcount_of_none_stable(ctx, qtbot) -> None:
     # (pyqtgraph's own AxisItem fails this: its QPicture cache leaks under PySide6 6.11.3;
     # gui.widgets.charts.DirectAxis paints without it)
-    panel = _profiler(ctx, qtbot)
+    panel = live_profiler(ctx, qtbot)
     _soak(ctx, qtbot, panel, 1500)
     gc.collect()
     before = sys.getrefcount(None)
@@ -165,6 +122,6 @@ def test_charts_repaint_less_often_while_a_run_is_open(ctx, qtbot) -> None:
     first = panel._last_repaint
     panel.tick()
     assert panel._last_repaint == first  # busy: at most once per busy_repaint_s
-    ctx.generation.publish(_generation(ctx, time.monotonic(), 5))  # ... ends with its stats
+    ctx.generation.publish(generation(time.monotonic(), 5))  # ... ends with its stats
     panel.tick()
     assert panel._last_repaint > first
