@@ -91,5 +91,5 @@ def test_export_dialog_writes_the_chosen_file_and_cancel_writes_nothing(
     answer(monkeypatch, "getSaveFileName", (str(out), "CSV (*.csv)"))
     result = _wait(qtbot, panel, lambda: panel.export_selected("csv"), "export csv")
     assert result["path"] == str(out) and f"Exported {out}" in panel.status.text()
-    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    rows = list(csv.DictReader(out.read_text(encoding="utf-8").splitlines()))
     assert len(rows) == 1 and rows[0]["new_tokens"] == "20"  # the chosen session's one run
