@@ -23,7 +23,7 @@ def test_system_charts_draw_real_samples(ctx, qtbot) -> None:
     for _ in range(10):
         ctx.sampler.sample_once()
         sum(i * i for i in range(200_000))  # some CPU so the curve is off the floor
-        time.sleep(0.05)
+        time.sleep(0.05)  # samples 50 ms apart: the CPU curve spans half a second
     panel.tick()
     assert count_color(panel.charts["cpu"], cpu_color) > 50
     assert count_color(panel.charts["rss"], ctx.theme.chart("rss")) > 50
@@ -44,10 +44,12 @@ def test_generation_metrics_are_charted(ctx, qtbot) -> None:
     now = time.monotonic()
     for event in generation(now - 1.0, 80):
         ctx.generation.publish([event])
-    for _ in range(4):  # tokens/s is sampled at 10 Hz: a few points make a line
+
+    def charted() -> bool:  # tokens/s is sampled at 10 Hz: a few points make a line
         panel.tick()
-        time.sleep(0.11)
-    assert panel.data.tok_rate.total_written >= 3
+        return panel.data.tok_rate.total_written >= 3
+
+    qtbot.waitUntil(charted, timeout=5_000)
     assert panel.data.itl.total_written == 79
     assert panel.data.generations.total_written == 1
     assert "TTFT 50 ms" in panel.summary.text() and "decode 100.0 tok/s" in panel.summary.text()

@@ -43,10 +43,13 @@ def test_open_tool_call_grows_live_and_generations_get_spans(ctx, qtbot) -> None
     panel.tick()
     first = panel.timeline.span_at(start - ctx.t0 + 0.6, ROWS["tool"])
     assert first is not None and first.incomplete
-    time.sleep(0.05)
-    panel.tick()
-    second = panel.timeline.span_at(start - ctx.t0 + 0.6, ROWS["tool"])
-    assert second is not None and second.end > first.end
+
+    def grown() -> bool:  # the open span reaches "now" at each tick: wait for the clock
+        panel.tick()
+        second = panel.timeline.span_at(start - ctx.t0 + 0.6, ROWS["tool"])
+        return second is not None and second.incomplete and second.end > first.end
+
+    qtbot.waitUntil(grown, timeout=5_000)
     # a plain generation after the agent run: generation, prefill and decode spans
     for event in agent_run(start)[6:]:
         ctx.agents.run_events.emit([event])
