@@ -87,6 +87,9 @@ class BenchWorker:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()  # else its pipe is left to the garbage collector
 
 
 def _spread(values: list[float]) -> dict[str, float]:

@@ -40,17 +40,18 @@ class _Server:
         self.tools: list[Any] = []
         self.stop = asyncio.Event()
         self.errlog: IO[str] | None = None
+        self.http_client: Any = None  # ours to close: the SDK leaves a given client open
 
     def _transport(self) -> Any:
         if self.entry.get("transport", "stdio") == "http":
             import httpx2
             from mcp.client.streamable_http import streamable_http_client
 
-            client = httpx2.AsyncClient(
+            self.http_client = httpx2.AsyncClient(
                 headers=dict(self.entry.get("headers") or {}),
                 timeout=httpx2.Timeout(CONNECT_TIMEOUT_S, read=300.0),
             )
-            return streamable_http_client(str(self.entry["url"]), http_client=client)
+            return streamable_http_client(str(self.entry["url"]), http_client=self.http_client)
         from mcp.client.stdio import StdioServerParameters, stdio_client
 
         argv = command_line(self.entry)
@@ -84,6 +85,8 @@ class _Server:
                 ready.set_exception(exc)
         finally:
             self.session = None
+            if self.http_client is not None:
+                await self.http_client.aclose()
 
     def stderr_tail(self) -> str:
         if self.errlog is None:

@@ -1,5 +1,6 @@
 """GUI fixtures: offscreen Qt (tests/conftest.py sets QT_QPA_PLATFORM), a context whose
-sampler is driven by hand, the main window, and the engine's tiny-model fixtures."""
+sampler is driven by hand, the main window, and the tiny models' data home (the model
+fixtures themselves are in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.engine.conftest import default_embedder, tiny_hf, tiny_home, tiny_int4
-
-__all__ = ["default_embedder", "tiny_hf", "tiny_home", "tiny_int4"]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -16,8 +16,9 @@ from engine import paths
 from engine.telemetry import session_file
 from engine.telemetry.trace_check import check
 from gui.profiler_controls import SESSION_FILTER
-from tests.gui.panels.test_profiler import _generation, _profiler
 from tests.helpers.file_dialogs import answer, cancel
+from tests.helpers.generation_events import generation
+from tests.helpers.profiler import live_profiler
 
 Answer = QMessageBox.StandardButton
 
@@ -43,7 +44,7 @@ def _never_asked(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _one_generation(ctx: Any, n: int = 8) -> None:
     ctx.generation.publish_started()
-    ctx.generation.publish(_generation(ctx, time.monotonic(), n, gap=0.001))
+    ctx.generation.publish(generation(time.monotonic(), n, gap=0.001))
 
 
 def _saved_files() -> list[Path]:
@@ -162,7 +163,7 @@ def _wait(qtbot, controls, action) -> object:
 
 
 def _recorded(ctx, qtbot):
-    panel = _profiler(ctx, qtbot)
+    panel = live_profiler(ctx, qtbot)
     panel.controls.record()
     _one_generation(ctx)
     assert panel.controls.stop() is not None

@@ -65,7 +65,7 @@ class ScriptedModel:
                 reason = "max_tokens"
                 break
             if self.delay:
-                time.sleep(self.delay)
+                time.sleep(self.delay)  # a model that takes time per token (Stop, pacing)
             out.append(piece)
             yield TokenDelta(piece, i, i, time.monotonic())
         end = time.monotonic()

@@ -1,47 +1,13 @@
-"""Agent-loop fixtures: a small tool registry and a spec builder."""
+"""Agent-loop fixtures: a small tool registry (tests/helpers/agent_tools.py) and a workspace."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from engine.agent.spec import AgentSpec, PlanningSpec
-from engine.tools.base import Tool, ToolError, ToolRegistry
-
-
-def add(a: int, b: int) -> int:
-    """Add two integers.
-
-    Args:
-        a: first number
-        b: second number
-    """
-    return a + b
-
-
-def boom(text: str) -> str:
-    """A tool that always fails."""
-    raise RuntimeError(f"exploded on {text}")
-
-
-def picky(text: str) -> str:
-    """A tool that reports a failure the model should read."""
-    raise ToolError("the text must be shorter")
-
-
-def secret(name: str) -> str:
-    """Read a secret (needs approval)."""
-    return f"secret of {name}"
-
-
-def nap(seconds: float) -> str:
-    """Sleep a while."""
-    time.sleep(seconds)
-    return "rested"
+from engine.tools.base import Tool, ToolRegistry
+from tests.helpers.agent_tools import add, boom, nap, picky, secret
 
 
 @pytest.fixture
@@ -55,11 +21,6 @@ def registry() -> ToolRegistry:
             Tool.from_function(nap),
         ]
     )
-
-
-def make_spec(**planning: Any) -> AgentSpec:
-    spec = AgentSpec(name="Tester", goals=("Answer the question.",))
-    return replace(spec, planning=replace(PlanningSpec(), **planning))
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from engine.memory.filters import Filter
 from engine.memory.settings import MemorySettings
 from engine.tools.base import ToolRegistry
 from engine.tools.catalog import build_registry
-from tests.engine.agent.conftest import make_spec
+from tests.helpers.agent_spec import make_spec
 from tests.helpers.fake_model import ScriptedModel, call, final
 
 FACTS = [

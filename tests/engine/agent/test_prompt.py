@@ -9,7 +9,7 @@ from engine.agent.hooks import MemoryItem
 from engine.agent.prompt import SECTIONS, preview, system_prompt
 from engine.agent.spec import Example, ExampleStep
 from engine.tools.base import ToolRegistry
-from tests.engine.agent.conftest import make_spec
+from tests.helpers.agent_spec import make_spec
 
 
 def test_sections_come_in_agent_core_order(registry: ToolRegistry) -> None:

@@ -17,7 +17,7 @@ from engine.agent.spec import MemorySpec
 from engine.agent.transcript import read_transcript
 from engine.errors import PromptTooLongError
 from engine.tools.base import ToolRegistry
-from tests.engine.agent.conftest import make_spec
+from tests.helpers.agent_spec import make_spec
 from tests.helpers.fake_model import ScriptedModel, call, final
 
 
@@ -158,7 +158,7 @@ def test_without_an_approval_hook_ask_tools_are_refused(
 
 def test_deny_tools_are_neither_offered_nor_run(workspace: Path) -> None:
     from engine.tools.base import Tool
-    from tests.engine.agent.conftest import add
+    from tests.helpers.agent_tools import add
 
     registry = ToolRegistry([Tool.from_function(add, approval="deny")])
     model = ScriptedModel([call("add", '{"a": 1, "b": 2}'), final("3")])

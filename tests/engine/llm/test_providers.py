@@ -53,6 +53,11 @@ def test_session_reports_what_it_really_runs_on(tiny_int4: Path) -> None:
     assert report.to_dict()["requested"] == "cpu"
 
 
+# Faking "CUDA is compiled in" on a CPU-only onnxruntime: ORT warns that it has no CUDA
+# provider before falling back, which is the fallback this test is about.
+@pytest.mark.filterwarnings(
+    "ignore:Specified provider 'CUDAExecutionProvider' is not in:UserWarning"
+)
 def test_failed_gpu_start_becomes_a_reason(
     tiny_int4: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -106,6 +106,7 @@ def test_corrupt_index_notice_on_stderr(home: Path) -> None:
     assert "[memory] n: index file is corrupt" in result.stderr
 
 
+@pytest.mark.slow  # exports the real embedder from scratch (no cached fp32 export)
 @pytest.mark.export
 def test_model_prepare_embedder_json(tmp_path: Path) -> None:
     result = run(tmp_path, "model", "prepare", "--source", "embedder-default", "--json")
@@ -135,6 +136,7 @@ def test_model_prepare_embedder_json(tmp_path: Path) -> None:
     assert refused.returncode == 2 and "minimum cosine" in refused.stderr
 
 
+@pytest.mark.slow  # exports the real embedder from scratch into the test's data home
 @pytest.mark.export
 def test_default_prepare_also_prepares_the_embedder(
     tiny_fp32: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -59,6 +59,15 @@ def _worker(store: Path, embedder: Path, *args: str, **kw: object) -> subprocess
     )
 
 
+def _kill(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL the worker, reap it and close its pipes."""
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
 def _committed(stdout: str) -> list[int]:
     ids: list[int] = []
     for line in stdout.splitlines():
@@ -124,9 +133,8 @@ def test_sigkill_during_ingestion_many_times(
         for line in proc.stdout:
             if line.startswith("file ") and int(line.split()[1]) >= started:
                 break
-        time.sleep(rng.uniform(0.0, 0.15))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+        time.sleep(rng.uniform(0.0, 0.15))  # the random kill point is what is tested
+        _kill(proc)
         notices: list[str] = []
         with MemoryStore.open(
             path=store_path,
@@ -208,8 +216,7 @@ def test_truncated_wal_keeps_checkpointed_items(
         lines.append(line)
         if line.startswith("holding"):
             break
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    _kill(proc)
     wal = path / "memory.sqlite3-wal"
     size = wal.stat().st_size
     assert size > 0

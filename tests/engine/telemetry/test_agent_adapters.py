@@ -32,7 +32,7 @@ from engine.telemetry.sources import SystemSource
 from engine.telemetry.summary import format_summary
 from engine.telemetry.trace_check import problems
 from engine.tools.base import Tool, ToolRegistry
-from tests.engine.agent.conftest import make_spec
+from tests.helpers.agent_spec import make_spec
 from tests.helpers.fake_model import call, final
 
 PREFILL, GAP = 0.125, 0.015625  # seconds: to the first token, between tokens

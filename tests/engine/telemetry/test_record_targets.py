@@ -115,7 +115,7 @@ def test_a_real_agent_run_recorded_compared_exported(
     assert any(e["ph"] == "i" and e["name"] == "token_delta" for e in data["traceEvents"])
     assert any(e["ph"] == "C" for e in data["traceEvents"])
     assert any(e["ph"] == "X" for e in data["traceEvents"])  # the operator profile
-    [row] = list(csv.DictReader(table.open(encoding="utf-8")))
+    [row] = list(csv.DictReader(table.read_text(encoding="utf-8").splitlines()))
     assert row["kind"] == "agent" and float(row["ttft.p50_ms"]) > 0
     assert main(["profile", "show", a["session"]]) == 0
     shown = capsys.readouterr().out

@@ -117,7 +117,7 @@ def test_exports_of_a_real_session(tiny_int4: Path, tmp_path: Path) -> None:
         assert any(lo - 2000 <= r["ts"] and r["ts"] + r["dur"] <= hi + 2000 for lo, hi in gens)
     metrics_csv = tmp_path / "m.csv"
     assert csv_export.write_metrics(s, metrics_csv) == 2
-    rows = list(csv.DictReader(metrics_csv.open()))
+    rows = list(csv.DictReader(metrics_csv.read_text(encoding="utf-8").splitlines()))
     assert float(rows[0]["decode_tok_s"]) == pytest.approx(s.runs[0].metrics["decode_tok_s"])
     samples_csv = tmp_path / "s.csv"
     n = csv_export.write_samples(s, samples_csv)
@@ -247,7 +247,7 @@ def test_a_run_cut_short_keeps_its_open_spans_matched() -> None:
     with rec.run("agent", kind="agent"):
         rec.record(RunStarted(time.monotonic(), 0, "r1", "x"))
         rec.record(ToolCall(time.monotonic(), 1, "shell", {}))  # no result ever
-        time.sleep(0.01)
+        time.sleep(0.01)  # the tool call stays open a while before the run is cut
     s = rec.finish()
     open_spans = [sp for sp in s.runs[0].spans if sp.incomplete]
     assert {sp.kind for sp in open_spans} == {"agent_run", "tool"}

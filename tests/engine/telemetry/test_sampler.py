@@ -28,7 +28,7 @@ def test_samples_at_its_rate_and_stops_without_leaking_threads() -> None:
     for _ in range(3):  # start/stop repeatedly
         with sampler:
             assert sampler.running and len(_sampler_threads()) == 1
-            time.sleep(0.3)
+            time.sleep(0.3)  # the sampling window whose sample count is checked below
         assert not sampler.running
     assert _sampler_threads() == []
     t, v = sampler.buffers["system"].snapshot()
@@ -95,6 +95,7 @@ def test_process_source_follows_a_process_that_comes_and_goes() -> None:
     finally:
         child.kill()
         child.wait()
+        child.stdout.close()  # type: ignore[union-attr]
     assert all(math.isnan(v) for v in source.read())  # it exited: a gap, not an error
     source.watch(child.pid)  # a pid that is gone
     assert all(math.isnan(v) for v in source.read())

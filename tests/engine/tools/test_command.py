@@ -15,6 +15,7 @@ from engine.progress import CancelToken
 from engine.tools.base import ToolContext
 from engine.tools.catalog import build_registry
 from engine.tools.errors import ToolSettingsError
+from tests.helpers.waiting import wait_until
 
 PARAMS = {
     "type": "object",
@@ -84,6 +85,13 @@ def test_non_zero_exit_is_an_error_result(workspace: Path, ctx: ToolContext) -> 
     assert "exit status 3" in result.output and "no such city" in result.output
 
 
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def test_timeout_kills_the_program_and_its_children(workspace: Path, ctx: ToolContext) -> None:
     script = """
 import subprocess, sys, time
@@ -97,11 +105,7 @@ time.sleep(60)
     assert result.error_kind == "timeout" and "1.5 s" in result.output
     assert time.monotonic() - start < 6
     child = int((workspace / "child.pid").read_text())
-    deadline = time.monotonic() + 3
-    while psutil.pid_exists(child) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    gone = not psutil.pid_exists(child) or psutil.Process(child).status() == "zombie"
-    assert gone, "the tool's child outlived the timeout"
+    wait_until(lambda: _gone(child), timeout=3, what="the tool's child to end with the timeout")
 
 
 def test_huge_output_is_clipped(workspace: Path, ctx: ToolContext) -> None:

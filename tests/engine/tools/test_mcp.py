@@ -18,6 +18,7 @@ from engine.progress import CancelToken
 from engine.tools.base import ToolContext, ToolRegistry
 from engine.tools.catalog import build_registry
 from engine.tools.errors import MCPServerError, ToolSettingsError
+from tests.helpers.waiting import wait_until
 
 SERVER = str(Path(__file__).with_name("mcp_notes_server.py"))
 REMOTE_TOOLS = ["add_note", "list_notes", "stats", "whoami", "explode", "nap", "crash"]
@@ -76,10 +77,7 @@ def test_stdio_server(workspace: Path, ctx: ToolContext) -> None:
         assert slow.error_kind == "timeout" and "1 s" in slow.output
         assert registry.call("notes.list_notes", {}, context=ctx).output == "buy milk"
         assert len(_server_pids() - before) == 1
-    deadline = time.monotonic() + 5
-    while _server_pids() - before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _server_pids() - before, "closing the registry stops the server"
+    wait_until(lambda: not _server_pids() - before, timeout=5, what="the server to stop on close")
 
 
 def test_ask_approval_for_server_tools(workspace: Path, ctx: ToolContext) -> None:
@@ -90,6 +88,15 @@ def test_ask_approval_for_server_tools(workspace: Path, ctx: ToolContext) -> Non
         assert refused.error_kind == "refused"
         allowed = registry.call("notes.list_notes", {}, context=ctx, before_call=lambda r: True)
         assert allowed.ok and allowed.output == "no notes"
+
+
+def _loop_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "aw-mcp"]
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _free_port() -> int:
@@ -106,12 +113,7 @@ def http_server() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
+    wait_until(lambda: _listening(port), timeout=30, interval=0.1, what=f"the server on {port}")
     yield f"http://127.0.0.1:{port}/mcp"
     proc.terminate()
     proc.wait(10)
@@ -134,8 +136,7 @@ def test_unreachable_and_broken_servers_name_the_entry(workspace: Path) -> None:
     missing = stdio_entry(command=["/nonexistent/mcp-server"])
     with pytest.raises(MCPServerError, match=r"mcp_servers\[0\] 'notes'"):
         build_registry([], [missing], workspace=workspace, trust=True)
-    time.sleep(0.2)
-    assert not [t for t in threading.enumerate() if t.name == "aw-mcp"], "loop threads stopped"
+    wait_until(lambda: not _loop_threads(), timeout=5, what="the servers' loop threads to stop")
 
 
 @pytest.mark.parametrize(

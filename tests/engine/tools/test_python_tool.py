@@ -23,6 +23,7 @@ from engine.tools.base import ToolContext, ToolRegistry, ToolResult
 from engine.tools.catalog import build_registry
 from engine.tools.sandbox import Limits, run_python
 from engine.tools.sandbox_user import UID_RANGE, leftovers
+from tests.helpers.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the sandbox's limits are POSIX")
 
@@ -175,7 +176,7 @@ def test_fork_bomb_is_contained_and_cleaned_up(tmp_path: Path) -> None:
     def watch() -> None:  # how many sandbox processes run at once (root: own user ids)
         while running.is_set():
             peak[0] = max(peak[0], _sandbox_processes())
-            time.sleep(0.02)
+            time.sleep(0.02)  # the watcher's sampling rate, not a wait for something
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
@@ -208,10 +209,7 @@ def test_what_survives_a_killed_supervisor_is_swept(tmp_path: Path) -> None:
     done, token, uid = run_python(KILL_SUPERVISOR, scratch=tmp_path / "s", limits=Limits())
     assert time.monotonic() - start < 8  # not the 10 s limit: the supervisor's end ends it
     assert done.returncode == -signal.SIGKILL
-    deadline = time.monotonic() + 3
-    while leftovers(token, uid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert leftovers(token, uid) == []
+    wait_until(lambda: leftovers(token, uid) == [], timeout=3, what="the sweep of leftovers")
 
 
 NOT_ROOT = """

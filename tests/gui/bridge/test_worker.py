@@ -130,7 +130,7 @@ def test_batched_items_cross_in_few_signals_in_order_before_done(qtbot) -> None:
 
     def fast(state: TaskState) -> Iterator[int]:
         for i in range(200):
-            time.sleep(0.0005)
+            time.sleep(0.0005)  # a stream spread over time, so batching has something to do
             yield i
         return 7
 

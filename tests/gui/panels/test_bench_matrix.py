@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from gui.panels.bench_matrix import QtBenchMatrix
-from tests.gui.panels.test_profiler import count_color
 from tests.helpers.file_dialogs import answer, cancel
+from tests.helpers.pixels import count_color
+from tests.helpers.profile_sessions import saved_session
 
 
 def _panel(ctx, qtbot) -> QtBenchMatrix:
@@ -88,9 +89,8 @@ def test_load_dialog_loads_the_chosen_file_and_cancel_keeps_the_panel(
     ctx, qtbot, tmp_path: Path, monkeypatch
 ) -> None:
     from engine.paths import sessions_dir
-    from tests.gui.panels.test_profile_sessions import _saved
 
-    plain = _saved("no-matrix", 0.001)  # a real session, but not a matrix
+    plain = saved_session("no-matrix", 0.001)  # a real session, but not a matrix
     panel = _panel(ctx, qtbot)
     before = panel.status.text()
     calls = cancel(monkeypatch, "getOpenFileName")

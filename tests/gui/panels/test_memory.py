@@ -11,7 +11,7 @@ from PySide6.QtCore import QDate, QItemSelectionModel, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from engine.agent.events import RunFinished, RunMetrics
-from tests.gui.panels.memory_support import FACTS, LESSON, listed_panel, wait_op
+from tests.helpers.memory_browser import FACTS, LESSON, listed_panel, wait_op
 
 
 def answer(monkeypatch: pytest.MonkeyPatch, yes: bool) -> list[str]:

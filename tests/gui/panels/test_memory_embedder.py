@@ -6,8 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tests.conftest import test_cache_dir as cache_root
-from tests.gui.panels.memory_support import FACTS, listed_panel, wait_op
+from tests.helpers.cache import cache_root
+from tests.helpers.memory_browser import FACTS, listed_panel, wait_op
 
 
 def test_missing_embedder_says_so_and_how_to_fix(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from engine.memory.filters import Filter
 from engine.progress import Progress
-from tests.gui.panels.memory_support import wait_op
 from tests.helpers.file_dialogs import answer, cancel
+from tests.helpers.memory_browser import wait_op
 
 CORPUS = Path(__file__).resolve().parents[2] / "data" / "memory" / "corpus"
 SENTENCE = "The {n}th paragraph of file {f} talks about tides, ropes, ovens and lathes in turn. "

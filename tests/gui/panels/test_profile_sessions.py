@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
-import time
 from pathlib import Path
 
 from engine.paths import sessions_dir
 from engine.telemetry import session_file
-from engine.telemetry.recorder import Recorder
-from engine.telemetry.sampler import HardwareSampler
-from engine.telemetry.sources import default_sources
 from engine.telemetry.trace_check import check
 from gui.panels.profile_sessions import QtProfileSessions
-from tests.gui.panels.test_profiler import _generation
 from tests.helpers.file_dialogs import answer, cancel
-
-
-def _saved(name: str, gap: float) -> Path:
-    sampler = HardwareSampler(default_sources(), rate_hz=20.0, seconds=60)
-    with Recorder(name=name, sampler=sampler) as rec, rec.run(name):
-        for event in _generation(None, time.monotonic(), 20, gap=gap):
-            rec.record(event)
-    return session_file.save(rec.finish())
+from tests.helpers.profile_sessions import saved_session
 
 
 def _wait(qtbot, panel, action, name: str) -> object:
@@ -42,7 +30,7 @@ def _panel(ctx, qtbot) -> QtProfileSessions:
 
 
 def test_list_open_compare_export_delete(ctx, qtbot, tmp_path: Path) -> None:
-    fast, slow = _saved("fast", 0.001), _saved("slow", 0.002)
+    fast, slow = saved_session("fast", 0.001), saved_session("slow", 0.002)
     (sessions_dir() / "broken.awprof.json").write_text("{nope")
     panel = _panel(ctx, qtbot)
     _wait(qtbot, panel, lambda: panel.show() or True, "list")  # lists when first shown
@@ -92,7 +80,7 @@ def test_open_a_broken_file_is_a_readable_message(ctx, qtbot) -> None:
 def test_export_dialog_writes_the_chosen_file_and_cancel_writes_nothing(
     ctx, qtbot, tmp_path: Path, monkeypatch
 ) -> None:
-    saved = _saved("one", 0.001)
+    saved = saved_session("one", 0.001)
     panel = _panel(ctx, qtbot)
     _wait(qtbot, panel, lambda: panel.show() or True, "list")
     panel.select(str(saved))
@@ -103,5 +91,5 @@ def test_export_dialog_writes_the_chosen_file_and_cancel_writes_nothing(
     answer(monkeypatch, "getSaveFileName", (str(out), "CSV (*.csv)"))
     result = _wait(qtbot, panel, lambda: panel.export_selected("csv"), "export csv")
     assert result["path"] == str(out) and f"Exported {out}" in panel.status.text()
-    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    rows = list(csv.DictReader(out.read_text(encoding="utf-8").splitlines()))
     assert len(rows) == 1 and rows[0]["new_tokens"] == "20"  # the chosen session's one run

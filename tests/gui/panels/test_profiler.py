@@ -10,52 +10,21 @@ import numpy as np
 import psutil
 from PySide6.QtWidgets import QApplication
 
-from engine.llm.events import GenerationFinished, GenerationStats, TokenDelta
 from gui.panels.profiler import QtLiveProfiler
+from tests.helpers.generation_events import generation
 from tests.helpers.pixels import count_color, count_color_between
-
-
-def _profiler(ctx, qtbot) -> QtLiveProfiler:
-    panel = QtLiveProfiler(
-        ctx, redraw_ms=1_000_000, min_repaint_s=0, busy_repaint_s=0
-    )  # ticks are driven by the test
-    qtbot.addWidget(panel)
-    panel.resize(1200, 500)
-    panel.show()
-    return panel
-
-
-def _generation(ctx, start: float, n: int, gap: float = 0.01) -> list[object]:
-    events: list[object] = [TokenDelta("x", 1, i, start + i * gap) for i in range(n)]
-    stats = GenerationStats(
-        "cpu",
-        10,
-        0,
-        n,
-        50.0,
-        20.0,
-        500.0,
-        n * gap * 1000,
-        1 / gap,
-        tuple([gap * 1000] * (n - 1)),
-        100.0,
-        start,
-        start,
-        start + n * gap,
-    )
-    events.append(GenerationFinished("x" * n, (1,) * n, "max_tokens", stats, start + n * gap))
-    return events
+from tests.helpers.profiler import live_profiler
 
 
 def test_system_charts_draw_real_samples(ctx, qtbot) -> None:
-    panel = _profiler(ctx, qtbot)
+    panel = live_profiler(ctx, qtbot)
     cpu_color = ctx.theme.chart("cpu")
     panel.tick()
     assert count_color(panel.charts["cpu"], cpu_color) == 0
     for _ in range(10):
         ctx.sampler.sample_once()
         sum(i * i for i in range(200_000))  # some CPU so the curve is off the floor
-        time.sleep(0.05)
+        time.sleep(0.05)  # samples 50 ms apart: the CPU curve spans half a second
     panel.tick()
     assert count_color(panel.charts["cpu"], cpu_color) > 50
     assert count_color(panel.charts["rss"], ctx.theme.chart("rss")) > 50
@@ -63,7 +32,7 @@ def test_system_charts_draw_real_samples(ctx, qtbot) -> None:
 
 
 def test_gpu_reason_is_shown_without_a_gpu(ctx, qtbot) -> None:
-    panel = _profiler(ctx, qtbot)
+    panel = live_profiler(ctx, qtbot)
     if panel.gpu_source is None:
         assert panel.gpu_reason.isVisible() and "nvidia" in panel.gpu_reason.text()
         assert "gpu" not in panel.charts
@@ -72,14 +41,16 @@ def test_gpu_reason_is_shown_without_a_gpu(ctx, qtbot) -> None:
 
 
 def test_generation_metrics_are_charted(ctx, qtbot) -> None:
-    panel = _profiler(ctx, qtbot)
+    panel = live_profiler(ctx, qtbot)
     now = time.monotonic()
-    for event in _generation(ctx, now - 1.0, 80):
+    for event in generation(now - 1.0, 80):
         ctx.generation.publish([event])
-    for _ in range(4):  # tokens/s is sampled at 10 Hz: a few points make a line
+
+    def charted() -> bool:  # tokens/s is sampled at 10 Hz: a few points make a line
         panel.tick()
-        time.sleep(0.11)
-    assert panel.data.tok_rate.total_written >= 3
+        return panel.data.tok_rate.total_written >= 3
+
+    qtbot.waitUntil(charted, timeout=5_000)
     assert panel.data.itl.total_written == 79
     assert panel.data.generations.total_written == 1
     assert "TTFT 50 ms" in panel.summary.text() and "decode 100.0 tok/s" in panel.summary.text()
@@ -92,7 +63,7 @@ def _soak(ctx, qtbot, panel, ticks: int) -> None:
     for i in range(ticks):
         ctx.sampler.sample_once()
         if i % 10 == 0:
-            for event in _generation(ctx, time.monotonic(), 20, gap=0.001):
+            for event in generation(time.monotonic(), 20, gap=0.001):
                 ctx.generation.publish([event])
         panel.tick()
         if i % 200 == 0:
@@ -100,7 +71,7 @@ def _soak(ctx, qtbot, panel, ticks: int) -> None:
 
 
 def test_soak_many_thousand_ticks_keep_memory_stable(ctx, qtbot) -> None:
-    panel = _profiler(ctx, qtbot)
+    panel = live_profiler(ctx, qtbot)
     process = psutil.Process()
     _soak(ctx, qtbot, panel, 1500)  # fill every ring once and warm caches
     gc.collect()
@@ -113,14 +84,14 @@ def test_soak_many_thousand_ticks_keep_memory_stable(ctx, qtbot) -> None:
 
 
 def test_soak_ticks_without_repaint_keep_refcount_of_none_stable(ctx, qtbot) -> None:
-    panel = _profiler(ctx, qtbot)
+    panel = live_profiler(ctx, qtbot)
     for _ in range(2):  # the second round runs with every ring full
         gc.collect()
         before = sys.getrefcount(None)
         for i in range(3000):
             ctx.sampler.sample_once()
             if i % 10 == 0:
-                for event in _generation(ctx, time.monotonic(), 20, gap=0.001):
+                for event in generation(time.monotonic(), 20, gap=0.001):
                     ctx.generation.publish([event])
             panel.tick()
         gc.collect()
@@ -131,7 +102,7 @@ def test_soak_ticks_without_repaint_keep_refcount_of_none_stable(ctx, qtbot) -> 
 def test_soak_with_repaints_keeps_refcount_of_none_stable(ctx, qtbot) -> None:
     # (pyqtgraph's own AxisItem fails this: its QPicture cache leaks under PySide6 6.11.3;
     # gui.widgets.charts.DirectAxis paints without it)
-    panel = _profiler(ctx, qtbot)
+    panel = live_profiler(ctx, qtbot)
     _soak(ctx, qtbot, panel, 1500)
     gc.collect()
     before = sys.getrefcount(None)
@@ -154,14 +125,14 @@ def test_charts_repaint_less_often_while_a_run_is_open(ctx, qtbot) -> None:
     first = panel._last_repaint
     panel.tick()
     assert panel._last_repaint == first  # busy: at most once per busy_repaint_s
-    ctx.generation.publish(_generation(ctx, time.monotonic(), 5))  # ... ends with its stats
+    ctx.generation.publish(generation(time.monotonic(), 5))  # ... ends with its stats
     panel.tick()
     assert panel._last_repaint > first
 
 
 def test_a_stall_of_the_sampler_is_a_gap_in_the_counter_charts(ctx, qtbot) -> None:
     """6 s without samples (a model load held the GIL): no line across them."""
-    panel = _profiler(ctx, qtbot)
+    panel = live_profiler(ctx, qtbot)
     ring = ctx.sampler.buffers["system"]
     cpu = panel._system_channels["cpu_percent"]
     base = time.monotonic() - 10.0
@@ -181,9 +152,9 @@ def test_a_stall_of_the_sampler_is_a_gap_in_the_counter_charts(ctx, qtbot) -> No
 
 
 def test_no_tokens_per_second_ramp_across_a_pause(ctx, qtbot) -> None:
-    panel = _profiler(ctx, qtbot)
+    panel = live_profiler(ctx, qtbot)
     now = time.monotonic()
-    for event in _generation(ctx, now - 20.0, 40, gap=0.05):
+    for event in generation(now - 20.0, 40, gap=0.05):
         ctx.generation.publish([event])
     data = panel.data
     for i in range(40):  # 4 s of 10 Hz ticks: decays to zero, then idle (no rows)
@@ -191,7 +162,7 @@ def test_no_tokens_per_second_ramp_across_a_pause(ctx, qtbot) -> None:
     idle_rows = data.tok_rate.total_written
     data.sample_rate(now - 10.0)
     assert data.tok_rate.total_written == idle_rows  # idle: nothing added
-    for event in _generation(ctx, now - 2.0, 40, gap=0.05):
+    for event in generation(now - 2.0, 40, gap=0.05):
         ctx.generation.publish([event])
     data.sample_rate(now - 0.2)
     _, v = data.tok_rate.snapshot()

@@ -13,7 +13,10 @@ from gui import profile_io
 from gui.panels.console import QtGenerationConsole
 from gui.widgets.compare_view import CompareView
 from gui.widgets.timeline import ROWS, span_color
-from tests.gui.panels.test_profiler import _profiler, count_color
+from tests.helpers.agent_events import Unknown, agent_run
+from tests.helpers.generation_events import generation
+from tests.helpers.pixels import count_color
+from tests.helpers.profiler import live_profiler
 
 
 def _generate(console: QtGenerationConsole, qtbot, prompt: str) -> None:
@@ -48,7 +51,7 @@ def _record(panel, console, qtbot, prompt: str, out: Path) -> Path:
 def test_record_save_load_compare_export_a_real_generation(
     ctx, qtbot, tiny_models: Path, tmp_path: Path
 ) -> None:
-    panel = _profiler(ctx, qtbot)
+    panel = live_profiler(ctx, qtbot)
     console = QtGenerationConsole(ctx)
     qtbot.addWidget(console)
     console.model.setCurrentText("tiny-int4")
@@ -94,7 +97,7 @@ def test_record_save_load_compare_export_a_real_generation(
 
 
 def test_save_goes_to_the_data_home_sessions(ctx, qtbot, tmp_path: Path) -> None:
-    panel = _profiler(ctx, qtbot)
+    panel = live_profiler(ctx, qtbot)
     controls = panel.controls
     controls.record()
     controls.stop()
@@ -118,7 +121,7 @@ def test_save_goes_to_the_data_home_sessions(ctx, qtbot, tmp_path: Path) -> None
 def test_a_corrupt_session_file_is_a_readable_message(
     ctx, qtbot, tmp_path: Path, content: str, message: str
 ) -> None:
-    panel = _profiler(ctx, qtbot)
+    panel = live_profiler(ctx, qtbot)
     bad = tmp_path / "bad.awprof.json"
     bad.write_text(content)
     error = _wait(qtbot, panel.controls, lambda: panel.controls.load(bad))
@@ -128,7 +131,7 @@ def test_a_corrupt_session_file_is_a_readable_message(
 
 
 def test_damaged_content_that_parses_is_a_readable_message(ctx, qtbot, tmp_path: Path) -> None:
-    panel = _profiler(ctx, qtbot)
+    panel = live_profiler(ctx, qtbot)
     controls = panel.controls
     controls.record()
     controls.stop()
@@ -146,17 +149,14 @@ def test_damaged_content_that_parses_is_a_readable_message(ctx, qtbot, tmp_path:
 def test_recording_an_agent_run_and_a_generation_inside_it(ctx, qtbot) -> None:
     import time
 
-    from tests.gui.panels.test_profiler import _generation
-    from tests.gui.test_timeline_data import Unknown, agent_run
-
-    panel = _profiler(ctx, qtbot)
+    panel = live_profiler(ctx, qtbot)
     controls = panel.controls
     controls.record()
     events = agent_run(time.monotonic())
     for event in events[:6]:
         ctx.agents.run_events.emit([event])
     ctx.generation.publish_started()  # the agent's model call: part of the agent run
-    for event in _generation(ctx, time.monotonic(), 10, gap=0.001):
+    for event in generation(time.monotonic(), 10, gap=0.001):
         ctx.generation.publish([event])
     ctx.agents.run_events.emit([Unknown()])  # ignored, not an error
     for event in events[6:]:

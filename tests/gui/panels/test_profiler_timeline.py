@@ -7,12 +7,14 @@ import time
 from PySide6.QtWidgets import QApplication
 
 from gui.widgets.timeline import ROWS, span_color
-from tests.gui.panels.test_profiler import _generation, _profiler, count_color
-from tests.gui.test_timeline_data import agent_run
+from tests.helpers.agent_events import agent_run
+from tests.helpers.generation_events import generation
+from tests.helpers.pixels import count_color
+from tests.helpers.profiler import live_profiler
 
 
 def test_agent_events_draw_spans_in_the_timeline(ctx, qtbot) -> None:
-    panel = _profiler(ctx, qtbot)
+    panel = live_profiler(ctx, qtbot)
     tool_color = span_color(ctx.theme, "tool")
     subtask_color = span_color(ctx.theme, "subtask")
     panel.tick()
@@ -34,23 +36,26 @@ def test_agent_events_draw_spans_in_the_timeline(ctx, qtbot) -> None:
 
 
 def test_open_tool_call_grows_live_and_generations_get_spans(ctx, qtbot) -> None:
-    panel = _profiler(ctx, qtbot)
+    panel = live_profiler(ctx, qtbot)
     start = time.monotonic() - 1.0  # the tool was called half a second ago
     for event in agent_run(start)[:6]:  # the tool call has not returned
         ctx.agents.run_events.emit([event])
     panel.tick()
     first = panel.timeline.span_at(start - ctx.t0 + 0.6, ROWS["tool"])
     assert first is not None and first.incomplete
-    time.sleep(0.05)
-    panel.tick()
-    second = panel.timeline.span_at(start - ctx.t0 + 0.6, ROWS["tool"])
-    assert second is not None and second.end > first.end
+
+    def grown() -> bool:  # the open span reaches "now" at each tick: wait for the clock
+        panel.tick()
+        second = panel.timeline.span_at(start - ctx.t0 + 0.6, ROWS["tool"])
+        return second is not None and second.incomplete and second.end > first.end
+
+    qtbot.waitUntil(grown, timeout=5_000)
     # a plain generation after the agent run: generation, prefill and decode spans
     for event in agent_run(start)[6:]:
         ctx.agents.run_events.emit([event])
     ctx.generation.publish_started()
     now = time.monotonic()
-    for event in _generation(ctx, now, 30):
+    for event in generation(now, 30):
         ctx.generation.publish([event])
     panel.tick()
     kinds = {s.kind for s in panel.timeline.spans if s.start >= now - ctx.t0 - 0.01}
@@ -66,7 +71,7 @@ def _soak(ctx, panel, ticks: int) -> None:
                 ctx.agents.run_events.emit([event])
         elif i % 10 == 5:  # and a plain generation
             ctx.generation.publish_started()
-            for event in _generation(ctx, time.monotonic(), 20, gap=0.001):
+            for event in generation(time.monotonic(), 20, gap=0.001):
                 ctx.generation.publish([event])
         panel.tick()
         if i % 200 == 0:
@@ -79,7 +84,7 @@ def test_soak_of_the_timeline_keeps_refcount_of_none_and_memory_stable(ctx, qtbo
 
     import psutil
 
-    panel = _profiler(ctx, qtbot)
+    panel = live_profiler(ctx, qtbot)
     _soak(ctx, panel, 1500)  # every ring and the timeline's run cap (100) filled once
     gc.collect()
     before = sys.getrefcount(None)
