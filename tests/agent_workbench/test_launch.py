@@ -17,8 +17,8 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[str]]]:
         seen.append((prog, list(argv)))
         return 0
 
-    def cli_main(argv: Sequence[str]) -> int:
-        seen.append(("cli", list(argv)))
+    def cli_main(argv: Sequence[str], prog: str) -> int:
+        seen.append((f"cli as {prog}", list(argv)))
         return 0
 
     monkeypatch.setattr("gui.app.main", gui_main)
@@ -38,7 +38,7 @@ def test_no_arguments_or_gui_open_the_window(calls: list[tuple[str, list[str]]])
 
 def test_other_commands_go_to_the_cli(calls: list[tuple[str, list[str]]]) -> None:
     assert launch.main(["model", "list"]) == 0
-    assert calls == [("cli", ["model", "list"])]
+    assert calls == [("cli as agent-workbench", ["model", "list"])]
 
 
 @pytest.mark.parametrize("flag", ["-h", "--help"])
