@@ -247,6 +247,9 @@ def _interrupt_after(
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # A runner started in the background (`cmd &`) ignores SIGINT, and a child inherits
+        # that: give the command the default handler, as a terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stderr is not None and proc.stdout is not None
     if on_stdout:
