@@ -10,7 +10,6 @@ environment (used only where the sandbox has no PID namespace).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import stat
 import subprocess
@@ -80,6 +79,8 @@ class UidClaim:
 
 
 def _try_lock(folder: Path, uid: int) -> int | None:
+    import fcntl  # POSIX only, like this module's use
+
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
     fd = os.open(folder / f"{uid}.lock", flags, 0o600)
     try:
