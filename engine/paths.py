@@ -13,18 +13,32 @@ HOME_ENV = "AGENT_WORKBENCH_HOME"
 APP_NAME = "agent-workbench"
 
 
+def _private(path: Path) -> Path:
+    """Create `path` (and missing parents) as a folder only its owner can open (0700 on
+    POSIX), so files written inside are not readable by other users whatever their own
+    mode. A folder that exists is closed too when it is ours, unless it is writable by
+    everyone (a shared folder such as /tmp, given as the data home, is left alone)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if os.name == "posix":
+        info = path.stat()
+        shared = info.st_mode & 0o002
+        if info.st_uid == os.geteuid() and info.st_mode & 0o077 and not shared:
+            os.chmod(path, 0o700)
+    return path
+
+
 def data_home() -> Path:
-    """The data home: `AGENT_WORKBENCH_HOME`, else the platform's user data folder."""
+    """The data home: `AGENT_WORKBENCH_HOME`, else the platform's user data folder.
+
+    Created 0700 (POSIX): memory databases, transcripts and settings are the user's own.
+    """
     override = os.environ.get(HOME_ENV)
     home = Path(override).expanduser() if override else Path(platformdirs.user_data_dir(APP_NAME))
-    home.mkdir(parents=True, exist_ok=True)
-    return home
+    return _private(home)
 
 
 def _sub(name: str) -> Path:
-    path = data_home() / name
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _private(data_home() / name)
 
 
 def models_dir() -> Path:

@@ -10,15 +10,33 @@ from typing import Any
 from engine.cli.output import CommandInputError, emit_json, err, json_object
 from engine.tools.base import ToolContext
 from engine.tools.catalog import BUILTINS, build_registry
+from engine.tools.sandbox import probe
+
+
+def _isolation() -> dict[str, Any]:
+    """What the python tool's sandbox really gets on this machine (it runs once to see)."""
+    isolation, text = probe()
+    return {
+        "namespaces": bool(isolation and isolation.namespaces),
+        "network_can_be_cut": isolation is not None and isolation.network_cut,
+        "summary": text,
+    }
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    sandbox = _isolation()
     if args.json:
-        emit_json({"builtins": [spec.info() for spec in BUILTINS.values()]})
+        infos = [spec.info() for spec in BUILTINS.values()]
+        for info in infos:
+            if info.get("name") == "python":
+                info["isolation"] = sandbox
+        emit_json({"builtins": infos})
         return 0
     for spec in BUILTINS.values():
         settings = ", ".join(spec.settings_schema.get("properties", {})) or "no settings"
         err(f"{spec.name:<13} {spec.approval:<5} {spec.description} ({settings})")
+        if spec.name == "python":
+            err(f"{'':<19} sandbox here: {sandbox['summary']}")
     return 0
 
 

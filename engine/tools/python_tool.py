@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 from engine.tools.base import Tool, ToolContext, ToolError, ToolTimeout
 from engine.tools.builtin import BuiltinSpec
 from engine.tools.process import Finished
-from engine.tools.sandbox import Limits, remove_scratch, run_python
+from engine.tools.sandbox import Limits, SandboxRefused, kept_scratch, run_python
 
 SETTINGS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -29,8 +28,16 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         "scratch": {
             "enum": ["workspace", "temp"],
             "default": "workspace",
-            "description": "workspace: the folder 'scratch' in the workspace, kept between "
-            "calls; temp: a new temporary folder for each call, removed after it",
+            "description": "workspace: a private scratch folder kept between calls, one per "
+            "workspace (in the data home's sandbox folder, not in the workspace); temp: a new "
+            "one for each call, removed after it",
+        },
+        "tmp_mb": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 4096,
+            "default": 64,
+            "description": "size of the private /tmp, /var/tmp and /dev/shm (together)",
         },
     },
     "additionalProperties": False,
@@ -69,26 +76,38 @@ def _build(settings: Mapping[str, Any], workspace: Path) -> Tool:
         max_processes=int(settings.get("max_processes", 16)),
         max_output_bytes=int(settings.get("max_output_bytes", 100_000)),
         network=bool(settings.get("network", False)),
+        tmp_mb=int(settings.get("tmp_mb", 64)),
     )
     keep = settings.get("scratch", "workspace") == "workspace"
 
     def python(code: str, *, context: ToolContext) -> str:
         """Run Python 3 code in a separate, limited process and return what it prints.
 
-        Only printed output is shown: use print(). Files written land in a scratch folder.
+        Only printed output is shown: use print(). The working folder is a private scratch
+        folder (kept between calls); the workspace's files are readable, not writable,
+        under /workspace. No network unless the tool's settings allow it.
 
         Args:
             code: a complete Python program
         """
-        scratch = context.workspace / "scratch" if keep else Path(tempfile.mkdtemp(prefix="aw-py-"))
+        scratch = kept_scratch(context.workspace) if keep else None
         try:
-            done, _, _ = run_python(code, scratch=scratch, limits=limits, cancel=context.cancel)
+            run = run_python(
+                code,
+                scratch=scratch,
+                workspace=context.workspace,
+                limits=limits,
+                cancel=context.cancel,
+            )
+        except SandboxRefused as exc:
+            raise ToolError(f"the sandbox refused to run the program: {exc}") from exc
         except OSError as exc:
             raise ToolError(f"could not start Python: {exc}") from exc
-        finally:
-            if not keep:
-                remove_scratch(scratch)
+        done = run.done
         text = describe(done, limits)
+        notice = run.isolation.notice()
+        if notice:
+            text = f"{notice}\n{text}"
         if done.timed_out:
             raise ToolTimeout(f"stopped after the time limit of {limits.timeout_s:g} s\n{text}")
         if done.cancelled:

@@ -52,3 +52,12 @@ def test_bad_input_is_a_clear_error(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err
+
+
+def test_list_says_what_isolation_the_python_tool_gets(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tools", "list", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    python = next(b for b in data["builtins"] if b["name"] == "python")
+    assert set(python["isolation"]) == {"namespaces", "network_can_be_cut", "summary"}
+    assert main(["tools", "list"]) == 0
+    assert f"sandbox here: {python['isolation']['summary']}" in capsys.readouterr().err
