@@ -264,7 +264,8 @@ def test_untrusted_agent_declined_does_not_run(ctx: Any, qtbot: Any, tmp_path: P
     qtbot.waitUntil(lambda: isinstance(console.dialog, TrustDialog), timeout=10000)
     console.dialog.cancel_button.click()  # type: ignore[union-attr]
     assert console.status.text().startswith("Not run: this agent file runs commands")
-    assert model.outputs and console.worker is None
+    qtbot.waitUntil(lambda: console.worker is None, timeout=10000)  # its worker has ended
+    assert model.outputs
 
 
 def _messages() -> list[Any]:
