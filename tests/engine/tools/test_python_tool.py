@@ -167,7 +167,11 @@ def test_process_count_is_limited_and_nothing_outlives_the_call(tmp_path: Path) 
     ran = run_python(FORK_COUNT, scratch=tmp_path / "s", limits=limits)
     done, token, uid = ran.done, ran.token, ran.uid
     assert done.returncode == 0, done.stderr
-    assert 1 <= int(done.stdout) <= 8
+    # As root the run has a user id of its own and RLIMIT_NPROC counts only its processes.
+    # An ordinary user's limit is the user's process count at the start + 8: processes of
+    # that user that end meanwhile (other tests' children) leave a little more room.
+    slack = 0 if os.geteuid() == 0 else 4
+    assert 1 <= int(done.stdout) <= 8 + slack
     assert leftovers(token, uid) == []  # the sleeping, setsid'd children were killed
 
 
