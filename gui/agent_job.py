@@ -44,7 +44,7 @@ ModelFactory = Callable[[AgentSpec], StepModel]
 class RunRequest:
     agent_path: Path
     task: str
-    trusted: frozenset[str] = frozenset()  # sha256 of agent files the person trusted
+    trusted: frozenset[str] = frozenset()  # `trust.trust_key`s the person trusted
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class NeedsTrust:
     sha256: str
     items: tuple[str, ...]
     message: str
+    key: str  # engine.agent.trust.trust_key: the content hash and the file's folder
 
 
 @dataclass(frozen=True)
@@ -193,13 +194,14 @@ def _run_agent(
 ) -> str | NeedsTrust:
     from engine.agent.hooks import RunHooks
     from engine.agent.prepared import RunOptions, prepared_run
+    from engine.agent.trust import trust_key
 
     cancel = state.cancel
     hooks = RunHooks(
         before_call=gate.before_call(cancel, state.flush),
         edit_plan=gate.edit_plan(cancel, state.flush),
     )
-    trust = agent.sha256 in request.trusted
+    trust = trust_key(agent) in request.trusted
     reason = "error"
     try:
         # the same setup as `agent run` (memory, documents, tools), on the window's model
@@ -217,5 +219,5 @@ def _run_agent(
                 state.emit(event)
                 reason = getattr(event, "stop_reason", reason)
     except UntrustedToolsError as exc:  # raised before anything runs, connects or loads
-        return NeedsTrust(request, agent.sha256, trust_lines(exc.items), str(exc))
+        return NeedsTrust(request, agent.sha256, trust_lines(exc.items), str(exc), trust_key(agent))
     return reason

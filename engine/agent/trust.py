@@ -6,7 +6,8 @@
 command tools, MCP servers of any transport, `files.write`/`python` without asking,
 `python` with the network, `http.get`'s hosts). Trust belongs to the file's content: the
 CLI's `--trust` and the window's trust question both accept the items of one
-`AgentFile.sha256`; a changed file is asked about again.
+`AgentFile.sha256` (the window remembers it with the file's folder: `trust_key`); a
+changed file is asked about again.
 
 `admit(agent, trusted, workspace=, memory=)` is the gate `agent run`, `profile record --
 agent run` and the window pass before anything runs, connects, ingests or loads: paths
@@ -30,7 +31,14 @@ if TYPE_CHECKING:
     from engine.agent.agentfile import AgentFile
     from engine.agent.spec import AgentSpec
 
-__all__ = ["ForbiddenPathError", "TrustItem", "UntrustedAgentError", "admit", "trust_items"]
+__all__ = [
+    "ForbiddenPathError",
+    "TrustItem",
+    "UntrustedAgentError",
+    "admit",
+    "trust_items",
+    "trust_key",
+]
 
 
 class UntrustedAgentError(UntrustedToolsError):
@@ -39,6 +47,12 @@ class UntrustedAgentError(UntrustedToolsError):
 
 class ForbiddenPathError(WorkbenchError):
     """A workspace or memory document the agent may never use, trusted or not."""
+
+
+def trust_key(agent: AgentFile) -> str:
+    """What a remembered trust is for: the file's content (`sha256`) and the folder its
+    relative paths are read from (the same text in another folder reaches elsewhere)."""
+    return f"{agent.sha256}:{agent.folder.resolve()}"
 
 
 def _outside(agent: AgentFile, kind: str, label: str, text: str) -> TrustItem | None:

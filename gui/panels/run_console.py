@@ -285,7 +285,7 @@ class QtRunConsole(QWidget):
         def decided(trust: bool) -> None:
             self.dialog = None
             if trust:
-                self.trusted.add(needs.sha256)
+                self.trusted.add(needs.key)
                 self.run(needs.request)
             else:
                 self.status.setText(f"Not run: {needs.message}")

@@ -268,6 +268,32 @@ def test_untrusted_agent_asks_then_runs_trusted(ctx: Any, qtbot: Any, tmp_path: 
     console.dialog.cancel_button.click()  # type: ignore[union-attr]
 
 
+def test_trust_is_for_the_content_in_its_folder(ctx: Any, qtbot: Any, tmp_path: Path) -> None:
+    """The same text in another folder reads its relative paths there: asked again."""
+    path = agent_file(tmp_path)
+    path.write_text(path.read_text() + "workspace: ../shared\n", encoding="utf-8")
+    console = console_for(ctx, qtbot, path)
+    model = scripted(console, [final("5"), final("6")])
+    console.run()
+    qtbot.waitUntil(lambda: isinstance(console.dialog, TrustDialog), timeout=10000)
+    _tick_all(qtbot, console.dialog)  # type: ignore[arg-type]
+    console.dialog.trust_button.click()  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: console.stop_reason == "final_answer", timeout=10000)
+    qtbot.waitUntil(lambda: console.worker is None, timeout=10000)
+    other = tmp_path / "other"
+    other.mkdir()
+    copy = other / path.name
+    copy.write_bytes(path.read_bytes())
+    console.set_agent(copy)
+    console.run()
+    qtbot.waitUntil(lambda: isinstance(console.dialog, TrustDialog), timeout=10000)
+    assert console.dialog.items == [  # type: ignore[union-attr]
+        f"workspace ../shared ({tmp_path / 'shared'}) is outside the agent's folder"
+    ]
+    assert len(model.outputs) == 1
+    console.dialog.cancel_button.click()  # type: ignore[union-attr]
+
+
 def test_the_trust_question_lists_every_item_of_an_attack_file(
     ctx: Any, qtbot: Any, tmp_path: Path
 ) -> None:
