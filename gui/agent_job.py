@@ -27,7 +27,7 @@ from engine.llm.events import GenerationEvent
 from engine.manifest import is_prepared, model_folder
 from engine.progress import CancelToken
 from engine.tools.base import ToolCallRequest
-from engine.tools.entries import local_commands
+from engine.tools.entries import TrustItem
 from engine.tools.errors import UntrustedToolsError
 from gui.bridge import TaskState, report
 from gui.sessions import SessionHolder
@@ -44,17 +44,19 @@ ModelFactory = Callable[[AgentSpec], StepModel]
 class RunRequest:
     agent_path: Path
     task: str
-    trusted: frozenset[str] = frozenset()  # sha256 of agent files the person trusted
+    trusted: frozenset[str] = frozenset()  # `trust.trust_key`s the person trusted
 
 
 @dataclass(frozen=True)
 class NeedsTrust:
-    """The worker's result when the file runs commands and was not trusted."""
+    """The worker's result when the file has trust items (engine.agent.trust) and its
+    content (`sha256`) was not trusted: `items`, one line each, for the trust question."""
 
     request: RunRequest
     sha256: str
-    commands: tuple[str, ...]
+    items: tuple[str, ...]
     message: str
+    key: str  # engine.agent.trust.trust_key: the content hash and the file's folder
 
 
 @dataclass(frozen=True)
@@ -170,12 +172,9 @@ def session_models(holder: SessionHolder) -> ModelFactory:
     return open_model
 
 
-def trust_lines(spec: AgentSpec) -> tuple[str, ...]:
-    """What the trust question shows: each command the file runs here (`local_commands`)."""
-    found = local_commands([t.to_entry() for t in spec.tools], spec.mcp_servers)
-    return tuple(
-        f"{'tool' if c.kind == 'command tool' else c.kind} {c.name}: {c.line}" for c in found
-    )
+def trust_lines(items: Sequence[TrustItem]) -> tuple[str, ...]:
+    """What the trust question shows: one line per trust item (`engine.agent.trust`)."""
+    return tuple(item.text for item in items)
 
 
 def run_agent(
@@ -195,13 +194,14 @@ def _run_agent(
 ) -> str | NeedsTrust:
     from engine.agent.hooks import RunHooks
     from engine.agent.prepared import RunOptions, prepared_run
+    from engine.agent.trust import trust_key
 
     cancel = state.cancel
     hooks = RunHooks(
         before_call=gate.before_call(cancel, state.flush),
         edit_plan=gate.edit_plan(cancel, state.flush),
     )
-    trust = agent.sha256 in request.trusted
+    trust = trust_key(agent) in request.trusted
     reason = "error"
     try:
         # the same setup as `agent run` (memory, documents, tools), on the window's model
@@ -218,6 +218,6 @@ def _run_agent(
             for event in prepared.run:
                 state.emit(event)
                 reason = getattr(event, "stop_reason", reason)
-    except UntrustedToolsError as exc:
-        return NeedsTrust(request, agent.sha256, trust_lines(agent.spec), str(exc))
+    except UntrustedToolsError as exc:  # raised before anything runs, connects or loads
+        return NeedsTrust(request, agent.sha256, trust_lines(exc.items), str(exc), trust_key(agent))
     return reason

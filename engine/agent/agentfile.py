@@ -50,7 +50,10 @@ class AgentFile:
 
     @property
     def workspace(self) -> Path:
-        return (self.folder / self.spec.workspace).resolve()
+        """The workspace folder, read as every path of the file is (`places.resolve`)."""
+        from engine.agent.places import resolve
+
+        return resolve(self.folder, self.spec.workspace)
 
 
 @functools.lru_cache(maxsize=1)

@@ -73,10 +73,14 @@ def agent_run(
     constrained: bool = True,
 ) -> Iterator[AgentRun]:
     """An `AgentRun` with the file's tool catalogue; the catalogue closes on exit
-    (MCP servers stop). Raises UntrustedToolsError for command tools without `trust`."""
+    (MCP servers stop). Raises UntrustedAgentError (an UntrustedToolsError) for a file with
+    trust items (engine.agent.trust) without `trust`, ForbiddenPathError for a workspace that
+    can never be right."""
+    from engine.agent.trust import admit
     from engine.tools.catalog import build_registry
 
     spec = spec or agent.spec
+    admit(agent, trust, workspace=workspace, memory=False, spec=spec)
     folder = workspace or agent.workspace
     folder.mkdir(parents=True, exist_ok=True)
     header: dict[str, Any] = {

@@ -16,13 +16,13 @@ summarises or keeps the scratchpad per `memory.scratchpad`.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.agent import events as ev
 from engine.agent.hooks import Lesson, MemoryItem, RunHooks, RunRecord
+from engine.agent.names import folder_name
 from engine.agent.spec import AgentSpec
 from engine.errors import StoreError, WorkbenchError
 from engine.tools.base import Tool
@@ -48,9 +48,9 @@ class MemoryUnavailableError(WorkbenchError):
 
 
 def store_name(agent: str) -> str:
-    """A store folder name from an agent's name: `Notes keeper` -> `notes-keeper`."""
-    slug = re.sub(r"[^a-z0-9_.-]+", "-", agent.lower()).strip("-._")[:64]
-    return slug or "agent"
+    """A store folder name from an agent's name: `Notes keeper` -> `notes-keeper`
+    (`engine.agent.names.folder_name`, the one rule)."""
+    return folder_name(agent)
 
 
 class AgentMemory:
@@ -121,17 +121,29 @@ class AgentMemory:
     ) -> IngestResult | None:
         """Ingest `memory.documents` (relative to `base`, the agent file's folder) as
         `document` items; unchanged files are skipped, changed ones replaced."""
-        from engine.memory.ingest import ingest
+        from engine.agent.places import is_within, resolve
+        from engine.memory.ingest import collect, ingest
 
         if not self.spec.memory.documents:
             return None
-        paths = [(base / p).expanduser() for p in self.spec.memory.documents]
+        paths = [resolve(base, p) for p in self.spec.memory.documents]
         missing = [str(p) for p in paths if not p.exists()]
         if missing:
             raise MemoryUnavailableError(
                 f"memory.documents: {', '.join(missing)} does not exist; fix the path "
                 "(relative to the agent file) or remove it"
             )
+        home = base.resolve()
+        for root in (p for p in paths if p.is_dir()):
+            # what the file lists is what was trusted: a symlink in a listed folder may not
+            # bring in a file from outside it and outside the agent's folder
+            found = collect([root])
+            away = [str(f) for f in found if not (is_within(f, root) or is_within(f, home))]
+            if away:
+                raise MemoryUnavailableError(
+                    f"memory.documents: {root} holds links to files outside it "
+                    f"({', '.join(away[:3])}); list those files themselves or remove the links"
+                )
         return ingest(self.store, paths, progress=progress, cancel=cancel)
 
     def close(self) -> None:

@@ -4,7 +4,9 @@
         for event in prepared.run:
             ...
 
-Budgets from the options, then the agent's memory (opened and its `memory.documents`
+First the trust check (`engine.agent.trust.admit`: paths that can never be right, then
+the file's trust items unless `options.trust`), then budgets from the options, then the
+agent's memory (opened and its `memory.documents`
 ingested before the model, so a missing embedder stops everything early), the model,
 the caller's hooks (how a person approves tool calls: a terminal question, a dialog),
 the memory's hooks and tools, and the tool catalogue. On exit the catalogue and the
@@ -28,6 +30,7 @@ if TYPE_CHECKING:  # kept light: `agent` commands import this module at start-up
     from engine.agent.run import AgentRun
     from engine.agent.spec import AgentSpec
     from engine.progress import CancelToken, ProgressCallback
+    from engine.tools.entries import TrustItem
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ def prepared_run(
     from engine.agent import launch
     from engine.agent.memory import AgentMemory, without_memory
 
+    admit_run(agent, options)  # before anything opens, ingests, loads or connects
     spec = launch.with_limits(
         agent.spec, options.max_steps, options.max_tokens, options.max_seconds
     )
@@ -120,6 +124,17 @@ def prepared_run(
             memory.close()
             for problem in memory.problems:
                 notice(f"[memory] {problem}")
+
+
+def admit_run(agent: AgentFile, options: RunOptions) -> tuple[TrustItem, ...]:
+    """`engine.agent.trust.admit` for a run with these options: the trust items it
+    accepts (`--trust`), or ForbiddenPathError / UntrustedAgentError."""
+    from engine.agent.memory import without_memory
+    from engine.agent.trust import admit
+
+    workspace = Path(options.workspace).resolve() if options.workspace else None
+    spec = without_memory(agent.spec) if options.no_memory else agent.spec
+    return admit(agent, options.trust, workspace=workspace, spec=spec)
 
 
 def _ingest(

@@ -11,12 +11,12 @@ metrics keep each generation's TTFT and decode rate).
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 from typing import IO, Any
 
 from engine.agent.events import GenerationTimed, RunEvent, TokenDelta
+from engine.agent.names import folder_name
 from engine.errors import WorkbenchError
 from engine.paths import runs_dir
 
@@ -24,7 +24,7 @@ TRANSCRIPT_VERSION = 1
 
 
 def transcript_path(agent_name: str, run_id: str, folder: Path | None = None) -> Path:
-    slug = re.sub(r"[^a-z0-9]+", "-", agent_name.lower()).strip("-")[:40] or "agent"
+    slug = folder_name(agent_name, limit=40)  # the name as the memory store has it
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     return (folder or runs_dir()) / f"{stamp}-{slug}-{run_id[:8]}.jsonl"
 

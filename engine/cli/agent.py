@@ -46,15 +46,21 @@ def approval_hooks(mode: str | None) -> RunHooks:
 def terminal_run(agent: AgentFile, args: argparse.Namespace, **extra: Any) -> Iterator[PreparedRun]:
     """`agent run`'s options as a prepared run (engine.agent.prepared) that asks and
     reports on the terminal; `profile record -- agent run` uses it too."""
-    from engine.agent.prepared import RunOptions, prepared_run
+    from engine.agent.prepared import RunOptions, admit_run, prepared_run
     from engine.progress import TerminalProgress
 
+    options = RunOptions.from_args(args)
+    items = admit_run(agent, options)  # refuses before the progress bar, memory or model
+    if items:
+        err(f"trusting {agent.path} (--trust, sha256 {agent.sha256[:12]}):")
+        for item in items:
+            err(f"  - {item.text}")
     with (
         TerminalProgress() as bar,
         prepared_run(
             agent,
             args.task,
-            RunOptions.from_args(args),
+            options,
             hooks=approval_hooks(args.approve),
             notice=err,
             progress=bar,
@@ -74,15 +80,33 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """Valid or not (a path that can never be right is an error, as `agent run` says), and
+    the trust items `agent run` would need `--trust` for (a notice, not an error)."""
     from engine.agent.agentfile import load
+    from engine.agent.trust import ForbiddenPathError, forbidden, trust_items
 
     agent = load(args.file)
     spec = agent.spec
+    refused = forbidden(agent)
+    if refused:
+        raise ForbiddenPathError(f"{args.file}: " + "; ".join(refused))
+    items = trust_items(agent)
     if args.json:
-        emit_json({"valid": True, "name": spec.name, "sha256": agent.sha256})
+        emit_json(
+            {
+                "valid": True,
+                "name": spec.name,
+                "sha256": agent.sha256,
+                "trust": [item.to_json() for item in items],
+            }
+        )
     else:
         tools = ", ".join(t.name for t in spec.tools) or "no tools"
         err(f"{args.file}: valid ({spec.name}; {spec.planning.strategy}; {tools})")
+    if items:
+        err("notice: running it needs --trust, which accepts:")
+        for item in items:
+            err(f"  - {item.text}")
     return 0
 
 
@@ -176,7 +200,12 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
         choices=["auto", "deny", "ask"],
         help="for `ask` tools: allow all, refuse all, or ask on the terminal (default)",
     )
-    run.add_argument("--trust", action="store_true", help="allow command tools / MCP servers")
+    run.add_argument(
+        "--trust",
+        action="store_true",
+        help="trust this agent file: its command tools, MCP servers, paths outside its folder, "
+        "tools that run without asking, network (`agent validate` lists them)",
+    )
     run.add_argument("--model", help="prepared model name or folder (default: the file's)")
     run.add_argument("--provider", choices=["auto", "cpu", "cuda", "dml"])
     run.add_argument("--max-steps", type=int)

@@ -59,6 +59,7 @@ def record_agent(argv: list[str], recorder: Recorder, options: RecordOptions) ->
     generation's timings: GenerationTimed) goes through the recorder."""
     from engine.agent import events as ev
     from engine.agent.agentfile import load
+    from engine.agent.prepared import RunOptions, admit_run
     from engine.agent.report import summarize
     from engine.cli.agent import run_parser, terminal_run
     from engine.errors import WorkbenchError
@@ -70,6 +71,7 @@ def record_agent(argv: list[str], recorder: Recorder, options: RecordOptions) ->
         )
     args = run_parser().parse_args(argv[1:])
     agent = load(args.file)
+    admit_run(agent, RunOptions.from_args(args))  # refused before the recording starts
     seen: list[ev.RunEvent] = []
     with recorder.run(f"agent {agent.spec.name}: {args.task[:40]!r}", kind="agent") as run:
         with terminal_run(

@@ -2,8 +2,9 @@
 
 Entries arrive as parsed YAML (dicts) and are checked first, all of them, against their
 one definition (`engine.tools.entries`): anything wrong raises a `ToolConfigError` naming
-the entry and the field, before anything starts. Command tools and stdio MCP servers run
-programs on this machine, so they need `trust=True`. Then each entry becomes a `Tool`:
+the entry and the field, before anything starts. Command tools and MCP servers (stdio: a
+program on this machine; http: a connection to the address the file names) need
+`trust=True` (`entries.trust_items`, kinds command and mcp). Then each entry becomes a `Tool`:
 built-ins here, command tools in `command`, MCP servers' tools (`<server>.<tool>`) in
 `mcp_client`. This module sits on top of the tools package: nothing in it imports this.
 """
@@ -23,14 +24,19 @@ from engine.tools.entries import (
     BUILTINS,
     RESERVED_NAMES,
     config_error,
-    local_commands,
     problems,
+    trust_items,
+    untrusted_message,
     where,
 )
 from engine.tools.errors import ToolConfigError, ToolSettingsError, UntrustedToolsError
 from engine.tools.mcp_client import attach_servers
 
 __all__ = ["BUILTINS", "RESERVED_NAMES", "build_builtin", "build_registry"]
+
+#: The trust items building the catalogue itself acts on (it starts each command and MCP
+#: server); the run refuses every other item of an untrusted agent file before this.
+_STARTED = ("command", "mcp")
 
 
 def build_builtin(entry: Mapping[str, Any], workspace: Path, label: str) -> Tool:
@@ -56,12 +62,10 @@ def build_registry(
     found = problems(tools, mcp_servers)
     if found:
         raise config_error(found[0], {"tools": tools, "mcp_servers": mcp_servers})
-    commands = local_commands(tools, mcp_servers)
-    if commands and not trust:
-        raise UntrustedToolsError(
-            "this agent file runs commands on your machine: "
-            f"{'; '.join(c.label for c in commands)}; run with --trust if you trust it"
-        )
+    started = [i for i in trust_items(tools, mcp_servers) if i.kind in _STARTED]
+    if started and not trust:
+        lead = "this agent file runs programs or connects to servers when its tools are built"
+        raise UntrustedToolsError(untrusted_message(started, lead), started)
     registry = ToolRegistry()
     supplied = {tool.name: tool for tool in extra}
     try:

@@ -11,7 +11,9 @@ http one (`{name, transport: http, url, headers?, approval?, timeout_s?}`).
 them). `problems()` checks entries against it with jsonschema, then checks what a schema
 cannot say (a command line that does not split, a duplicate name, a tool name in an MCP
 server's name space, a memory tool with memory off): everything the catalogue would refuse
-before it starts anything. `local_commands()` lists what the entries run on this machine.
+before it starts anything. `trust_items()` lists what the entries do beyond the agent's
+workspace (run a program, connect, write or run code without asking, reach the network):
+what trusting the file accepts.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import functools
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import jsonschema
 
@@ -353,42 +355,80 @@ def config_error(problem: Problem, data: Mapping[str, Sequence[Any]]) -> ToolCon
 
 
 @dataclass(frozen=True)
-class LocalCommand:
-    """A program an agent file starts on this machine: a command tool or a stdio MCP server."""
+class TrustItem:
+    """One thing an agent file does that reaches beyond its own folder, which a person
+    accepts by trusting the file: `kind` (one of TRUST_KINDS), `what` (the setting, as the
+    file names it) and `why` (what it allows), read together as one line (`text`)."""
 
-    kind: Literal["command tool", "MCP server"]
-    name: str
-    command: str | tuple[str, ...]  # as the file writes it
-
-    @property
-    def label(self) -> str:
-        """`command tool 'weather'`, `MCP server 'notes' (stdio)`."""
-        return f"{self.kind} {self.name!r}" + (" (stdio)" if self.kind == "MCP server" else "")
+    kind: str
+    what: str
+    why: str
 
     @property
-    def line(self) -> str:
-        """The command as one line of text."""
-        return self.command if isinstance(self.command, str) else " ".join(self.command)
+    def text(self) -> str:
+        """`files.write may write without asking (approval: auto)`."""
+        return f"{self.what} {self.why}"
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "what": self.what, "why": self.why, "text": self.text}
 
 
-def _command(entry: Mapping[str, Any]) -> str | tuple[str, ...]:
+#: The kinds of trust items, in the order they are listed.
+TRUST_KINDS = ("workspace", "document", "command", "mcp", "approval", "network", "hosts")
+
+
+def _command(entry: Mapping[str, Any]) -> str:
+    """The command as one line of text, as the file writes it."""
     command = entry.get("command")
-    return command if isinstance(command, str) else tuple(str(a) for a in command or ())
+    return command if isinstance(command, str) else " ".join(str(a) for a in command or ())
 
 
-def local_commands(
+def _approval(entry: Mapping[str, Any]) -> str:
+    name = entry.get("name")
+    default = BUILTINS[name].approval if name in BUILTINS else "ask"
+    return str(entry.get("approval", default))
+
+
+def trust_items(
     tools: Sequence[Mapping[str, Any]], mcp_servers: Sequence[Mapping[str, Any]] = ()
-) -> list[LocalCommand]:
-    """The commands the entries run on this machine (what running them trusts); an HTTP MCP
-    server runs nothing here."""
-    found = [
-        LocalCommand("command tool", str(t.get("name")), _command(t))
-        for t in tools
-        if t.get("kind") == "command"
-    ]
-    found += [
-        LocalCommand("MCP server", str(s.get("name")), _command(s))
-        for s in mcp_servers
-        if s.get("transport", "stdio") == "stdio"
-    ]
-    return found
+) -> list[TrustItem]:
+    """What the entries do beyond the agent's workspace, each a `TrustItem`: a command tool
+    or an MCP server (any transport: a stdio one runs a program here, an http one connects
+    to its address as soon as the tool list is built), `files.write` or `python` that run
+    without asking (`approval: auto`), `python` with the network, `http.get` and the hosts
+    it may fetch from. A tool that is denied never runs, so its settings are not listed."""
+    found: list[TrustItem] = []
+    for t in tools:
+        name = str(t.get("name"))
+        if t.get("kind") == "command":
+            found.append(TrustItem("command", f"command tool {name}", f"runs `{_command(t)}`"))
+            continue
+        approval, settings = _approval(t), t.get("settings") or {}
+        if approval == "deny":
+            continue
+        if name in ("files.write", "python") and approval == "auto":
+            does = "write files" if name == "files.write" else "run code"
+            found.append(TrustItem("approval", name, f"may {does} without asking (approval: auto)"))
+        if name == "python" and settings.get("network"):
+            found.append(TrustItem("network", name, "may use the network (network: true)"))
+        if name == "http.get" and settings.get("allow_hosts"):
+            hosts = ", ".join(str(h) for h in settings["allow_hosts"])
+            found.append(TrustItem("hosts", name, f"may fetch from {hosts}"))
+    for s in mcp_servers:
+        name = str(s.get("name"))
+        if s.get("transport", "stdio") == "http":
+            what, why = f"MCP server {name} (http)", f"connects to {s.get('url')}"
+        else:
+            what, why = f"MCP server {name} (stdio)", f"runs `{_command(s)}`"
+        found.append(TrustItem("mcp", what, why))
+    return sorted(found, key=lambda item: TRUST_KINDS.index(item.kind))
+
+
+def untrusted_message(items: Sequence[TrustItem], lead: str) -> str:
+    """The refusal naming each item and how to trust the file."""
+    lines = "".join(f"\n  - {item.text}" for item in items)
+    return (
+        f"{lead}, and it was not trusted:{lines}\n"
+        "run it with --trust if you trust the file (in the window: tick each item of the "
+        "trust question)"
+    )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from engine.errors import WorkbenchError
 
 
@@ -18,7 +21,12 @@ class ToolSettingsError(ToolConfigError):
 
 
 class UntrustedToolsError(ToolConfigError):
-    """The agent file runs commands on this machine and was not trusted."""
+    """The agent file reaches beyond its folder (runs commands, connects, ...) and was not
+    trusted; `items` are the `entries.TrustItem`s it would need trusted."""
+
+    def __init__(self, message: str, items: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.items = tuple(items)
 
 
 class MCPServerError(ToolConfigError):

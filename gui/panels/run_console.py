@@ -279,13 +279,13 @@ class QtRunConsole(QWidget):
             dialog.close()
 
     def ask_trust(self, needs: NeedsTrust) -> TrustDialog:
-        self.status.setText("The agent file runs commands: waiting for your decision…")
-        dialog = TrustDialog(str(needs.request.agent_path), needs.commands, self)
+        self.status.setText("The agent file reaches outside its folder: waiting for your decision…")
+        dialog = TrustDialog(str(needs.request.agent_path), needs.items, self)
 
         def decided(trust: bool) -> None:
             self.dialog = None
             if trust:
-                self.trusted.add(needs.sha256)
+                self.trusted.add(needs.key)
                 self.run(needs.request)
             else:
                 self.status.setText(f"Not run: {needs.message}")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QHBoxLayout,
     QLabel,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -179,20 +181,33 @@ class PlanEditDialog(QDialog):
 
 
 class TrustDialog(QDialog):
-    """This agent file runs commands on this machine: run it anyway?"""
+    """This agent file reaches outside its folder: run it anyway?
+
+    One checkbox per trust item (engine.agent.trust), none ticked: "Trust and run" stays
+    disabled until the person has ticked every one, so each is accepted on its own."""
 
     answered = Signal(bool)
 
-    def __init__(self, path: str, commands: Sequence[str], parent: QWidget | None = None) -> None:
+    def __init__(self, path: str, items: Sequence[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Run commands from this agent file?")
+        self.setWindowTitle("Trust this agent file?")
         text = QLabel(
-            f"<b>{html.escape(path)}</b> runs these commands on your machine when the agent "
-            "uses them. Run it only if you trust the file."
+            f"<b>{html.escape(path)}</b> reaches outside its own folder. Running it accepts "
+            "each of these; tick each one you accept. Run it only if you trust the file."
         )
         text.setWordWrap(True)
-        self.commands = QPlainTextEdit("\n".join(commands))
-        self.commands.setReadOnly(True)
+        self.items = list(items)
+        self.checks = [QCheckBox(item.replace("&", "&&")) for item in self.items]  # no mnemonic
+        box = QWidget()
+        rows = QVBoxLayout(box)
+        for check, item in zip(self.checks, self.items, strict=True):
+            check.setToolTip(item)
+            check.toggled.connect(self._update)
+            rows.addWidget(check)
+        rows.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(box)
         self.trust_button = QPushButton("Trust and run")
         self.trust_button.clicked.connect(self.accept)
         self.cancel_button = QPushButton("Cancel")
@@ -206,11 +221,17 @@ class TrustDialog(QDialog):
         buttons.addWidget(self.trust_button)
         layout = QVBoxLayout(self)
         layout.addWidget(text)
-        layout.addWidget(self.commands, 1)
+        layout.addWidget(scroll, 1)
         layout.addLayout(buttons)
-        self.resize(520, 260)
+        self.resize(560, 300)
+        self._update()
+
+    def _update(self) -> None:
+        self.trust_button.setEnabled(all(check.isChecked() for check in self.checks))
 
     def accept(self) -> None:
+        if not self.trust_button.isEnabled():  # Enter, or a call: only with every item ticked
+            return
         self.answered.emit(True)
         super().accept()
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from engine.agent.agentfile import parse
+from engine.agent.trust import trust_items
 from engine.llm.events import GenerationFinished
 from engine.progress import CancelToken
 from engine.tools.base import Tool, ToolCallRequest
@@ -56,8 +57,11 @@ def test_the_trust_question_names_what_would_run_here() -> None:
         "    command: [ls, -l]\nmcp_servers:\n  - name: notes\n    transport: stdio\n"
         "    command: [node, notes.js]\n  - name: web\n    transport: http\n    url: http://x\n"
     )
-    # the http server runs nothing on this machine
-    assert trust_lines(agent.spec) == ("tool sh: ls -l", "MCP server notes: node notes.js")
+    assert trust_lines(trust_items(agent)) == (
+        "command tool sh runs `ls -l`",
+        "MCP server notes (stdio) runs `node notes.js`",
+        "MCP server web (http) connects to http://x",  # it connects as the tool list is built
+    )
 
 
 def test_a_window_run_has_the_agents_memory(

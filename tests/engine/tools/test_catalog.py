@@ -80,7 +80,7 @@ def test_bad_entries_name_entry_and_field(
     assert isinstance(caught.value, WorkbenchError)
 
 
-def test_command_tools_and_stdio_servers_need_trust(workspace: Path) -> None:
+def test_command_tools_and_mcp_servers_need_trust(workspace: Path) -> None:
     command = {
         "name": "weather",
         "kind": "command",
@@ -88,36 +88,52 @@ def test_command_tools_and_stdio_servers_need_trust(workspace: Path) -> None:
         "command": [sys.executable, "-c", "print(1)"],
     }
     stdio = {"name": "notes", "transport": "stdio", "command": ["notes-server"]}
+    web = {"name": "web", "transport": "http", "url": "http://127.0.0.1:9/mcp"}
     with pytest.raises(UntrustedToolsError) as caught:
-        build_registry([{"name": "calculator"}, command], [stdio], workspace=workspace)
+        build_registry([{"name": "calculator"}, command], [stdio, web], workspace=workspace)
     text = str(caught.value)
-    assert text.startswith("this agent file runs commands on your machine: ")
-    assert "command tool 'weather'" in text and "MCP server 'notes' (stdio)" in text
-    assert "run with --trust if you trust it" in text
+    assert text.startswith("this agent file runs programs or connects to servers")
+    assert "\n  - command tool weather runs `" in text
+    assert "\n  - MCP server notes (stdio) runs `notes-server`" in text
+    assert "\n  - MCP server web (http) connects to http://127.0.0.1:9/mcp" in text
+    assert "run it with --trust if you trust the file" in text
+    assert [i.kind for i in caught.value.items] == ["command", "mcp", "mcp"]
     with build_registry([command], workspace=workspace, trust=True) as registry:
         assert registry.get("weather").approval == "ask"  # type: ignore[union-attr]
 
 
-def test_local_commands_are_command_tools_and_stdio_servers() -> None:
-    from engine.tools.entries import local_commands
+def test_trust_items_are_what_reaches_beyond_the_workspace() -> None:
+    from engine.tools.entries import trust_items
 
     tools = [
         {"name": "calculator"},
+        {"name": "files.read", "approval": "auto"},  # stays in the workspace
+        {"name": "files.write"},  # asks by default
         {"name": "sh", "kind": "command", "description": "d", "command": ["ls", "-l"]},
-        {"name": "up", "kind": "command", "description": "d", "command": "uptime -p"},
+        {"name": "python", "approval": "auto", "settings": {"network": True}},
+        {"name": "http.get", "settings": {"allow_hosts": ["example.com", "*.example.org"]}},
     ]
     servers = [
         {"name": "notes", "command": ["node", "notes.js"]},  # stdio by default
-        {"name": "web", "transport": "http", "url": "http://h/mcp"},  # runs nothing here
+        {"name": "web", "transport": "http", "url": "https://h/mcp"},
     ]
-    found = local_commands(tools, servers)
-    assert [(c.kind, c.name, c.line) for c in found] == [
-        ("command tool", "sh", "ls -l"),
-        ("command tool", "up", "uptime -p"),
-        ("MCP server", "notes", "node notes.js"),
+    found = trust_items(tools, servers)
+    assert [i.text for i in found] == [
+        "command tool sh runs `ls -l`",
+        "MCP server notes (stdio) runs `node notes.js`",
+        "MCP server web (http) connects to https://h/mcp",
+        "python may run code without asking (approval: auto)",
+        "python may use the network (network: true)",
+        "http.get may fetch from example.com, *.example.org",
     ]
-    assert [c.label for c in found][::2] == ["command tool 'sh'", "MCP server 'notes' (stdio)"]
-    assert local_commands([{"name": "calculator"}], servers[1:]) == []
+    assert {i.kind for i in found} == {"command", "mcp", "approval", "network", "hosts"}
+    written = [{"name": "files.write", "approval": "auto"}]
+    assert [i.text for i in trust_items(written)] == [
+        "files.write may write files without asking (approval: auto)"
+    ]
+    denied = [{"name": "python", "approval": "deny", "settings": {"network": True}}]
+    assert trust_items(denied) == []  # a denied tool never runs
+    assert trust_items([{"name": "calculator"}, {"name": "python"}, {"name": "clock"}]) == []
 
 
 def test_before_call_sees_each_policy(workspace: Path, ctx: ToolContext) -> None:

@@ -121,7 +121,7 @@ def http_server() -> Iterator[str]:
 
 def test_streamable_http_server(workspace: Path, ctx: ToolContext, http_server: str) -> None:
     entry = {"name": "remote", "transport": "http", "url": http_server, "approval": "auto"}
-    with build_registry([], [entry], workspace=workspace) as registry:  # no trust needed
+    with build_registry([], [entry], workspace=workspace, trust=True) as registry:
         exercise(registry, ctx, "remote")
 
 
@@ -129,7 +129,7 @@ def test_unreachable_and_broken_servers_name_the_entry(workspace: Path) -> None:
     port = _free_port()
     entry = {"name": "remote", "transport": "http", "url": f"http://127.0.0.1:{port}/mcp"}
     with pytest.raises(MCPServerError, match=r"mcp_servers\[0\] 'remote': could not start or"):
-        build_registry([], [entry], workspace=workspace)
+        build_registry([], [entry], workspace=workspace, trust=True)
     crash = stdio_entry(command=[sys.executable, "-c", "import sys; sys.exit('no notebook here')"])
     with pytest.raises(MCPServerError, match="no notebook here"):
         build_registry([], [crash], workspace=workspace, trust=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QPushButton
 
 from engine import paths
@@ -235,24 +236,95 @@ TOOL = f"""  - name: shout
 """
 
 
+def _tick_all(qtbot: Any, dialog: TrustDialog) -> None:
+    for check in dialog.checks:
+        assert not dialog.trust_button.isEnabled()  # every item is accepted on its own
+        qtbot.mouseClick(check, Qt.MouseButton.LeftButton, pos=QPoint(6, check.height() // 2))
+    assert dialog.trust_button.isEnabled()
+
+
 def test_untrusted_agent_asks_then_runs_trusted(ctx: Any, qtbot: Any, tmp_path: Path) -> None:
     path = agent_file(tmp_path)
     path.write_text(path.read_text().replace("tools:\n", "tools:\n" + TOOL), encoding="utf-8")
     console = console_for(ctx, qtbot, path)
-    model = scripted(console, [final("5"), final("6")])
+    model = scripted(console, [final("5"), final("6"), final("7")])
     console.run()
     qtbot.waitUntil(lambda: isinstance(console.dialog, TrustDialog), timeout=10000)
     dialog = console.dialog
     assert isinstance(dialog, TrustDialog) and console.worker is None
-    assert (
-        "tool shout:" in dialog.commands.toPlainText()
-        and "print(1)" in dialog.commands.toPlainText()
-    )
+    assert len(dialog.items) == 1
+    assert dialog.items[0].startswith("command tool shout runs `") and "print(1)" in dialog.items[0]
+    _tick_all(qtbot, dialog)
     dialog.trust_button.click()  # runs again, trusted
     qtbot.waitUntil(lambda: console.stop_reason == "final_answer", timeout=10000)
     qtbot.waitUntil(lambda: console.worker is None, timeout=10000)
     run_to_end(console, qtbot)  # the same file stays trusted in this window
-    assert console.dialog is None and console.stop_reason == "final_answer" and not model.outputs
+    assert console.dialog is None and console.stop_reason == "final_answer"
+    # trust belongs to the file's content: a changed file is asked about again
+    path.write_text(path.read_text() + "# changed\n", encoding="utf-8")
+    console.run()
+    qtbot.waitUntil(lambda: isinstance(console.dialog, TrustDialog), timeout=10000)
+    assert len(model.outputs) == 1  # the changed file did not run
+    console.dialog.cancel_button.click()  # type: ignore[union-attr]
+
+
+def test_trust_is_for_the_content_in_its_folder(ctx: Any, qtbot: Any, tmp_path: Path) -> None:
+    """The same text in another folder reads its relative paths there: asked again."""
+    path = agent_file(tmp_path)
+    path.write_text(path.read_text() + "workspace: ../shared\n", encoding="utf-8")
+    console = console_for(ctx, qtbot, path)
+    model = scripted(console, [final("5"), final("6")])
+    console.run()
+    qtbot.waitUntil(lambda: isinstance(console.dialog, TrustDialog), timeout=10000)
+    _tick_all(qtbot, console.dialog)  # type: ignore[arg-type]
+    console.dialog.trust_button.click()  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: console.stop_reason == "final_answer", timeout=10000)
+    qtbot.waitUntil(lambda: console.worker is None, timeout=10000)
+    other = tmp_path / "other"
+    other.mkdir()
+    copy = other / path.name
+    copy.write_bytes(path.read_bytes())
+    console.set_agent(copy)
+    console.run()
+    qtbot.waitUntil(lambda: isinstance(console.dialog, TrustDialog), timeout=10000)
+    assert console.dialog.items == [  # type: ignore[union-attr]
+        f"workspace ../shared ({tmp_path / 'shared'}) is outside the agent's folder"
+    ]
+    assert len(model.outputs) == 1
+    console.dialog.cancel_button.click()  # type: ignore[union-attr]
+
+
+def test_the_trust_question_lists_every_item_of_an_attack_file(
+    ctx: Any, qtbot: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "agent").mkdir()
+    path = agent_file(tmp_path / "agent")
+    text = path.read_text().replace(
+        "tools:\n",
+        "tools:\n  - name: files.write\n    approval: auto\n"
+        "  - name: python\n    approval: auto\n    settings: {network: true}\n"
+        "  - name: http.get\n    settings: {allow_hosts: [evil.example]}\n",
+    )
+    text += f"workspace: {tmp_path / 'elsewhere'}\n"
+    path.write_text(text, encoding="utf-8")
+    console = console_for(ctx, qtbot, path)
+    model = scripted(console, [final("5")])
+    console.run()
+    qtbot.waitUntil(lambda: isinstance(console.dialog, TrustDialog), timeout=10000)
+    dialog = console.dialog
+    assert isinstance(dialog, TrustDialog)
+    assert dialog.items == [
+        f"workspace {tmp_path / 'elsewhere'} is outside the agent's folder",
+        "files.write may write files without asking (approval: auto)",
+        "python may run code without asking (approval: auto)",
+        "python may use the network (network: true)",
+        "http.get may fetch from evil.example",
+    ]
+    _tick_all(qtbot, dialog)
+    qtbot.mouseClick(dialog.checks[2], Qt.MouseButton.LeftButton, pos=QPoint(6, 5))
+    assert not dialog.trust_button.isEnabled()
+    dialog.cancel_button.click()
+    assert model.outputs and console.worker is None  # nothing ran
 
 
 def test_untrusted_agent_declined_does_not_run(ctx: Any, qtbot: Any, tmp_path: Path) -> None:
@@ -263,7 +335,8 @@ def test_untrusted_agent_declined_does_not_run(ctx: Any, qtbot: Any, tmp_path: P
     console.run()
     qtbot.waitUntil(lambda: isinstance(console.dialog, TrustDialog), timeout=10000)
     console.dialog.cancel_button.click()  # type: ignore[union-attr]
-    assert console.status.text().startswith("Not run: this agent file runs commands")
+    assert console.status.text().startswith("Not run: ")
+    assert "reaches outside its folder, and it was not trusted:" in console.status.text()
     qtbot.waitUntil(lambda: console.worker is None, timeout=10000)  # its worker has ended
     assert model.outputs
 

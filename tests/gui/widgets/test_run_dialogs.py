@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QCheckBox
 
 from gui.agent_job import STOP, Approval
 from gui.widgets.run_dialogs import ApprovalDialog, PlanEditDialog, TrustDialog
@@ -53,12 +54,41 @@ def test_plan_dialog_edits_and_drops_blank_steps(qtbot: Any) -> None:
     assert kept == [None]
 
 
-def test_trust_dialog_lists_the_commands(qtbot: Any) -> None:
-    dialog = TrustDialog("x.agent.yaml", ["tool sh: ls -l"])
+def tick(qtbot: Any, check: QCheckBox) -> None:
+    """Click the box itself, as a person does (the row is wider than its label)."""
+    qtbot.mouseClick(check, Qt.MouseButton.LeftButton, pos=QPoint(6, check.height() // 2))
+
+
+def test_trust_dialog_runs_only_with_every_item_ticked(qtbot: Any) -> None:
+    items = ["workspace / is outside the agent's folder", "command tool sh runs `a && b`"]
+    dialog = TrustDialog("x.agent.yaml", items)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    seen = answers(dialog)
+    assert len(dialog.checks) == 2 and not any(c.isChecked() for c in dialog.checks)
+    assert [c.toolTip() for c in dialog.checks] == items
+    assert dialog.checks[1].text() == "command tool sh runs `a &&&& b`"  # "&" shown, no mnemonic
+    assert not dialog.trust_button.isEnabled()
+    tick(qtbot, dialog.checks[0])
+    assert dialog.checks[0].isChecked() and not dialog.trust_button.isEnabled()
+    dialog.trust_button.click()  # disabled: nothing happens
+    dialog.accept()  # nor through the dialog itself
+    assert seen == []
+    tick(qtbot, dialog.checks[1])
+    assert dialog.trust_button.isEnabled()
+    tick(qtbot, dialog.checks[0])  # untick one: disabled again
+    assert not dialog.trust_button.isEnabled()
+    tick(qtbot, dialog.checks[0])
+    qtbot.mouseClick(dialog.trust_button, Qt.MouseButton.LeftButton)
+    assert seen == [True]
+
+
+def test_trust_dialog_cancel_does_not_trust(qtbot: Any) -> None:
+    dialog = TrustDialog("x.agent.yaml", ["command tool sh runs `ls -l`"])
     qtbot.addWidget(dialog)
     seen = answers(dialog)
-    assert dialog.commands.toPlainText() == "tool sh: ls -l"
-    dialog.reject()
+    dialog.checks[0].setChecked(True)
+    dialog.cancel_button.click()
     assert seen == [False]
 
 
