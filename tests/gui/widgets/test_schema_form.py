@@ -25,6 +25,7 @@ def test_one_field_per_setting_of_the_right_kind(qtbot) -> None:
         "max_output_bytes": False,
         "network": True,
         "scratch": True,
+        "tmp_mb": False,
     }
     network = next(f for f in fields if f.name.endswith("network"))
     assert isinstance(network, SettingField)
