@@ -162,6 +162,10 @@ class SuiteRun:
         self._pool = ModelPool()
         self._open_model = open_model or self._pooled
         self.judge = judge
+        if judge is None and options.judge:
+            from engine.eval.judge import model_judge
+
+            self.judge = model_judge(self._judge_model)
         if not options.agents:
             raise EvalError(
                 f"the suite {suite.name!r} names no agent: give one (eval run AGENT SUITE) "
@@ -218,6 +222,20 @@ class SuiteRun:
         self.planned = [
             Planned(v, p.agent) for v, p in zip(old.variants, self.planned, strict=True)
         ]
+
+    def _judge_model(self, name: str | None) -> StepModel:
+        """The judge: the check's model, else --judge-model, else the first variant's
+        model (a model judging its own answers is lenient: docs/evaluation.md)."""
+        from engine.agent.spec import AgentSpec
+        from engine.eval.variants import describe_model
+
+        name = name or self.options.judge_model
+        folder = (
+            describe_model(name, None)["folder"]
+            if name
+            else self.planned[0].variant.model["folder"]
+        )
+        return self._pool.model(folder, None, AgentSpec(name="judge", goals=("judge",)))
 
     def _pooled(self, variant: Variant, spec: AgentSpec) -> StepModel:
         return self._pool.model(variant.model["folder"], variant.provider, spec)
