@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (tables of cases: one case per line)
 """Every check passes and fails on purpose, each with the reason it gives."""
 
 from __future__ import annotations

@@ -3,12 +3,10 @@ cancellation, matrix runs of two versions of an agent file, and compare."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -253,7 +251,7 @@ def test_two_versions_of_an_agent_file_run_as_a_matrix_and_compare_by_task(tmp_p
         )
 
     def model_for(variant: object, spec: object) -> object:
-        v0 = getattr(variant, "key") == "v0"
+        v0 = variant.key == "v0"
         return by_task(
             {
                 "power of 20": [

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (tables of cases: one case per line)
 """Suite files: what loads, and errors that name the file, the line and the field."""
 
 from __future__ import annotations
