@@ -253,3 +253,22 @@ def list_models() -> list[Manifest]:
             except ModelError:  # a broken folder is left out of the list
                 continue
     return found
+
+
+def quantizations(model: Path) -> list[Path]:
+    """`model` and the prepared folders beside it made from the same source, by name."""
+    manifest = check_folder(model)
+    key = manifest.source.get("sha256") or manifest.source.get("path")
+    found = [model]
+    for other in sorted(p for p in model.parent.iterdir() if p.is_dir() and p != model):
+        try:
+            m = Manifest.read(other)
+        except ModelError:
+            continue
+        if (
+            m.kind == manifest.kind
+            and key
+            and (m.source.get("sha256") or m.source.get("path")) == key
+        ):
+            found.append(other)
+    return found

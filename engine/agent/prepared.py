@@ -73,12 +73,15 @@ def prepared_run(
     notice: Callable[[str], None] = lambda text: None,
     progress: ProgressCallback | None = None,
     open_model: Callable[[AgentSpec], StepModel] | None = None,
+    memory_path: Path | None = None,
 ) -> Iterator[PreparedRun]:
     """`hooks`: the caller's (its `before_call` answers `ask` tools); `profile_dir` turns
     on ONNX Runtime's operator profiling; `mark(kind, **data)` is called before and after
     the model loads (`model_load_started`, `model_load_finished`); memory notices and
     problems go to `notice`, document ingestion reports to `progress`. The window passes
-    its own `open_model` (its one loaded session); otherwise the options' model is used."""
+    its own `open_model` (its one loaded session); otherwise the options' model is used.
+    `memory_path`: the memory store's folder instead of the agent's own store in the data
+    home (an evaluation gives each task a store of its own)."""
     from engine.agent import launch
     from engine.agent.memory import AgentMemory, without_memory
 
@@ -91,7 +94,9 @@ def prepared_run(
         spec = without_memory(spec)
     elif spec.memory.enabled:
         memory = AgentMemory.open(
-            spec, on_notice=lambda n: notice(f"[memory] {n.store}: {n.message}")
+            spec,
+            path=memory_path,
+            on_notice=lambda n: notice(f"[memory] {n.store}: {n.message}"),
         )
     try:
         if memory is not None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from engine.cli import agent, bench, generate, memory, models, profile, tools
+from engine.cli import agent, bench, eval, generate, memory, models, profile, tools
 from engine.cli.output import EXIT_INTERRUPTED, EXIT_USER_ERROR, err
 from engine.errors import WorkbenchError
 
 #: Command groups in the order `--help` lists them.
-GROUPS = (models, generate, bench, profile, agent, tools, memory)
+GROUPS = (models, generate, bench, profile, agent, tools, memory, eval)
 
 
 def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:

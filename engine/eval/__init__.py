@@ -1,0 +1,1 @@
+"""Evaluation suites: suite files, checks, suite runs, result sets, compare and exports."""
