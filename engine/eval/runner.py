@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from engine import paths
 from engine.agent import events as ev
 from engine.agent.hooks import RunHooks
 from engine.agent.model import StepModel
@@ -62,7 +63,7 @@ class EvalOptions:
     repeat: int | None = None  # None: the suite's
     tasks: tuple[str, ...] = ()  # only these task ids (empty: all)
     approve: str = "deny"  # for tools with approval `ask`: auto | deny (nobody to ask)
-    trust: bool = False  # allow command tools and MCP servers
+    trust: bool = False  # trust the agent files' items (engine.agent.trust), as --trust
     judge: bool = False  # apply model-judged checks
     judge_model: str | None = None  # default judge (a check's own `model` wins)
     unconstrained: bool = False
@@ -197,7 +198,9 @@ class SuiteRun:
         if resume is not None:
             self._check_resume(resume)
         self.result.path = out or self.result.path or results.default_path(self.result)
-        self.work = self.result.path.with_name(self.result.path.name + ".work")
+        # Task runs' folders (agent + workspace copies, memory stores) live among the data
+        # home's agents, the one place there an agent's workspace may be (engine.agent.places).
+        self.work = paths.agents_dir() / ".evals" / (self.result.path.name + ".work")
 
     def _tasks(self) -> list[Task]:
         if not self.options.tasks:

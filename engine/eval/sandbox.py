@@ -2,12 +2,13 @@
 
     agent, workspace = prepare_run_folder(agent, folder, fixture)
 
-FOLDER/workspace is a copy of the task's fixture (or of the agent's own workspace when the
-task has none and it exists; else empty), so a task that writes files changes only its
-copy. The agent file is placed at FOLDER/agent/NAME (same spec and sha256), so what it
-names relative to its folder resolves inside the run folder: `memory.documents` entries
-are copied there from the agent's real folder, and an entry that is the agent's
-workspace gets the fixture (the librarian's notes folder is both).
+The agent file is placed at FOLDER/agent/NAME (same spec and sha256), so what it names
+relative to its folder resolves inside the run folder: `memory.documents` entries are
+copied there from the agent's real folder, and an entry that is the agent's workspace gets
+the fixture (the librarian's notes folder is both). FOLDER/agent/.task-workspace is a copy
+of the task's fixture (or of the agent's own workspace when the task has none and it
+exists; else empty), so a task that writes files changes only its copy; it is inside the
+agent's folder, as a workspace in the data home must be (engine.agent.places).
 """
 
 from __future__ import annotations
@@ -23,11 +24,10 @@ def prepare_run_folder(
     agent: AgentFile, folder: Path, fixture: Path | None
 ) -> tuple[AgentFile, Path]:
     shutil.rmtree(folder, ignore_errors=True)
-    workspace = folder / "workspace"
+    home = folder / "agent"
+    workspace = home / ".task-workspace"
     source = fixture if fixture is not None else agent.workspace
     _copy(source if source.is_dir() else None, workspace)
-    home = folder / "agent"
-    home.mkdir(parents=True, exist_ok=True)
     name = agent.path.name if agent.path else "agent.agent.yaml"
     for entry in agent.spec.memory.documents:
         relative = _inside(entry)

@@ -134,7 +134,8 @@ def test_each_task_gets_a_fresh_copy_of_its_workspace(tmp_path: Path) -> None:
             "Read config.ini": [call("files.read", '{"path": "config.ini"}'), final("port = 8080")],
         }
     )
-    run = SuiteRun(load(suite), EvalOptions(agents=(str(agent),)), open_model=lambda v, s: model)
+    options = EvalOptions(agents=(str(agent),), trust=True)  # files.write auto needs trust
+    run = SuiteRun(load(suite), options, open_model=lambda v, s: model)
     records = [e.record for e in run if isinstance(e, TaskFinished)]
     assert [r["tool_calls"][0]["accepted"] for r in records] == [True, True]
     assert [r["passed"] for r in records] == [True, True]
