@@ -16,7 +16,7 @@ from typing import ClassVar
 
 import pytest
 
-from engine.tools import http_get
+from engine.tools import http_fetch, http_get
 from engine.tools.base import ToolContext
 from engine.tools.catalog import build_registry
 from engine.tools.errors import ToolSettingsError
@@ -382,7 +382,7 @@ def test_https_to_the_checked_address_keeps_the_name_for_sni_and_the_certificate
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.socket = server_tls.wrap_socket(httpd.socket, server_side=True)
     monkeypatch.setattr(
-        http_get, "tls_context", lambda: ssl.create_default_context(cafile=str(cert_file))
+        http_fetch, "tls_context", lambda: ssl.create_default_context(cafile=str(cert_file))
     )
     asked = _resolving_to(monkeypatch, "127.0.0.1")
     for _ in _serve(httpd):
