@@ -1,8 +1,15 @@
-"""Workspace files: list, read, search and write, confined to the agent's folder."""
+"""Workspace files: list, read, search and write, confined to the agent's folder.
+
+Files are opened without blocking and without following a final symlink, and only regular
+files are read or written: a FIFO (which would block the tool's thread forever), a
+socket or a device in the workspace is refused by what the open file really is.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -23,13 +30,59 @@ def _settings(*limits: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": props, "additionalProperties": False}
 
 
+#: How a file that is not a regular file is named in a refusal.
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISLNK, "a symlink"),
+)
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def _open_regular(path: Path, flags: int, shown_as: str) -> int:
+    """A descriptor of the regular file at `path`; `ToolError` naming what it is otherwise.
+
+    O_NONBLOCK: opening a FIFO never waits for its other end. O_NOFOLLOW: a final symlink
+    (swapped in after the path was checked) is not followed. The kind of file is read from
+    the open descriptor, so what is checked is what is used.
+    """
+    flags |= getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        if exc.errno in (errno.ENXIO, errno.ELOOP, errno.EOPNOTSUPP):
+            try:
+                kind = _kind(os.lstat(path).st_mode)
+            except OSError:
+                kind = "not a regular file"
+            raise ToolError(f"{shown_as!r} is {kind}; only regular files can be used") from exc
+        raise
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise ToolError(f"{shown_as!r} is {_kind(mode)}; only regular files can be used")
+    return fd
+
+
 def _text_of(path: Path, max_bytes: int) -> str:
-    if not path.is_file():
-        raise ToolError(f"{path.name!r} is not a file")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise ToolError(f"the file is {size} bytes; files over {max_bytes} bytes are not read")
-    data = path.read_bytes()
+    try:
+        fd = _open_regular(path, os.O_RDONLY, path.name)
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise ToolError(f"{path.name!r} is not a file") from exc
+    with os.fdopen(fd, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > max_bytes:
+            raise ToolError(f"the file is {size} bytes; files over {max_bytes} bytes are not read")
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ToolError(f"the file grew past {max_bytes} bytes while it was read")
     if b"\x00" in data[:8192]:
         raise ToolError("the file is binary; only text files can be read")
     return data.decode("utf-8", errors="replace")
@@ -148,16 +201,23 @@ def _build_write(settings: Mapping[str, Any], workspace: Path) -> Tool:
         if len(data) > max_bytes:
             raise ToolError(f"the content is {len(data)} bytes; at most {max_bytes} are written")
         target = inside(workspace, path)
+        if (workspace.resolve() / path.strip()).is_symlink():
+            raise ToolError(f"{path!r} is a symlink; write to the file it points to instead")
         if target.is_dir():
             raise ToolError(f"{path!r} is a folder")
-        if mode == "create" and target.exists():
-            raise ToolError(f"{path!r} already exists; use mode 'overwrite' or 'append'")
-        if mode == "append" and target.exists() and target.stat().st_size + len(data) > max_bytes:
-            raise ToolError(f"the file would grow past {max_bytes} bytes")
         target.parent.mkdir(parents=True, exist_ok=True)
-        flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-        flags |= os.O_APPEND if mode == "append" else os.O_TRUNC
-        with os.fdopen(os.open(target, flags, 0o644), "wb") as handle:
+        flags = os.O_WRONLY | os.O_CREAT
+        flags |= {"create": os.O_EXCL, "append": os.O_APPEND, "overwrite": 0}[mode]
+        try:
+            fd = _open_regular(target, flags, path)
+        except FileExistsError as exc:
+            raise ToolError(f"{path!r} already exists; use mode 'overwrite' or 'append'") from exc
+        with os.fdopen(fd, "wb") as handle:
+            size = os.fstat(fd).st_size
+            if mode == "append" and size + len(data) > max_bytes:
+                raise ToolError(f"the file would grow past {max_bytes} bytes")
+            if mode == "overwrite":
+                os.ftruncate(fd, 0)  # only now: the file is known to be a regular one
             handle.write(data)
         return f"wrote {len(data)} bytes to {shown(workspace, target)}"
 

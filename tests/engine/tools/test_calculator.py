@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import pytest
 
-from engine.tools.base import ToolError
+from engine.tools import calculator
+from engine.tools.base import ToolContext, ToolError
 from engine.tools.calculator import evaluate
+from engine.tools.catalog import build_registry
+from tests.helpers.responsive import longest_gap, ticking
 
 
 @pytest.mark.parametrize(
@@ -47,7 +51,7 @@ def test_float_functions() -> None:
     [
         ("9**9**9", "more than 1000 digits"),
         ("10 ** 5000", "more than 1000 digits"),
-        ("factorial(100000)", "limited to arguments up to 1000"),
+        ("factorial(100000)", "factorial: argument 1 100000 is outside 0..1000"),
         ("(10**900) * (10**900)", "more than 1000 digits"),
         ("__import__('os').system('true')", "not an allowed function"),
         ("open('/etc/passwd')", "not an allowed function"),
@@ -79,3 +83,51 @@ def test_refusing_a_huge_power_is_instant() -> None:
     with pytest.raises(ToolError):
         evaluate("9**9**9**9")
     assert time.monotonic() - start < 1.0
+
+
+@pytest.mark.parametrize(
+    ("expression", "reason"),
+    [
+        ("round(1, -2*10**7)", "^round: ndigits -20000000 is outside -1000..1000$"),
+        ("round(2.5, 10**9)", "round: ndigits 1000000000 is outside"),
+        ("factorial(-3)", "factorial: argument 1 -3 is outside 0..1000"),
+        ("comb(5000, 2)", "comb: argument 1 5000 is outside 0..1000"),
+        ("(10**600) * (10**600)", "product would have more than 1000 digits"),
+        ("2 ** (10**900)", r"2\*\*<a 901-digit number> would have more than 1000 digits"),
+        ("lcm(10**600 + 1, 10**600 + 3)", "more than 1000 digits"),
+        ("abs((-8) ** 0.5)", "complex number"),
+        ("1 << 10**9", "the operator << is not allowed"),
+        ("~5", "the operator ~ is not allowed"),
+    ],
+)
+def test_every_integer_argument_is_bounded_before_it_is_used(expression: str, reason: str) -> None:
+    start = time.monotonic()
+    with pytest.raises(ToolError, match=reason):
+        evaluate(expression)
+    assert time.monotonic() - start < 1.0
+
+
+def test_the_tool_refuses_a_huge_round_at_once(workspace: Path, ctx: ToolContext) -> None:
+    with build_registry([{"name": "calculator"}], workspace=workspace) as reg:
+        result = reg.call("calculator", {"expression": "round(1, -2*10**7)"}, context=ctx)
+        assert reg.call("calculator", {"expression": "round(12345, -2)"}, context=ctx).data == 12300
+    assert not result.ok and result.error_kind == "failed"
+    assert result.output == "round: ndigits -20000000 is outside -1000..1000"
+    assert result.duration_s < calculator.TIMEOUT_S
+
+
+def test_what_slips_past_the_checks_is_killed_at_the_time_limit(
+    workspace: Path, ctx: ToolContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An evaluator with no checks at all (plain eval, in the worker) meets the hard stop."""
+    monkeypatch.setattr(calculator, "EVALUATE", "builtins:eval")
+    monkeypatch.setattr(calculator, "TIMEOUT_S", 1.0)
+    with build_registry([{"name": "calculator"}], workspace=workspace) as reg:
+        start = time.monotonic()
+        with ticking() as ticks:
+            result = reg.call("calculator", {"expression": "round(1, -2*10**7)"}, context=ctx)
+        took = time.monotonic() - start
+    assert result.error_kind == "timeout"
+    assert result.output == "the calculation did not finish within 1 s and was stopped"
+    assert took < 1.0 + 2.0
+    assert longest_gap(ticks) < 0.5

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
+import stat
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +122,91 @@ def test_symlinks_out_of_the_workspace_are_refused(
     listing = call(registry, ctx, "files.list")
     assert {"path": "door", "type": "link outside the workspace"} in listing.data
     assert call(registry, ctx, "files.read", path="ok-link.txt").output == "inside"
+
+
+def _bounded(registry: ToolRegistry, ctx: ToolContext, name: str, **args: Any) -> ToolResult:
+    """The call, in a thread given 10 s: a regression that blocks fails instead of hanging."""
+    box: list[ToolResult] = []
+    thread = threading.Thread(target=lambda: box.append(call(registry, ctx, name, **args)))
+    thread.daemon = True
+    thread.start()
+    thread.join(10)
+    assert box, f"{name} {args} did not return within 10 s"
+    return box[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+@pytest.mark.parametrize("mode", ["overwrite", "append", "create"])
+def test_a_fifo_is_refused_at_once(
+    registry: ToolRegistry, ctx: ToolContext, workspace: Path, mode: str
+) -> None:
+    os.mkfifo(workspace / "pipe")
+    start = time.monotonic()
+    written = _bounded(registry, ctx, "files.write", path="pipe", content="x", mode=mode)
+    read = _bounded(registry, ctx, "files.read", path="pipe")
+    assert time.monotonic() - start < 5.0
+    assert not written.ok and written.error_kind == "failed"
+    if mode == "create":
+        assert "already exists" in written.output
+    else:
+        assert written.output == "'pipe' is a FIFO (named pipe); only regular files can be used"
+    assert not read.ok and "is a FIFO (named pipe)" in read.output
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_a_fifo_with_a_reader_is_still_refused(
+    registry: ToolRegistry, ctx: ToolContext, workspace: Path
+) -> None:
+    """With its other end open, a FIFO opens without blocking; what it is refuses it."""
+    os.mkfifo(workspace / "pipe")
+    reader = os.open(workspace / "pipe", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        written = _bounded(registry, ctx, "files.write", path="pipe", content="x", mode="overwrite")
+        assert os.read(reader, 10) == b""  # nothing went into the pipe
+    finally:
+        os.close(reader)
+    assert written.output == "'pipe' is a FIFO (named pipe); only regular files can be used"
+
+
+@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no Unix sockets on this platform")
+def test_a_socket_is_refused(registry: ToolRegistry, ctx: ToolContext, workspace: Path) -> None:
+    with socket.socket(socket.AF_UNIX) as server:
+        try:
+            server.bind(str(workspace / "sock"))
+        except OSError as exc:  # a tmp path longer than a socket address may be
+            pytest.skip(f"cannot bind a Unix socket here: {exc}")
+        written = _bounded(registry, ctx, "files.write", path="sock", content="x", mode="overwrite")
+        read = _bounded(registry, ctx, "files.read", path="sock")
+    assert written.output == "'sock' is a socket; only regular files can be used"
+    assert not read.ok and "is a socket" in read.output
+
+
+def test_a_device_is_refused(registry: ToolRegistry, ctx: ToolContext, workspace: Path) -> None:
+    try:
+        os.mknod(workspace / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except (AttributeError, PermissionError, OSError) as exc:
+        pytest.skip(f"making a device node needs root (CAP_MKNOD): {exc}")
+    written = _bounded(registry, ctx, "files.write", path="null", content="x", mode="overwrite")
+    read = _bounded(registry, ctx, "files.read", path="null")
+    assert written.output == "'null' is a device; only regular files can be used"
+    assert not read.ok and "is a device" in read.output
+
+
+def test_a_symlink_inside_the_workspace_is_not_a_write_target(
+    registry: ToolRegistry, ctx: ToolContext, workspace: Path
+) -> None:
+    (workspace / "real.txt").write_text("kept\n")
+    os.symlink(workspace / "real.txt", workspace / "alias.txt")
+    written = call(registry, ctx, "files.write", path="alias.txt", content="x", mode="overwrite")
+    assert not written.ok and "'alias.txt' is a symlink" in written.output
+    assert (workspace / "real.txt").read_text() == "kept\n"
+    assert call(registry, ctx, "files.read", path="alias.txt").output == "kept"
+
+
+def test_modes_on_regular_files(registry: ToolRegistry, ctx: ToolContext, workspace: Path) -> None:
+    assert call(registry, ctx, "files.write", path="d/a.txt", content="one").ok
+    again = call(registry, ctx, "files.write", path="d/a.txt", content="two")
+    assert not again.ok and "already exists" in again.output
+    assert call(registry, ctx, "files.write", path="d/a.txt", content="2", mode="overwrite").ok
+    assert call(registry, ctx, "files.write", path="d/a.txt", content="3", mode="append").ok
+    assert (workspace / "d/a.txt").read_text() == "23"
