@@ -7,7 +7,7 @@ from pathlib import Path
 
 ENGINE = Path(__file__).resolve().parents[2] / "engine"
 #: Entry points of child processes that speak over their pipes (not to a person).
-PIPE_PROGRAMS = {"telemetry/bench_worker.py", "tools/sandbox_runner.py"}
+PIPE_PROGRAMS = {"telemetry/bench_worker.py", "tools/sandbox_runner.py", "tools/worker_main.py"}
 TERMINAL = re.compile(r"\bTerminalProgress\b|\bsys\.(stdout|stderr)\b|^\s*print\(", re.M)
 
 
