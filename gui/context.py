@@ -49,6 +49,8 @@ class AgentFeed(QObject):
     # run what the person sees with `launch.agent_run(agent, ..., spec=spec)`
     edited = Signal(object)
     run_events = Signal(object)  # list of engine.agent.events.RunEvent
+    # the designer's "Run suite": the Evaluation panel runs a suite on this agent file (Path)
+    evaluate = Signal(object)
 
 
 class ProfileFeed(QObject):
