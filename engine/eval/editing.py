@@ -22,6 +22,7 @@ from typing import Any
 from engine.eval.checks import numbers
 from engine.eval.suitefile import MAX_BYTES, SUFFIX, Suite, SuiteFileError, load
 
+
 def task_id(text: str, taken: Collection[str]) -> str:
     """A short, unused task id from the task's words (`what-is-2-20`, `...-2`, ...)."""
     words = re.findall(r"[a-z0-9]+", text.lower())[:5]

@@ -312,7 +312,7 @@ class QtEvaluation(QWidget):
         self.ctx.pool.start(worker)
         return worker
 
-    def _refuse(self, text: str) -> None:
+    def _refuse(self, text: str) -> Worker | None:
         self.status.setText(text)
         report("warning", f"Evaluation: {text}")
         return None

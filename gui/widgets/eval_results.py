@@ -176,10 +176,9 @@ class EvalResultsView(QWidget):
     def clear_running(self, variant: str, task: str, repeat: int) -> None:
         """A cancelled task run is not recorded: its cell goes back to empty."""
         where = self._cell(variant, task, repeat)
-        if where is not None and self.table.item(*where) is not None:
-            item = self.table.item(*where)
-            if item.data(RECORD) is None:
-                self.table.takeItem(*where)
+        item = self.table.item(*where) if where is not None else None
+        if where is not None and item is not None and item.data(RECORD) is None:
+            self.table.takeItem(*where)
 
     def add_record(self, record: dict[str, Any]) -> None:
         if self.result is not None:
@@ -240,9 +239,7 @@ class EvalResultsView(QWidget):
                 f"median {_seconds(s['median_latency_ms'])}"
             )
         many = result.repeat > 1
-        self.pass_chart.set_bars(
-            "pass rate %" + (" (95% CI)" if many else ""), keys, rates
-        )
+        self.pass_chart.set_bars("pass rate %" + (" (95% CI)" if many else ""), keys, rates)
         self.latency_chart.set_bars("latency s: median, min-max", keys, latencies)
         self.pass_chart.setYRange(0, 105, padding=0)
         status = f"{result.suite['name']} · {result.status} · {len(result.runs)}/"

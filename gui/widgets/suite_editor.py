@@ -103,7 +103,9 @@ class SuiteEditor(QWidget):
 
     def _update(self) -> None:
         name = self.path.name if self.path else "no suite"
-        shipped = " (shipped: Save writes your own copy)" if self.path and is_shipped(self.path) else ""
+        shipped = (
+            " (shipped: Save writes your own copy)" if self.path and is_shipped(self.path) else ""
+        )
         self.title.setText(f"{name}{' *' if self.dirty else ''}{shipped}")
         self.save_button.setEnabled(self.path is not None and self.dirty)
         self.revert_button.setEnabled(self.path is not None and self.dirty)
