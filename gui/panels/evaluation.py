@@ -65,8 +65,8 @@ from gui.widgets.suite_editor import SuiteEditor
 TOKEN_BATCH_S = 0.1
 SAVED_COLUMNS = ("file", "suite", "created", "status", "task runs", "pass rate")
 APPROVE_NOTE = (
-    "Off: tools whose approval is 'ask' are refused during a suite run (nobody is there "
-    "to approve them). On: every such call runs without asking."
+    "off: tools with approval 'ask' are refused (nobody approves them during a suite); "
+    "on: they all run without asking"
 )
 
 
@@ -119,8 +119,7 @@ class QtEvaluation(QWidget):
         form.addRow("Agent", _row(self.agent, agent_browse))
         form.addRow("Suite", _row(self.suite, suite_browse))
         form.addRow("Models", self.model_names)
-        form.addRow("", self.approve_all)
-        form.addRow("", note)
+        form.addRow("", _row(self.approve_all, note))
         self.run_button = QPushButton("Run suite")
         self.run_button.setObjectName("primary")
         self.run_button.clicked.connect(lambda: self.run())
@@ -487,8 +486,8 @@ def _row(*widgets: QWidget) -> QWidget:
     box = QWidget()
     layout = QHBoxLayout(box)
     layout.setContentsMargins(0, 0, 0, 0)
-    for i, widget in enumerate(widgets):
-        layout.addWidget(widget, 1 if i == 0 else 0)
+    for widget in widgets:  # the box or the note takes the room, buttons keep their size
+        layout.addWidget(widget, 1 if isinstance(widget, QComboBox | QLabel) else 0)
     return box
 
 
