@@ -40,8 +40,9 @@ class AgentFeed(QObject):
     The designer emits `opened` with the agent file's path whenever it opens, creates or
     saves one; the run console follows it. The run console re-emits every run event
     (engine.agent.events.*) on `run_events` from its main-thread slots, a list per batch
-    (oldest first, as `GenerationFeed.received`); the profiler's timeline and the memory
-    browser listen.
+    (oldest first, as `GenerationFeed.received`); the profiler's timeline, the memory
+    browser and the Evaluation panel (the console's last task and answer) listen. The
+    designer's Run suite emits `evaluate` with the saved file; the Evaluation panel runs it.
     """
 
     opened = Signal(object)  # pathlib.Path of the *.agent.yaml file
@@ -49,6 +50,8 @@ class AgentFeed(QObject):
     # run what the person sees with `launch.agent_run(agent, ..., spec=spec)`
     edited = Signal(object)
     run_events = Signal(object)  # list of engine.agent.events.RunEvent
+    # the designer's "Run suite": the Evaluation panel runs a suite on this agent file (Path)
+    evaluate = Signal(object)
 
 
 class ProfileFeed(QObject):

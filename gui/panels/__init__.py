@@ -16,6 +16,7 @@ BUILTIN = (
     "gui.panels.memory",
     "gui.panels.profile_sessions",
     "gui.panels.bench_matrix",
+    "gui.panels.evaluation",
 )
 
 

@@ -123,6 +123,12 @@ class QtAgentDesigner(QWidget):
             button.clicked.connect(lambda _=False, f=slot: f())
             bar.addWidget(button)
         bar.addWidget(self.recent)
+        self.run_suite_button = QPushButton("Run suite")
+        self.run_suite_button.setToolTip(
+            "Save, then run this agent on its evaluation suite in the Evaluation panel"
+        )
+        self.run_suite_button.clicked.connect(lambda: self.run_suite())
+        bar.addWidget(self.run_suite_button)
         for action in (self.undo_action, self.redo_action):
             tool = QToolButton()
             tool.setDefaultAction(action)
@@ -269,6 +275,17 @@ class QtAgentDesigner(QWidget):
             return False
         report("info", f"saved {path}")
         self._opened()
+        return True
+
+    def run_suite(self) -> bool:
+        """Save (when there are changes), then `ctx.agents.evaluate`: the Evaluation panel
+        runs a suite on this file. False when there is no file or it did not save."""
+        if self.model.path is None:
+            report("warning", "Run suite: open or create an agent first")
+            return False
+        if self.model.dirty and not self.save():
+            return False
+        self.ctx.agents.evaluate.emit(self.model.path)
         return True
 
     def _opened(self) -> None:

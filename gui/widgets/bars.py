@@ -50,7 +50,9 @@ class BarsItem(pg.GraphicsObject):
 
 
 class BarChart(pg.PlotWidget):
-    def __init__(self, theme: Theme) -> None:
+    """`series`: the theme's chart colour of the bars (`chart.<series>`)."""
+
+    def __init__(self, theme: Theme, series: str = "tok_s") -> None:
         bottom = DirectAxis("bottom")
         super().__init__(axisItems={"left": DirectAxis("left"), "bottom": bottom})
         self.bottom = bottom
@@ -62,6 +64,7 @@ class BarChart(pg.PlotWidget):
         self.setMouseEnabled(x=False, y=False)
         self.setMinimumHeight(180)
         self.title = ""
+        self.series = series
         self.apply_theme(theme)
 
     def set_bars(
@@ -78,7 +81,7 @@ class BarChart(pg.PlotWidget):
     def apply_theme(self, theme: Theme) -> None:
         self.setBackground(theme.chart("background"))
         self._axis = theme.chart("axis")
-        self.bars.color = QColor(theme.chart("tok_s"))
+        self.bars.color = QColor(theme.chart(self.series))
         self.bars.whisker = QColor(self._axis)
         plot = self.getPlotItem()
         plot.setTitle(self.title, color=self._axis, size="9pt")
