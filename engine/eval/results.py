@@ -11,22 +11,14 @@ sessions (engine.telemetry.session_file); the format is in docs/evaluation.md.
 
 from __future__ import annotations
 
-import json
-import os
-import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.documents import DocumentKind, Migration
 from engine.errors import WorkbenchError
 from engine.eval.stats import summary
 
-FORMAT = "agent-workbench-eval"
-VERSION = 1
-SUFFIX = ".aweval.json"
-#: version n -> a function turning a version-n document into a version n+1 document.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 #: running: being written (or its process died: then `eval run --resume` finishes it);
 #: cancelled: stopped by the person; complete: every task run is in.
 STATUSES = ("running", "cancelled", "complete")
@@ -34,6 +26,29 @@ STATUSES = ("running", "cancelled", "complete")
 
 class ResultFileError(WorkbenchError):
     """A result set is missing, corrupt, or from an unknown format version."""
+
+
+def evals_dir() -> Path:
+    from engine.paths import data_home
+
+    folder = data_home() / "evals"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+#: version n -> a function turning a version-n document into a version n+1 document.
+MIGRATIONS: dict[int, Migration] = {}
+KIND = DocumentKind(
+    format="agent-workbench-eval",
+    version=1,
+    suffix=".aweval.json",
+    what="result set",
+    error=ResultFileError,
+    folder=evals_dir,
+    list_command="eval list",
+    migrations=MIGRATIONS,
+)
+FORMAT, VERSION, SUFFIX = KIND.format, KIND.version, KIND.suffix
 
 
 @dataclass
@@ -115,102 +130,31 @@ class ResultSet:
         )
 
 
-def evals_dir() -> Path:
-    from engine.paths import data_home
-
-    folder = data_home() / "evals"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "suite"
-
-
 def default_path(result: ResultSet) -> Path:
-    stamp = re.sub(r"[^0-9T]", "", result.created)[:15]
-    base = f"{stamp}-{slug(result.suite['name'])}"
-    path = evals_dir() / f"{base}{SUFFIX}"
-    n = 1
-    while path.exists():  # two runs in the same second never overwrite each other
-        n += 1
-        path = evals_dir() / f"{base}-{n}{SUFFIX}"
-    return path
+    return KIND.new_path(result.created, result.suite["name"])
 
 
 def save(result: ResultSet, path: Path | None = None) -> Path:
     """Write the result set atomically (a half-written file never replaces a good one)."""
-    text = json.dumps(result.to_dict(), ensure_ascii=False, allow_nan=False, indent=1)
     target = Path(path) if path is not None else (result.path or default_path(result))
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        with tmp.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise ResultFileError(
-            f"cannot write the result set to {target} ({exc}); give a writable file with --out"
-        ) from exc
+    KIND.write(result.to_dict(), target, indent=1)
     result.path = target
     return target
 
 
 def resolve(name: str | Path) -> Path:
     """A result set by path, or by file name / stem in the data home's evals/."""
-    path = Path(name).expanduser()
-    if path.is_file():
-        return path
-    folder = evals_dir()
-    for candidate in (folder / str(name), folder / f"{name}{SUFFIX}"):
-        if candidate.is_file():
-            return candidate
-    raise ResultFileError(
-        f"no result set {str(name)!r}: give a file path or a name from `python main.py eval list`"
-    )
+    return KIND.resolve(name)
 
 
 def load(name: str | Path) -> ResultSet:
-    path = resolve(name)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ResultFileError(f"{path} is not readable JSON ({exc}); the file is corrupt") from exc
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ResultFileError(
-            f'{path} is not an Agent Workbench result set (no "format": "{FORMAT}")'
-        )
-    doc = migrate(doc, path)
+    path, doc = KIND.read(name)
     try:
         result = ResultSet.from_dict(doc)
     except (KeyError, TypeError, ValueError) as exc:
-        raise ResultFileError(
-            f"{path} is a corrupt result set (bad or missing field: {exc})"
-        ) from exc
+        raise KIND.corrupt(path, exc) from exc
     result.path = path
     return result
-
-
-def migrate(doc: dict[str, Any], path: Path) -> dict[str, Any]:
-    """Bring an older document up to `VERSION`, one registered step at a time."""
-    version = doc.get("version")
-    if not isinstance(version, int) or version < 1:
-        raise ResultFileError(f"{path} has no valid format version ({version!r}); it is corrupt")
-    if version > VERSION:
-        raise ResultFileError(
-            f"{path} is format version {version}, newer than this Agent Workbench reads "
-            f"(up to {VERSION}): update Agent Workbench to open it"
-        )
-    while version < VERSION:
-        step = MIGRATIONS.get(version)
-        if step is None:
-            raise ResultFileError(f"{path} is format version {version} and no migration exists")
-        doc = step(doc)
-        version += 1
-        doc["version"] = version
-    return doc
 
 
 def list_results() -> list[dict[str, Any]]:

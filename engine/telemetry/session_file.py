@@ -7,27 +7,33 @@ into a `SessionFileError` that says what is wrong with which file.
 
 from __future__ import annotations
 
-import json
-import os
-import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.documents import DocumentKind, Migration
 from engine.errors import WorkbenchError
+from engine.paths import sessions_dir
 from engine.telemetry.records import EventRecord, SpanRecord, json_safe
-
-FORMAT = "agent-workbench-profile"
-VERSION = 1
-SUFFIX = ".awprof.json"
-
-#: version n -> a function turning a version-n document into a version n+1 document.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
 class SessionFileError(WorkbenchError):
     """A profiling session file is missing, corrupt, or from an unknown format version."""
+
+
+#: version n -> a function turning a version-n document into a version n+1 document.
+MIGRATIONS: dict[int, Migration] = {}
+KIND = DocumentKind(
+    format="agent-workbench-profile",
+    version=1,
+    suffix=".awprof.json",
+    what="profiling session",
+    error=SessionFileError,
+    folder=sessions_dir,
+    list_command="profile list",
+    migrations=MIGRATIONS,
+)
+FORMAT, VERSION, SUFFIX = KIND.format, KIND.version, KIND.suffix
 
 
 @dataclass
@@ -95,103 +101,36 @@ class ProfileSession:
         return cls(**fields, runs=runs, samples=[SampleSeries(**s) for s in d["samples"]])
 
 
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "session"
-
-
 def default_path(session: ProfileSession) -> Path:
-    from engine.paths import sessions_dir
-
-    stamp = re.sub(r"[^0-9T]", "", session.created)[:15]
-    base = f"{stamp}-{slug(session.name)}"
-    path = sessions_dir() / f"{base}{SUFFIX}"
-    n = 1
-    while path.exists():  # two sessions in the same second never overwrite each other
-        n += 1
-        path = sessions_dir() / f"{base}-{n}{SUFFIX}"
-    return path
+    return KIND.new_path(session.created, session.name)
 
 
 def save(session: ProfileSession, path: Path | None = None) -> Path:
     """Write the session (atomically: a half-written file never replaces a good one)."""
-    text = json.dumps(session.to_dict(), allow_nan=False)
-    try:
-        target = Path(path) if path is not None else default_path(session)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
-    except OSError as exc:
-        where = path if path is not None else "the data home's sessions/ folder"
-        raise SessionFileError(
-            f"cannot write the profiling session to {where} ({exc}); "
-            "give a writable file with --out"
-        ) from exc
+    target = KIND.write(
+        session.to_dict(), Path(path) if path is not None else default_path(session)
+    )
     session.path = target
     return target
 
 
 def resolve(name: str | Path) -> Path:
     """A session by path, or by file name / stem in the data home's sessions/."""
-    path = Path(name).expanduser()
-    if path.is_file():
-        return path
-    from engine.paths import sessions_dir
-
-    for candidate in (sessions_dir() / str(name), sessions_dir() / f"{name}{SUFFIX}"):
-        if candidate.is_file():
-            return candidate
-    raise SessionFileError(
-        f"no profiling session {str(name)!r}: give a file path or a name from "
-        "`python main.py profile list`"
-    )
+    return KIND.resolve(name)
 
 
 def load(name: str | Path) -> ProfileSession:
-    path = resolve(name)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SessionFileError(f"{path} is not readable JSON ({exc}); the file is corrupt") from exc
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise SessionFileError(
-            f'{path} is not an Agent Workbench profiling session (no "format": "{FORMAT}")'
-        )
-    doc = migrate(doc, path)
+    path, doc = KIND.read(name)
     try:
         session = ProfileSession.from_dict(doc)
     except (KeyError, TypeError, ValueError) as exc:
-        raise SessionFileError(
-            f"{path} is a corrupt profiling session (bad or missing field: {exc})"
-        ) from exc
+        raise KIND.corrupt(path, exc) from exc
     session.path = path
     return session
 
 
-def migrate(doc: dict[str, Any], path: Path) -> dict[str, Any]:
-    """Bring an older document up to `VERSION`, one registered step at a time."""
-    version = doc.get("version")
-    if not isinstance(version, int) or version < 1:
-        raise SessionFileError(f"{path} has no valid format version ({version!r}); it is corrupt")
-    if version > VERSION:
-        raise SessionFileError(
-            f"{path} is format version {version}, newer than this Agent Workbench reads "
-            f"(up to {VERSION}): update Agent Workbench to open it"
-        )
-    while version < VERSION:
-        step = MIGRATIONS.get(version)
-        if step is None:
-            raise SessionFileError(f"{path} is format version {version} and no migration exists")
-        doc = step(doc)
-        version += 1
-        doc["version"] = version
-    return doc
-
-
 def list_sessions() -> list[dict[str, Any]]:
     """Saved sessions (newest first) with a short summary; unreadable files say why."""
-    from engine.paths import sessions_dir
-
     rows: list[dict[str, Any]] = []
     for path in sorted(sessions_dir().glob(f"*{SUFFIX}"), reverse=True):
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -105,10 +106,10 @@ def test_migrations_run_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     def one_to_two(d: dict[str, Any]) -> dict[str, Any]:
         return {**d, "extra": {"migrated": True}}
 
-    monkeypatch.setattr(session_file, "VERSION", 2)
+    monkeypatch.setattr(session_file, "KIND", replace(session_file.KIND, version=2))
     monkeypatch.setitem(session_file.MIGRATIONS, 1, one_to_two)
     assert session_file.load(path).extra == {"migrated": True}
-    monkeypatch.setattr(session_file, "VERSION", 3)  # no migration from 2 to 3
+    monkeypatch.setattr(session_file, "KIND", replace(session_file.KIND, version=3))  # no 2 -> 3
     with pytest.raises(SessionFileError, match="no migration"):
         session_file.load(path)
 
