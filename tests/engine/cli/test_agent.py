@@ -241,3 +241,15 @@ def test_run_ingests_the_documents_of_the_agent_file_first(
     assert "[memory] documents: 3 ingested" in captured.err
     out = json.loads(captured.out)
     assert "Casa Azul" in out["steps"][0]["result"]["output"]
+
+
+def test_validate_refuses_an_alias_bomb_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bomb.agent.yaml"
+    lines = ["schema_version: 1", "name: bomb", "x0: &a0 [lol]"]
+    lines += [f"x{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 6)]
+    path.write_text("\n".join([*lines, "goals: *a5", ""]))
+    assert main(["agent", "validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}, line 7: too many YAML aliases") and err.count("\n") == 1
