@@ -185,3 +185,25 @@ def test_a_damaged_store_is_one_error_line(
         assert err.startswith(f"error: the memory store {db.parent} is damaged")
         assert err.count("\n") == 1 and "Move the folder aside" in err
     assert db.read_bytes() == before
+
+
+def test_list_shows_stored_control_characters_escaped(
+    _data_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    from engine.cli import main
+    from tests.helpers.memory_db import filled
+
+    db = filled(_data_home / "memory" / "kept", items=0)
+    conn = sqlite3.connect(db)
+    conn.execute(
+        "INSERT INTO items (kind, text, created, updated, text_hash, vector) "
+        "VALUES ('long', ?, 0, 0, 'h', ?)",
+        ("remember \x1b]0;pwned\x07\u202eevil", bytes(16)),
+    )
+    conn.commit()
+    conn.close()
+    assert main(["memory", "list", "--agent", "kept"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.endswith("[long] remember \\x1b]0;pwned\\x07\\u202eevil\n"), shown
