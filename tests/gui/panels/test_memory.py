@@ -252,3 +252,18 @@ def test_a_damaged_store_shows_what_to_do_and_is_left_as_it_is(
     assert shown.level == "error" and f"the memory store {db.parent} is damaged" in shown.text
     assert "Move the folder aside" in shown.text and "Traceback" not in shown.text
     assert db.read_bytes() == before
+
+
+def test_an_item_s_tooltip_and_preview_show_markup_literally(qtbot) -> None:
+    from PySide6.QtCore import Qt
+
+    from engine.memory.items import MemoryItem
+    from gui.panels.memory_models import MemoryPageModel
+
+    model = MemoryPageModel()
+    text = "<img src=x><b>bold</b>\x1b[2J"
+    model.rows = [MemoryItem(1, "long", text)]
+    index = model.index(0, model.COLUMNS.index("text"))
+    assert model.data(index) == "<img src=x><b>bold</b>\\x1b[2J"
+    tooltip = model.data(index, Qt.ItemDataRole.ToolTipRole)
+    assert "&lt;img src=x&gt;&lt;b&gt;bold&lt;/b&gt;\\x1b[2J" in tooltip  # escaped, then drawn
