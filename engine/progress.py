@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from engine.errors import Cancelled
+from engine.printable import printable
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,8 @@ class TerminalProgress:
             line = f"{p.stage:<12} [{bar}] {frac * 100:5.1f}% {elapsed:6.1f}s {p.message}"
         else:
             line = f"{p.stage:<12} {elapsed:6.1f}s {p.message}"
+        # the message may name a stranger's file: one line, its control characters escaped
+        line = printable(line).replace("\n", " ")
         if self._tty:
             self.stream.write("\r" + line[:120].ljust(120))
             self._open = True

@@ -20,9 +20,8 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
 
-from engine import schema_problems
+from engine import schema_problems, yamlsafe
 from engine.agent.spec import SCHEMA_VERSION, AgentSpec
 from engine.errors import WorkbenchError
 from engine.paths import resource
@@ -104,6 +103,12 @@ def _line_of(document: Any, path: list[Any]) -> int | None:
     return line
 
 
+#: An error lists at most this many problems, each cut to `MAX_PROBLEM_CHARS` (a message quotes
+#: the value it found, which may be a whole list): a clear error, never a flood.
+MAX_PROBLEMS = 20
+MAX_PROBLEM_CHARS = 300
+
+
 def _lines(problems: list[Problem], document: Any = None, source: str = "agent file") -> list[str]:
     """`source, line N: field: what is wrong (what is allowed)`, one line per problem."""
     messages = []
@@ -111,8 +116,19 @@ def _lines(problems: list[Problem], document: Any = None, source: str = "agent f
         line = _line_of(document, list(problem.path)) if document is not None else None
         where = f"{source}, line {line}" if line else source
         allowed = f" ({problem.allowed})" if problem.allowed else ""
-        messages.append(f"{where}: {problem.field}: {problem.message}{allowed}")
+        message = problem.message
+        if len(message) > MAX_PROBLEM_CHARS:
+            message = message[:MAX_PROBLEM_CHARS] + "…"
+        messages.append(f"{where}: {problem.field}: {message}{allowed}")
     return messages
+
+
+def _report(lines: list[str], source: str) -> str:
+    """The first `MAX_PROBLEMS` lines, and how many more there are."""
+    shown = lines[:MAX_PROBLEMS]
+    if len(lines) > MAX_PROBLEMS:
+        shown.append(f"{source}: ... and {len(lines) - MAX_PROBLEMS} more problems")
+    return "\n".join(shown)
 
 
 def schema_errors(data: Any, document: Any = None, source: str = "agent file") -> list[str]:
@@ -134,13 +150,17 @@ def errors(data: Any, document: Any = None, source: str = "agent file") -> list[
     return _lines(found, document, source)
 
 
+#: What one agent file may cost to read (engine.yamlsafe): size, aliases, nesting.
+LIMITS = yamlsafe.Limits(kind="agent files")
+
+
 def parse(text: str, path: Path | None = None) -> AgentFile:
     """An agent file from YAML text; raises `AgentFileError` naming field, line, allowed."""
     source = str(path) if path else "agent file"
     try:
-        document = _yaml().load(text)
-    except YAMLError as exc:
-        raise AgentFileError(f"{source} is not valid YAML: {exc}") from exc
+        document = yamlsafe.load(text, source, LIMITS)
+    except yamlsafe.YamlError as exc:
+        raise AgentFileError(str(exc)) from exc
     if not isinstance(document, dict):
         raise AgentFileError(
             f"{source}: expected a mapping with schema_version, name, goals, ... at the top"
@@ -154,7 +174,7 @@ def parse(text: str, path: Path | None = None) -> AgentFile:
     data = plain(document)
     problems = errors(data, document, source)
     if problems:
-        raise AgentFileError("\n".join(problems))
+        raise AgentFileError(_report(problems, source))
     try:
         spec = AgentSpec.from_data(data)
     except (TypeError, ValueError) as exc:
@@ -166,9 +186,9 @@ def parse(text: str, path: Path | None = None) -> AgentFile:
 def load(path: Path | str) -> AgentFile:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AgentFileError(f"cannot read the agent file {path}: {exc}") from exc
+        text = yamlsafe.read_text(path, LIMITS)  # the size is checked before reading
+    except yamlsafe.YamlError as exc:
+        raise AgentFileError(f"cannot read the agent file: {exc}") from exc
     return parse(text, path)
 
 
@@ -199,7 +219,9 @@ def dump(spec: AgentSpec, original: AgentFile | None = None) -> str:
     data = spec.to_data()
     problems = schema_errors(data)
     if problems:
-        raise AgentFileError("refusing to save an invalid agent:\n" + "\n".join(problems))
+        raise AgentFileError(
+            "refusing to save an invalid agent:\n" + _report(problems, "agent file")
+        )
     node: Any = data
     if original is not None:
         node = _apply(copy.deepcopy(original.document), original.spec.to_data(), data)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from engine.agent import events as ev
 from engine.agent.hooks import RunHooks
 from engine.cli.output import EXIT_INTERRUPTED, emit_json, err, out
+from engine.printable import printable
 from engine.tools.base import BeforeCall, ToolCallRequest
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ def ask_on_terminal(stream: TextIO | None = None) -> BeforeCall:
     def ask(request: ToolCallRequest) -> bool | str:
         target = stream or sys.stderr
         args = json.dumps(request.arguments, ensure_ascii=False)
-        target.write(f"allow {request.tool.name} {args}? [y/N] ")
+        target.write(printable(f"allow {request.tool.name} {args}? [y/N] "))
         target.flush()
         answer = sys.stdin.readline().strip().lower()
         return True if answer in ("y", "yes") else "the person said no"

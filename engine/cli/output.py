@@ -2,6 +2,10 @@
 
 `--json` output is exactly one JSON object on stdout (UTF-8, not ASCII-escaped); progress
 and human-readable notices go to stderr. Errors the user can act on exit with status 2.
+
+Text for people (`out`, `err`) may hold what tools, models and files said: its control
+characters are shown escaped (engine.printable), so nothing a stranger wrote can drive
+the terminal. The JSON object is left byte-faithful (JSON escapes control characters).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import sys
 from typing import Any
 
 from engine.errors import WorkbenchError
+from engine.printable import printable
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -27,14 +32,14 @@ def emit_json(data: Any) -> None:
 
 
 def out(text: str = "", end: str = "\n") -> None:
-    """The command's result as text, on stdout."""
-    sys.stdout.write(text + end)
+    """The command's result as text, on stdout (control characters escaped)."""
+    sys.stdout.write(printable(text) + end)
     sys.stdout.flush()
 
 
 def err(text: str = "", end: str = "\n") -> None:
-    """Progress and notices for the person, on stderr."""
-    sys.stderr.write(text + end)
+    """Progress and notices for the person, on stderr (control characters escaped)."""
+    sys.stderr.write(printable(text) + end)
     sys.stderr.flush()
 
 

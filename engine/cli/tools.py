@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from engine.cli.output import CommandInputError, emit_json, err, json_object
+from engine.cli.output import CommandInputError, emit_json, err, json_object, out
 from engine.tools.base import ToolContext
 from engine.tools.catalog import BUILTINS, build_registry
 from engine.tools.sandbox import probe
@@ -55,7 +54,7 @@ def cmd_call(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({**result.to_json(), "data": result.data})
     else:
-        (sys.stdout if result.ok else sys.stderr).write(result.output + "\n")
+        (out if result.ok else err)(result.output)
     return 0 if result.ok else 1
 
 

@@ -5,8 +5,8 @@
 
 The format is documented in docs/evaluation.md; its JSON Schema is
 engine/resources/schemas/suite.schema.json. Paths in a suite (`agent`, `workspace`) are
-relative to the suite file. Reading the YAML is one small function (`_read_yaml`), so the
-loader behind it can change without touching the rest.
+relative to the suite file. The YAML is read by the bounded loader (engine.yamlsafe:
+size, aliases and nesting are limited before anything is expanded).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 import jsonschema
 
-from engine import schema_problems
+from engine import schema_problems, yamlsafe
 from engine.agent.agentfile import _lines, plain
 from engine.errors import WorkbenchError
 from engine.paths import resource
@@ -122,30 +122,18 @@ def schema() -> dict[str, Any]:
     return data
 
 
-def _read_yaml(path: Path) -> tuple[Any, str]:
-    """The YAML document of `path` (with line numbers) and its text. Files over MAX_BYTES
-    are refused before parsing. The one place suite YAML is parsed."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+#: What one suite file may cost to read (engine.yamlsafe): size, aliases, nesting.
+LIMITS = yamlsafe.Limits(max_bytes=MAX_BYTES, kind="suite files")
 
+
+def _read_yaml(path: Path) -> tuple[Any, str]:
+    """The YAML document of `path` (with line numbers) and its text, through the bounded
+    loader every file from a stranger goes through (size, aliases, nesting)."""
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise SuiteFileError(f"cannot read the suite file {path}: {exc}") from exc
-    if len(raw) > MAX_BYTES:
-        raise SuiteFileError(
-            f"{path} is larger than {MAX_BYTES // 1000} kB; a suite file holds tasks written "
-            "by hand: split it into several suites"
-        )
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SuiteFileError(f"{path} is not UTF-8 text: {exc}") from exc
-    try:
-        return YAML(typ="rt").load(text), text
-    except YAMLError as exc:
-        raise SuiteFileError(f"{path} is not valid YAML: {exc}") from exc
+        text, document = yamlsafe.load_file(path, LIMITS)
+    except yamlsafe.YamlError as exc:
+        raise SuiteFileError(f"cannot read the suite file: {exc}") from exc
+    return document, text
 
 
 def load(path: Path | str) -> Suite:

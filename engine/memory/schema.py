@@ -8,10 +8,12 @@ always be brought up to date by replaying the log past the point it was saved at
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sqlite3
 from pathlib import Path
 
 from engine.errors import StoreError
+from engine.memory.sqlerrors import StoreConnection, corrupt
 
 KINDS = ("short", "long", "reflection", "document")
 
@@ -63,24 +65,79 @@ SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
 def connect(path: Path, busy_timeout_s: float = 30.0) -> sqlite3.Connection:
-    """Open (creating) the database in WAL mode, migrated to SCHEMA_VERSION."""
+    """Open (creating) the database in WAL mode, migrated to SCHEMA_VERSION and checked.
+
+    Every error on the connection, now or later, is a `StoreError` (sqlerrors): a file
+    that is not a database, a damaged page met by a query, someone else's database or
+    one with tables missing say so and what to do; nothing is moved or deleted.
+    """
+    folder = path.parent
     try:
         # One thread at a time per store object, but not always the one that opened it
         # (the window opens a store, a worker thread runs the agent).
         conn = sqlite3.connect(
-            str(path), timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+            str(path),
+            timeout=busy_timeout_s,
+            isolation_level=None,
+            check_same_thread=False,
+            factory=StoreConnection,
         )
+    except sqlite3.Error as exc:
+        raise StoreError(
+            f"cannot open the memory database {path} ({exc}); check that the folder "
+            f"{folder} exists and can be written"
+        ) from exc
+    assert isinstance(conn, StoreConnection)
+    conn.folder = folder
+    try:
+        _refuse_foreign(conn)  # before anything is written to the file
         conn.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit survives power loss, not only a killed process.
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         migrate(conn)
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(
-            f"cannot open the memory database {path} ({exc}); if it is corrupt, restore it "
-            "from an export (memory import) or move it away to start empty"
-        ) from exc
+        _check_tables(conn)
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def _tables(conn: sqlite3.Connection) -> list[str]:
+    rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    return sorted(str(r[0]) for r in rows if not str(r[0]).startswith("sqlite_"))
+
+
+def _refuse_foreign(conn: StoreConnection) -> None:
+    """Someone else's database (tables, but no record of our migrations) is not touched."""
+    tables = _tables(conn)
+    if tables and "schema_migrations" not in tables:
+        raise corrupt(conn.folder, f"it holds the tables {', '.join(tables)} but no memory schema")
+
+
+@functools.lru_cache(maxsize=1)
+def expected_columns() -> dict[str, frozenset[str]]:
+    """Table -> columns, as the migrations create them (in a throwaway in-memory database)."""
+    scratch = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        migrate(scratch)
+        return {
+            table: frozenset(str(r[1]) for r in scratch.execute(f"PRAGMA table_info({table})"))
+            for table in _tables(scratch)
+        }
+    finally:
+        scratch.close()
+
+
+def _check_tables(conn: StoreConnection) -> None:
+    """Every table and column the migrations made is there (a file whose migration record
+    says more than its tables do is damaged, or was edited by hand)."""
+    for table, columns in expected_columns().items():
+        found = {str(r[1]) for r in conn.execute(f"PRAGMA table_info({table})")}
+        if not found:
+            raise corrupt(conn.folder, f"the table {table} is missing")
+        if missing := sorted(columns - found):
+            raise corrupt(conn.folder, f"the table {table} lacks the columns {', '.join(missing)}")
 
 
 def applied_versions(conn: sqlite3.Connection) -> list[int]:

@@ -93,20 +93,14 @@ def _finish_folder(
 
 def _write_tokenizer(source: Source, out: Path) -> None:
     if source.kind in ("default", "gguf"):
-        from engine.models.gguf_tokenizer import build_tokenizer_json
+        from engine.models.gguf_tokenizer import build_tokenizer_json, read_gguf_metadata
 
         (out / "tokenizer.json").write_text(build_tokenizer_json(source.path), encoding="utf-8")
-        try:
-            from gguf import GGUFReader
-
-            reader = GGUFReader(str(source.path))
-            field = reader.fields.get("tokenizer.chat_template")
-            if field is not None:
-                (out / "source_chat_template.jinja").write_text(
-                    str(field.contents()), encoding="utf-8"
-                )
-        except (ImportError, ValueError, OSError):
-            pass
+        template = read_gguf_metadata(
+            source.path, keep=lambda key: key == "tokenizer.chat_template"
+        ).get("tokenizer.chat_template")
+        if isinstance(template, str):
+            (out / "source_chat_template.jinja").write_text(template, encoding="utf-8")
         return
     for name in (
         "tokenizer.json",

@@ -48,6 +48,7 @@ __all__ = [
     "bpe_merges",
     "build_tokenizer",
     "build_tokenizer_json",
+    "check_gguf_file",
     "read_gguf_metadata",
     "read_gguf_vocab",
     "special_tokens_map",
@@ -141,13 +142,36 @@ _SCALAR_FORMATS: dict[int, str] = {
 MetadataValue = int | float | bool | str | list["MetadataValue"]
 
 
+#: Bounds a corrupt or hostile header meets before anything is allocated for it. Real
+#: files nest arrays at most one deep and hold well under a million metadata items
+#: (Gemma 3: a 262,144-token vocabulary, three arrays of it).
+MAX_ARRAY_DEPTH = 8
+MAX_METADATA_ITEMS = 16_000_000
+#: ggml tensors have at most four dimensions (GGML_MAX_DIMS).
+MAX_TENSOR_DIMS = 4
+#: Fewest bytes one item takes in the file: a string is at least its 8-byte length, an
+#: array its 4-byte item type and 8-byte count.
+_MIN_STRING = 8
+_MIN_ARRAY = 12
+
+
 class _HeaderParser:
-    """Reads the key-value section of a GGUF file from a buffer, front to back."""
+    """Reads the header of a GGUF file from a buffer, front to back.
+
+    Every length and count it reads is checked against the bytes left in the file before
+    anything is allocated for it, so a corrupt header is a `ValueError` (or
+    `struct.error`) saying what is wrong, never a huge allocation or a deep recursion.
+    """
 
     def __init__(self, buffer: mmap.mmap, endian: str) -> None:
         self._buffer = buffer
         self._endian = endian
         self.offset = 0
+        self.items = 0  # metadata items read so far (array elements count one each)
+
+    @property
+    def remaining(self) -> int:
+        return len(self._buffer) - self.offset
 
     def scalar(self, fmt: str) -> int | float | bool:
         (value,) = struct.unpack_from(self._endian + fmt, self._buffer, self.offset)
@@ -158,38 +182,92 @@ class _HeaderParser:
     def uint(self, fmt: str) -> int:
         return int(self.scalar(fmt))
 
-    def string(self) -> str:
-        length = self.uint("Q")
-        start = self.offset
-        end = start + length
-        if end > len(self._buffer):
-            raise struct.error("string runs past the end of the file")
-        self.offset = end
-        return self._buffer[start:end].decode("utf-8", errors="replace")
+    def count(self, count: int, item_bytes: int, what: str, unit: str = "items") -> int:
+        """`count`, checked: `count` items of at least `item_bytes` fit in what is left."""
+        if count * item_bytes > self.remaining:
+            raise ValueError(
+                f"{what} declares {count:,} {unit} at offset {self.offset:,}, but only "
+                f"{self.remaining:,} bytes are left in the file"
+            )
+        return count
 
-    def value(self, value_type: int) -> MetadataValue:
+    def string(self) -> str:
+        length = self.count(self.uint("Q"), 1, "a string", "bytes")
+        start = self.offset
+        self.offset = start + length
+        return self._buffer[start : self.offset].decode("utf-8", errors="replace")
+
+    def value(self, value_type: int, depth: int = 0) -> MetadataValue:
         if value_type == _STRING:
             return self.string()
         if value_type == _ARRAY:
-            return self.array()
+            return self.array(depth + 1)
         fmt = _SCALAR_FORMATS.get(value_type)
         if fmt is None:
-            raise ValueError(f"unknown GGUF value type {value_type}")
+            raise ValueError(f"unknown GGUF value type {value_type} at offset {self.offset:,}")
         return self.scalar(fmt)
 
-    def array(self) -> list[MetadataValue]:
+    def array(self, depth: int = 1) -> list[MetadataValue]:
+        if depth > MAX_ARRAY_DEPTH:
+            raise ValueError(
+                f"arrays nested more than {MAX_ARRAY_DEPTH} deep at offset {self.offset:,}"
+            )
         item_type = self.uint("I")
-        count = self.uint("Q")
+        fmt = _SCALAR_FORMATS.get(item_type)
+        if fmt is None and item_type not in (_STRING, _ARRAY):
+            raise ValueError(f"unknown GGUF array item type {item_type} at offset {self.offset:,}")
+        least = {_STRING: _MIN_STRING, _ARRAY: _MIN_ARRAY}.get(item_type) or struct.calcsize(
+            fmt or "B"
+        )
+        count = self.count(self.uint("Q"), least, "an array")
+        self.items += count
+        if self.items > MAX_METADATA_ITEMS:
+            raise ValueError(
+                f"the metadata holds more than {MAX_METADATA_ITEMS:,} items; "
+                "no model needs that many"
+            )
         if item_type == _STRING:
             return [self.string() for _ in range(count)]
         if item_type == _ARRAY:
-            return [self.array() for _ in range(count)]
-        fmt = _SCALAR_FORMATS.get(item_type)
-        if fmt is None:
-            raise ValueError(f"unknown GGUF array item type {item_type}")
+            return [self.array(depth + 1) for _ in range(count)]
         items = struct.unpack_from(f"{self._endian}{count}{fmt}", self._buffer, self.offset)
-        self.offset += count * struct.calcsize(fmt)
+        self.offset += count * least
         return list(items)
+
+    def metadata(self, keep: Callable[[str], bool] | None) -> dict[str, MetadataValue]:
+        """The key-value section (after the magic and version): only keys `keep` accepts."""
+        self.uint("Q")  # tensor count: `tensors` reads it again
+        kv_count = self.count(self.uint("Q"), _MIN_STRING + 4, "the key-value section", "keys")
+        metadata: dict[str, MetadataValue] = {}
+        for _ in range(kv_count):
+            key = self.string()
+            value = self.value(self.uint("I"))
+            if keep is None or keep(key):
+                metadata[key] = value
+        return metadata
+
+
+def _open_header(path: Path) -> tuple[mmap.mmap, str]:
+    """The mapped file and its byte order; ModelError when it is not GGUF (version 2+)."""
+    with path.open("rb") as file:
+        head = file.read(8)
+        if len(head) < 8 or head[:4] != _MAGIC:
+            raise ModelError(f"{path} is not a GGUF file (it does not start with the GGUF magic).")
+        buffer = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+    # A big-endian file shows its (small) version number byte-swapped.
+    (version,) = struct.unpack_from("<I", buffer, 4)
+    endian = "<" if version & 0xFFFF else ">"
+    (version,) = struct.unpack_from(endian + "I", buffer, 4)
+    if version < 2:
+        buffer.close()
+        raise ModelError(f"{path} is GGUF version {version}; only versions 2 and later are read.")
+    return buffer, endian
+
+
+def _corrupt(path: Path, exc: Exception) -> ModelError:
+    return ModelError(
+        f"{path} is a truncated or corrupt GGUF file: {exc}. Download or copy it again."
+    )
 
 
 def read_gguf_metadata(
@@ -201,41 +279,82 @@ def read_gguf_metadata(
     """
     path = Path(gguf_path)
     try:
-        with path.open("rb") as file:
-            head = file.read(8)
-            if len(head) < 8 or head[:4] != _MAGIC:
-                raise ModelError(
-                    f"{path} is not a GGUF file (it does not start with the GGUF magic)."
-                )
-            with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
-                return _parse_metadata(buffer, path, keep)
+        buffer, endian = _open_header(path)
+        with buffer:
+            parser = _HeaderParser(buffer, endian)
+            parser.offset = 8
+            return parser.metadata(keep)
+    except (struct.error, ValueError) as exc:
+        raise _corrupt(path, exc) from exc
     except OSError as exc:
         raise ModelError(f"Cannot read the GGUF file {path}: {exc}") from exc
 
 
-def _parse_metadata(
-    buffer: mmap.mmap, path: Path, keep: Callable[[str], bool] | None
-) -> dict[str, MetadataValue]:
-    # A big-endian file shows its (small) version number byte-swapped.
-    (version,) = struct.unpack_from("<I", buffer, 4)
-    endian = "<" if version & 0xFFFF else ">"
-    parser = _HeaderParser(buffer, endian)
-    parser.offset = 4
-    version = parser.uint("I")
-    if version < 2:
-        raise ModelError(f"{path} is GGUF version {version}; only versions 2 and later are read.")
-    metadata: dict[str, MetadataValue] = {}
+def check_gguf_file(gguf_path: str | Path) -> None:
+    """Read a GGUF file's whole header, metadata and tensor list, and check that every
+    tensor's data lies inside the file; ModelError naming the file and what is wrong.
+
+    Run before the file reaches `gguf.GGUFReader` (transformers' loader), which on a
+    corrupt header loops for minutes on a declared count of 2**61, recurses until Python
+    gives up on nested arrays, or fails with numpy's IndexError.
+    """
+    path = Path(gguf_path)
     try:
-        parser.uint("Q")  # tensor count: the tensors are not needed here
-        kv_count = parser.uint("Q")
-        for _ in range(kv_count):
-            key = parser.string()
-            value = parser.value(parser.uint("I"))
-            if keep is None or keep(key):
-                metadata[key] = value
+        buffer, endian = _open_header(path)
+        with buffer:
+            parser = _HeaderParser(buffer, endian)
+            parser.offset = 8
+            tensor_count = parser.uint("Q")
+            parser.offset = 8
+            alignment = parser.metadata(lambda key: key == "general.alignment").get(
+                "general.alignment", 32
+            )
+            if not isinstance(alignment, int) or alignment <= 0 or alignment & (alignment - 1):
+                raise ValueError(f"general.alignment is {alignment!r}, not a power of two")
+            _check_tensors(parser, tensor_count, alignment, len(buffer))
     except (struct.error, ValueError) as exc:
-        raise ModelError(f"{path} is a truncated or corrupt GGUF file: {exc}") from exc
-    return metadata
+        raise _corrupt(path, exc) from exc
+    except OSError as exc:
+        raise ModelError(f"Cannot read the GGUF file {path}: {exc}") from exc
+
+
+def _tensor_bytes(name: str, shape: list[int], kind: int) -> int:
+    """The bytes of a tensor's data, from its ggml type's block size (the gguf package's
+    table); 0 without the export extra, when only the offsets can be checked."""
+    try:
+        from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+    except ImportError:
+        return 0
+    try:
+        block, block_bytes = GGML_QUANT_SIZES[GGMLQuantizationType(kind)]
+    except (ValueError, KeyError):
+        raise ValueError(f"tensor {name!r} has the unknown ggml type {kind}") from None
+    elements = 1
+    for dim in shape:
+        elements *= dim
+    return elements // block * block_bytes
+
+
+def _check_tensors(parser: _HeaderParser, count: int, alignment: int, size: int) -> None:
+    """The tensor list: at most four dimensions each, data inside the file."""
+    parser.count(count, _MIN_STRING + 4 + 4 + 8, "the tensor list", "tensors")
+    tensors: list[tuple[str, list[int], int, int]] = []
+    for _ in range(count):
+        name = parser.string()
+        dims = parser.uint("I")
+        if not 0 < dims <= MAX_TENSOR_DIMS:
+            raise ValueError(f"tensor {name!r} has {dims:,} dimensions (ggml allows 1 to 4)")
+        shape = [parser.uint("Q") for _ in range(dims)]
+        tensors.append((name, shape, parser.uint("I"), parser.uint("Q")))
+    data_start = -(-parser.offset // alignment) * alignment
+    for name, shape, kind, offset in tensors:
+        start = data_start + offset
+        needed = _tensor_bytes(name, shape, kind)
+        if start + needed > size:
+            raise ValueError(
+                f"tensor {name!r} needs {needed:,} bytes at offset {start:,}, but the file "
+                f"ends at {size:,}"
+            )
 
 
 def _optional_int(metadata: dict[str, MetadataValue], key: str) -> int | None:

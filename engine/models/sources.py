@@ -10,6 +10,7 @@ from typing import Any
 
 from engine import paths
 from engine.errors import ModelError
+from engine.models.gguf_tokenizer import check_gguf_file
 from engine.progress import Reporter
 
 DEFAULT_NAME = "default"
@@ -48,6 +49,7 @@ def resolve(spec: str, report: Reporter) -> Source:
                 f"{path} is not a GGUF file (no GGUF magic): give a .gguf file or a Hugging Face "
                 "causal-LM folder"
             )
+        check_gguf_file(path)  # a corrupt header is refused here, not deep in transformers
         report("hash", 0, 1, path.name)
         return Source("gguf", path.resolve(), file_sha256(path), path.stem)
     return _hf_source(path)

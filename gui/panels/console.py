@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -100,6 +101,7 @@ class QtGenerationConsole(QWidget):
         self.batcher = TextBatcher(self.output)
         self.status = QLabel("Ready.")
         self.status.setObjectName("caption")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # it quotes errors
         self.ttft = MetricLabel("TTFT –", "TTFT 99999 ms")
         self.rate = MetricLabel("– tok/s", "99999.9 tok/s")
         options = QHBoxLayout()

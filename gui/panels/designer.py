@@ -38,6 +38,7 @@ from gui.panels.designer_form import FormPages
 from gui.panels.designer_tools import tools_widget
 from gui.panels.prompt_preview import QtPromptPreview
 from gui.panels.registry import register_panel
+from gui.plain import printable
 from gui.widgets.fields import Field
 from gui.widgets.questions import save_discard_cancel
 from gui.widgets.undo_keys import UndoKeys
@@ -61,6 +62,7 @@ class QtAgentDesigner(QWidget):
         self.preview = QtPromptPreview(ctx)
         self.title = QLabel()
         self.problems = QLabel()
+        self.problems.setTextFormat(Qt.TextFormat.PlainText)  # problems quote the file's text
         self.problems.setWordWrap(True)
         self.problems.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._build()
@@ -227,7 +229,7 @@ class QtAgentDesigner(QWidget):
             self.model.open(path)
         except AgentFileError as exc:
             report("error", f"cannot open the agent file {path}:\n{exc}")
-            self.problems.setText(f"cannot open {path}:\n{exc}")
+            self.problems.setText(printable(f"cannot open {path}:\n{exc}"))
             return False
         self._opened()
         return True

@@ -14,6 +14,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 from engine.memory.items import MemoryItem
 from gui.memory_tasks import Page, ScoredRow
+from gui.plain import plain_tooltip, printable
 
 PAGE_SIZE = 200
 PREVIEW_CHARS = 160
@@ -26,7 +27,7 @@ def when(stamp: float) -> str:
 
 
 def preview(text: str) -> str:
-    line = " ".join(text.split())
+    line = " ".join(printable(text).split())
     return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1] + "…"
 
 
@@ -67,7 +68,7 @@ class ItemsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self.cell(index.row(), self.COLUMNS[index.column()])
         if role == Qt.ItemDataRole.ToolTipRole:
-            return item.text[:2000]
+            return plain_tooltip(item.text[:2000])
         if role == Qt.ItemDataRole.UserRole:
             return item.id
         return None

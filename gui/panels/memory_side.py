@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import time
 from typing import Any
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 from engine.memory.items import MemoryItem
 from gui.memory_store import KINDS
 from gui.panels.memory_models import when
+from gui.plain import printable
 
 
 class QtMemoryItemView(QGroupBox):
@@ -74,7 +76,8 @@ class QtMemoryItemView(QGroupBox):
             self.header.setText("Select an item to see it in full.")
             return
         self.pin.setText("Unpin" if item.pinned else "Pin")
-        where = f" · {item.source} #{item.position}" if item.source else ""
+        source = html.escape(printable(item.source or ""))  # a file name: any text at all
+        where = f" · {source} #{item.position}" if item.source else ""
         self.header.setText(
             f"<b>#{item.id}</b> {item.kind}{' · pinned ★' if item.pinned else ''} · created "
             f"{when(item.created)} · updated {when(item.updated)}{where}"

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QListWidget, QListWidgetItem, QPushButton, QVBoxLa
 from gui.bridge.messages import Message, message_bridge
 from gui.context import AppContext
 from gui.panels.registry import register_panel
+from gui.plain import plain_tooltip, printable
 
 MAX_ITEMS = 500
 
@@ -30,9 +31,10 @@ class QtMessages(QWidget):
         message_bridge().message.connect(self.add)
 
     def add(self, msg: Message) -> None:
-        item = QListWidgetItem(f"{time.strftime('%H:%M:%S')}  {msg.level}: {msg.text}")
+        text = printable(msg.text)
+        item = QListWidgetItem(f"{time.strftime('%H:%M:%S')}  {msg.level}: {text}")
         if msg.detail:
-            item.setToolTip(msg.detail[-4000:])
+            item.setToolTip(plain_tooltip(msg.detail[-4000:]))
         if msg.level != "info":
             item.setForeground(QColor(self.ctx.theme.color(msg.level)))
         self.list.addItem(item)

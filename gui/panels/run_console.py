@@ -90,6 +90,7 @@ class QtRunConsole(QWidget):
         self.stop_button.clicked.connect(self.stop)
         self.status = QLabel("Choose an agent file and type a task.")
         self.status.setObjectName("caption")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # it quotes errors and tool names
         self.status.setWordWrap(True)
         self.output = QPlainTextEdit(readOnly=True)
         self.output.setPlaceholderText("The model's text streams in here.")

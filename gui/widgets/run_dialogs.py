@@ -43,6 +43,7 @@ class ApprovalDialog(QDialog):
             f"The agent wants to call <b>{html.escape(request.tool)}</b> (approval: ask)."
         )
         about = QLabel(request.description)
+        about.setTextFormat(Qt.TextFormat.PlainText)  # an MCP server wrote it
         about.setWordWrap(True)
         about.setObjectName("caption")
         self.arguments = QPlainTextEdit(json.dumps(request.arguments, indent=2, ensure_ascii=False))

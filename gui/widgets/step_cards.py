@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.plain import printable
 from gui.theme import Theme
 
 #: Card kind -> theme colour of its left edge.
@@ -52,12 +53,12 @@ class StepCard(QFrame):
             " QToolButton { border: none; font-weight: bold; }"
         )
         self.header = QToolButton()
-        self.header.setText(title)
+        self.header.setText(printable(title).replace("&", "&&"))  # `&` is not a shortcut
         self.header.setCheckable(True)
         self.header.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.header.setAutoRaise(True)
         self.header.toggled.connect(self.set_expanded)
-        self.body = QLabel(body)
+        self.body = QLabel(printable(body))  # tool output, model text: shown, not obeyed
         self.body.setWordWrap(True)
         self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.body.setTextFormat(Qt.TextFormat.PlainText)

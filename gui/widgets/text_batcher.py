@@ -12,6 +12,8 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QPlainTextEdit
 
+from gui.plain import printable
+
 FLUSH_MS = 30
 
 
@@ -35,7 +37,7 @@ class TextBatcher(QObject):
         self.timer.stop()  # the next `append` starts it again
         if not self._parts:
             return
-        text = "".join(self._parts)
+        text = printable("".join(self._parts))  # the model's text: control characters shown
         self._parts.clear()
         cursor = self.target.textCursor()
         cursor.movePosition(QTextCursor.MoveOperation.End)

@@ -44,3 +44,12 @@ def test_a_terminal_line_is_ended_on_close() -> None:
     with TerminalProgress(out) as bar:
         bar(_line("ingest", 1, 3))
     assert out.getvalue().startswith("\ringest") and out.getvalue().endswith("\n")
+
+
+def test_a_stranger_s_file_name_cannot_drive_the_terminal() -> None:
+    """`memory ingest` shows each file's name; a name may hold an ESC sequence or a newline."""
+    stream = io.StringIO()
+    bar = TerminalProgress(stream)
+    bar(Progress("ingest", 0, 2, "a\x1b]0;pwned\x07\nb.txt", time.monotonic()))
+    bar.close()
+    assert "\x1b" not in stream.getvalue() and "\\x1b]0;pwned\\x07 b.txt" in stream.getvalue()

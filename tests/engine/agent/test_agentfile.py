@@ -310,3 +310,42 @@ def test_a_bad_scratchpad_setting_names_the_field_and_the_choices(tmp_path: Path
         load(write(tmp_path, text))
     message = str(caught.value)
     assert "memory.scratchpad" in message and "line 5" in message and '"summarize"' in message
+
+
+def test_a_yaml_alias_bomb_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    """A "billion laughs" of 10**5 leaves took seconds before it failed the schema (10**6:
+    20 s and 800 MB; 10**9: over 19 GB, then killed); the bounded loader stops at the first
+    alias over the budget, whatever the depth (engine/test_yamlsafe.py tries 10**9)."""
+    lines = ["schema_version: 1", "name: bomb", "x0: &a0 [lol]"]
+    lines += [f"x{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 6)]
+    path = write(tmp_path, "\n".join([*lines, "goals: *a5", ""]))
+    assert path.stat().st_size < 2048
+    with pytest.raises(AgentFileError) as info:
+        load(path)
+    assert str(info.value) == (
+        f"{path}, line 7: too many YAML aliases (34 so far, bringing in 10,784 nodes); "
+        "agent files may use at most 100 aliases bringing in at most 10,000 nodes: "
+        "write the repeated parts out"
+    )
+
+
+def test_an_agent_file_over_1_mb_is_refused_before_parsing(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + "# padding\n" * 110_000)
+    with pytest.raises(AgentFileError) as info:
+        load(path)
+    assert str(info.value) == (
+        f"cannot read the agent file: {path} is 1.1 MB; agent files may be at most 1.0 MB "
+        "(is it the right file?)"
+    )
+
+
+def test_an_error_lists_at_most_20_problems_each_cut_short(tmp_path: Path) -> None:
+    many = "schema_version: 1\nname: x\ngoals: [" + ", ".join(["[a, b, c]"] * 200) + "]\n"
+    with pytest.raises(AgentFileError) as info:
+        load(write(tmp_path, many))
+    lines = str(info.value).splitlines()
+    assert len(lines) == 21 and lines[-1].endswith(": ... and 180 more problems")
+    wide = "schema_version: 1\nname: x\ngoals: [[" + ", ".join(["word"] * 2000) + "]]\n"
+    with pytest.raises(AgentFileError) as info:
+        load(write(tmp_path, wide))
+    assert len(str(info.value)) < 600 and "goals[0]: ['word', 'word'" in str(info.value)

@@ -490,3 +490,41 @@ def test_a_name_that_cannot_name_a_folder_is_refused(
     assert main(["agent", "validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert f"{path}, line 2: name: " in err and "named after it" in err
+
+
+def test_validate_refuses_an_alias_bomb_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bomb.agent.yaml"
+    lines = ["schema_version: 1", "name: bomb", "x0: &a0 [lol]"]
+    lines += [f"x{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 6)]
+    path.write_text("\n".join([*lines, "goals: *a5", ""]))
+    assert main(["agent", "validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}, line 7: too many YAML aliases") and err.count("\n") == 1
+
+
+def test_run_shows_tool_output_and_answers_escaped(
+    tmp_path: Path, scripted: Scripted, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before, a tool's output (and the model's text) reached the terminal raw: a file
+    could retitle the window and clear the screen of whoever ran the agent."""
+    hostile = "\x1b]0;pwned\x07\x1b[2J<b>bold</b>\u202eevil"
+    (tmp_path / "workspace").mkdir()
+    (tmp_path / "workspace" / "evil.txt").write_text(hostile, encoding="utf-8")
+    path = tmp_path / "reader.agent.yaml"
+    path.write_text(
+        "schema_version: 1\nname: reader\ngoals: [read]\ntools:\n  - name: files.read\n"
+    )
+    script = [call("files.read", '{"path": "evil.txt"}'), final("seen \x1b[31mred\x9b")]
+    scripted.scripts.append(script)
+    assert main(["agent", "run", str(path), "--task", "read it"]) == 0
+    captured = capsys.readouterr()
+    for stream in (captured.out, captured.err):
+        assert not any(ch in stream for ch in "\x1b\x07\u202e\x9b"), stream
+    assert "\\x1b]0;pwned\\x07\\x1b[2J<b>bold</b>\\u202eevil" in captured.err  # the tool result
+    assert captured.out == "seen \\x1b[31mred\\x9b\n"  # the final answer
+    scripted.scripts.append(script)
+    assert main(["agent", "run", str(path), "--task", "read it", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["final_answer"] == "seen \x1b[31mred\x9b"  # --json: byte-faithful

@@ -163,3 +163,47 @@ def test_default_prepare_also_prepares_the_embedder(
     assert calls == ["default"] and data["manifest"]["kind"] == "causal-lm"
     assert data["embedder"]["manifest"]["kind"] == "embedder"
     assert data["embedder"]["manifest"]["name"] == "default-embedder"
+
+
+@pytest.mark.parametrize("damage", ["garbage", "damaged page"])
+def test_a_damaged_store_is_one_error_line(
+    _data_home: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    """Before, a damaged page met by a query was a raw sqlite3.DatabaseError traceback."""
+    from engine.cli import main
+    from tests.helpers.memory_db import damage_page, filled
+
+    db = filled(_data_home / "memory" / "broken")
+    if damage == "garbage":
+        db.write_bytes(b"\x00garbage" * 1000)
+    else:
+        damage_page(db, 2)  # the first page of the `meta` table, read at open
+    before = db.read_bytes()
+    for command in ("stats", "list"):
+        assert main(["memory", command, "--agent", "broken"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: the memory store {db.parent} is damaged")
+        assert err.count("\n") == 1 and "Move the folder aside" in err
+    assert db.read_bytes() == before
+
+
+def test_list_shows_stored_control_characters_escaped(
+    _data_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    from engine.cli import main
+    from tests.helpers.memory_db import filled
+
+    db = filled(_data_home / "memory" / "kept", items=0)
+    conn = sqlite3.connect(db)
+    conn.execute(
+        "INSERT INTO items (kind, text, created, updated, text_hash, vector) "
+        "VALUES ('long', ?, 0, 0, 'h', ?)",
+        ("remember \x1b]0;pwned\x07\u202eevil", bytes(16)),
+    )
+    conn.commit()
+    conn.close()
+    assert main(["memory", "list", "--agent", "kept"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.endswith("[long] remember \\x1b]0;pwned\\x07\\u202eevil\n"), shown

@@ -61,3 +61,19 @@ def test_list_says_what_isolation_the_python_tool_gets(capsys: pytest.CaptureFix
     assert set(python["isolation"]) == {"namespaces", "network_can_be_cut", "summary"}
     assert main(["tools", "list"]) == 0
     assert f"sandbox here: {python['isolation']['summary']}" in capsys.readouterr().err
+
+
+HOSTILE = "\x1b]0;pwned\x07\x1b[2J<b>bold</b><img src=x>\u202eevil"
+
+
+def test_call_shows_control_characters_escaped_and_json_faithful(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "evil.txt").write_text(HOSTILE, encoding="utf-8")
+    argv = ["tools", "call", "files.read", "--args", '{"path": "evil.txt"}']
+    assert main([*argv, "--workspace", str(tmp_path)]) == 0
+    shown = capsys.readouterr().out
+    assert "\x1b" not in shown and "\x07" not in shown and "\u202e" not in shown
+    assert "\\x1b]0;pwned\\x07\\x1b[2J<b>bold</b><img src=x>\\u202eevil" in shown
+    assert main([*argv, "--workspace", str(tmp_path), "--json"]) == 0
+    assert HOSTILE in json.loads(capsys.readouterr().out)["output"]

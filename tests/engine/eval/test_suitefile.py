@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -106,10 +107,10 @@ def test_files_over_the_size_cap_are_refused_before_parsing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write(tmp_path, "name: x\n" + "# padding\n" * 200)
-    monkeypatch.setattr(suitefile, "MAX_BYTES", 1000)
+    monkeypatch.setattr(suitefile, "LIMITS", replace(suitefile.LIMITS, max_bytes=1000))
     parsed: list[Path] = []
     monkeypatch.setattr("ruamel.yaml.YAML.load", lambda self, text: parsed.append(path))
-    with pytest.raises(SuiteFileError, match="larger than 1 kB"):
+    with pytest.raises(SuiteFileError, match="suite files may be at most 1,000 bytes"):
         load(path)
     assert parsed == []
 
@@ -123,3 +124,11 @@ def test_every_template_has_a_shipped_suite_of_at_least_ten_tasks() -> None:
         assert suite.agent is not None and load_agent(suite.agent).spec.name
         assert suite.agent.resolve() == templates()[name].resolve()
         assert all(t.checks for t in suite.tasks), name
+
+
+def test_an_alias_bomb_is_refused_before_it_expands(tmp_path: Path) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    path = write(tmp_path, "schema_version: 1\nname: bomb\n" + "\n".join(lines) + "\ntasks: []\n")
+    with pytest.raises(SuiteFileError, match="alias"):
+        load(path)

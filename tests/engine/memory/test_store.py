@@ -226,7 +226,7 @@ def test_a_corrupt_database_or_settings_file_is_a_clear_error(
     folder = tmp_path / "broken"
     folder.mkdir()
     (folder / "memory.sqlite3").write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StoreError, match="cannot open the memory database"):
+    with pytest.raises(StoreError, match="is damaged or is not an Agent Workbench memory store"):
         MemoryStore.open(path=folder, embedder=embedder, settings=settings)
     assert (folder / "memory.sqlite3").read_bytes().startswith(b"this is not")  # untouched
     paths.settings_file().write_text("[memory\nbroken")

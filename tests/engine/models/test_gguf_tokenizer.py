@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import os
+import struct
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,6 +26,7 @@ from engine.models.gguf_tokenizer import (
     bpe_merges,
     build_tokenizer,
     build_tokenizer_json,
+    check_gguf_file,
     read_gguf_metadata,
     read_gguf_vocab,
     special_tokens_map,
@@ -519,3 +521,114 @@ def test_inconsistent_vocabulary_is_a_model_error() -> None:
             add_space_prefix=False,
             tokenizer_model="llama",
         )
+
+
+# --- corrupt and hostile headers ---------------------------------------------------
+
+
+def _s(text: str) -> bytes:
+    data = text.encode()
+    return struct.pack("<Q", len(data)) + data
+
+
+def _head(tensors: int, keys: int) -> bytes:
+    return b"GGUF" + struct.pack("<IQQ", 3, tensors, keys)
+
+
+def _tensor(name: str, dims: list[int], kind: int = 0, offset: int = 0) -> bytes:
+    shape = struct.pack(f"<I{len(dims)}Q", len(dims), *dims)
+    return _s(name) + shape + struct.pack("<IQ", kind, offset)
+
+
+_ARRAY_OF = struct.pack("<I", 9)  # the value type "array"
+CORRUPT_HEADERS = {
+    # 100,000 arrays each holding one array: 1.2 MB that recursed until Python gave up
+    "nested": (
+        _head(0, 1) + _s("x.nested") + _ARRAY_OF + struct.pack("<IQ", 9, 1) * 100_000,
+        "arrays nested more than 8 deep at offset 140",
+    ),
+    # an array of 2**61 uint32 in 53 bytes: GGUFReader looped on it for minutes
+    "huge count": (
+        _head(0, 1) + _s("x.big") + _ARRAY_OF + struct.pack("<IQ", 4, 2**61),
+        "an array declares 2,305,843,009,213,693,952 items at offset 53, but only 0 bytes",
+    ),
+    "huge string": (
+        _head(0, 1) + _s("x.s") + struct.pack("<IQ", 8, 2**63),
+        "a string declares 9,223,372,036,854,775,808 bytes at offset 47, but only 0 bytes",
+    ),
+    "huge key count": (
+        _head(0, 2**63) + bytes(100),
+        "the key-value section declares 9,223,372,036,854,775,808 keys at offset 24",
+    ),
+    "truncated": (_head(0, 1) + _s("x.s")[:5], "declares 1 keys at offset 24, but only 5"),
+    "unknown type": (_head(0, 1) + _s("x.s") + struct.pack("<I", 77), "unknown GGUF value type 77"),
+}
+CORRUPT_TENSORS = {
+    "huge tensor count": (_head(2**62, 0) + bytes(64), "the tensor list declares 4,611,686"),
+    "too many dims": (_head(1, 0) + _s("w") + struct.pack("<I", 2**31) + bytes(64), "'w' has 2,"),
+    "data past the end": (
+        _head(1, 0) + _tensor("w", [4, 4], offset=2**40) + bytes(64),
+        "tensor 'w' needs 64 bytes at offset 1,099,511,627,872, but the file ends at 129",
+    ),
+    "truncated data": (_head(1, 0) + _tensor("w", [1024]) + bytes(100), "needs 4,096 bytes"),
+    "unknown tensor type": (_head(1, 0) + _tensor("w", [4], kind=999), "unknown ggml type 999"),
+}
+
+
+@pytest.mark.parametrize(("data", "expected"), CORRUPT_HEADERS.values(), ids=CORRUPT_HEADERS)
+def test_a_corrupt_header_is_a_model_error(tmp_path: Path, data: bytes, expected: str) -> None:
+    path = tmp_path / "bad.gguf"
+    path.write_bytes(data)
+    for read in (read_gguf_metadata, check_gguf_file):
+        with pytest.raises(ModelError) as info:
+            read(path)
+        message = str(info.value)
+        assert message.startswith(f"{path} is a truncated or corrupt GGUF file: "), message
+        assert expected in message and message.endswith("Download or copy it again.")
+
+
+@pytest.mark.parametrize(("data", "expected"), CORRUPT_TENSORS.values(), ids=CORRUPT_TENSORS)
+def test_a_corrupt_tensor_list_is_a_model_error(tmp_path: Path, data: bytes, expected: str) -> None:
+    pytest.importorskip("gguf")  # the byte size of a ggml type comes from the gguf package
+    path = tmp_path / "bad.gguf"
+    path.write_bytes(data)
+    with pytest.raises(ModelError, match="is a truncated or corrupt GGUF file") as info:
+        check_gguf_file(path)
+    assert expected in str(info.value)
+
+
+def test_a_sound_file_with_tensors_passes_the_check(tmp_path: Path) -> None:
+    gguf = pytest.importorskip("gguf")
+    import numpy as np
+
+    path = tmp_path / "sound.gguf"
+    writer = gguf.GGUFWriter(path, arch="llama")
+    writer.add_array("test.nested", [[1, 2], [3, 4]])
+    writer.add_tensor("w", np.ones((3, 5), dtype=np.float32))
+    writer.add_tensor("v", np.ones(7, dtype=np.float16))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    check_gguf_file(path)
+    last = gguf.GGUFReader(path).tensors[-1]
+    end = int(last.data_offset) + int(last.n_bytes)  # the writer pads the file after it
+    path.write_bytes(path.read_bytes()[: end - 1])  # one byte short of the last tensor
+    with pytest.raises(ModelError, match="tensor 'v' needs 14 bytes"):
+        check_gguf_file(path)
+
+
+@pytest.mark.parametrize("case", ["nested", "huge tensor count"])
+def test_model_prepare_refuses_a_corrupt_gguf_at_the_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """Before, transformers met the file: a RecursionError or numpy's IndexError, reported
+    as "laid out in a way the pipeline does not handle" (or minutes of looping)."""
+    data = {**CORRUPT_HEADERS, **CORRUPT_TENSORS}[case][0]
+    path = tmp_path / "bad.gguf"
+    path.write_bytes(data)
+    monkeypatch.setenv("AGENT_WORKBENCH_HOME", str(tmp_path / "home"))
+    from engine.models.prepare import prepare
+
+    with pytest.raises(ModelError, match=r"bad\.gguf is a truncated or corrupt GGUF file"):
+        prepare(str(path))

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from engine.llm.events import GenerationFinished, TokenDelta
+from engine.printable import printable
 from gui.panels.console import QtGenerationConsole
 
 
@@ -32,7 +33,7 @@ def test_generation_streams_into_the_console(ctx, qtbot, tiny_models: Path) -> N
     finished = console.finished
     assert isinstance(finished, GenerationFinished) and events[-1] is finished
     assert finished.stats.new_tokens == 40 and len(deltas) >= 40
-    assert console.output.toPlainText() == finished.text
+    assert console.output.toPlainText() == printable(finished.text)  # control characters shown
     assert 1 <= console.batcher.flushes < len(deltas)  # batched, not one append per token
     assert console.rate.text() == f"{finished.stats.decode_tok_s:.1f} tok/s"
     assert console.ttft.text().startswith("TTFT ")

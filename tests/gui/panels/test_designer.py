@@ -454,3 +454,14 @@ def test_save_as_dialog_writes_the_chosen_file_and_cancel_writes_nothing(
     assert designer.save_as()
     assert designer.model.path == copy and not designer.model.dirty
     assert agentfile.load(copy).spec.name == "Renamed" and agent_path.read_text() == before
+
+
+def test_a_problem_quoting_markup_is_shown_as_text(designer, tmp_path) -> None:
+    """Problems quote what the file says; before, the label drew a quoted `<img>`."""
+    from PySide6.QtCore import Qt
+
+    bad = tmp_path / "markup.agent.yaml"
+    bad.write_text('schema_version: 1\nname: x\ngoals: [[ "<b>bold</b><img src=x>" ]]\n')
+    assert not designer.open_file(bad)
+    assert designer.problems.textFormat() == Qt.TextFormat.PlainText
+    assert "<b>bold</b><img src=x>" in designer.problems.text()

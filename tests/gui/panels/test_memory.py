@@ -234,3 +234,36 @@ def test_quitting_closes_the_store(qtbot, make_panel, notes) -> None:
     assert handle.closed and handle.store is None
     with pytest.raises(sqlite3.ProgrammingError, match="closed database"):
         store.conn.execute("SELECT 1")
+
+
+def test_a_damaged_store_shows_what_to_do_and_is_left_as_it_is(
+    qtbot, make_panel, memory_home, messages, _data_home: Path
+) -> None:
+    """Before, a damaged page met by a query reached the window as "database disk image is
+    malformed", with no word of which store or what to do."""
+    from tests.helpers.memory_db import damage_page, filled
+
+    db = filled(_data_home / "memory" / "broken")
+    damage_page(db, 2)  # the meta table, read as the store opens
+    before = db.read_bytes()
+    make_panel()
+    qtbot.waitUntil(lambda: any("is damaged" in m.text for m in messages), timeout=30_000)
+    shown = next(m for m in messages if "is damaged" in m.text)
+    assert shown.level == "error" and f"the memory store {db.parent} is damaged" in shown.text
+    assert "Move the folder aside" in shown.text and "Traceback" not in shown.text
+    assert db.read_bytes() == before
+
+
+def test_an_item_s_tooltip_and_preview_show_markup_literally(qtbot) -> None:
+    from PySide6.QtCore import Qt
+
+    from engine.memory.items import MemoryItem
+    from gui.panels.memory_models import MemoryPageModel
+
+    model = MemoryPageModel()
+    text = "<img src=x><b>bold</b>\x1b[2J"
+    model.rows = [MemoryItem(1, "long", text)]
+    index = model.index(0, model.COLUMNS.index("text"))
+    assert model.data(index) == "<img src=x><b>bold</b>\\x1b[2J"
+    tooltip = model.data(index, Qt.ItemDataRole.ToolTipRole)
+    assert "&lt;img src=x&gt;&lt;b&gt;bold&lt;/b&gt;\\x1b[2J" in tooltip  # escaped, then drawn

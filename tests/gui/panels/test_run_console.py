@@ -469,3 +469,29 @@ def test_the_whole_step_is_shown_behind_the_approval_question(
     assert '"2 + 3"' in console.output.toPlainText()
     console.dialog.allow_button.click()  # type: ignore[union-attr]
     qtbot.waitUntil(lambda: console.worker is None, timeout=10000)
+
+
+def test_the_model_s_text_and_errors_are_shown_as_plain_text(
+    ctx: Any, qtbot: Any, tmp_path: Path
+) -> None:
+    """Before, the status label (Qt::AutoText) drew an error's `<img>` as an image, and ESC
+    characters went into the output as they were."""
+    from PySide6.QtCore import Qt
+
+    from engine.errors import PromptTooLongError
+
+    console = console_for(ctx, qtbot, agent_file(tmp_path))
+    scripted(console, [final("<b>bold</b> \x1b[2J\u202edone")])
+    run_to_end(console, qtbot, timeout=10000)
+    shown = console.output.toPlainText()
+    assert "<b>bold</b> \\x1b[2J\\u202edone" in shown and "\x1b" not in shown
+    answer_card = next(c for c in console.cards.cards if c.kind == "answer")
+    assert "<b>bold</b> \\x1b[2J" in answer_card.body.text()
+
+    def broken(prompt: str) -> str:
+        raise PromptTooLongError("<b>bold</b><img src=x>")
+
+    scripted(console, [broken])
+    run_to_end(console, qtbot, timeout=10000)
+    assert console.status.textFormat() == Qt.TextFormat.PlainText
+    assert any("<b>bold</b><img src=x>" in c.body.text() for c in console.cards.cards)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import Qt
+
 from engine.agent import events as ev
 from gui.theme import load_theme
 from gui.widgets.step_cards import StepCardList, describe
@@ -80,3 +82,22 @@ def test_cards_expand_collapse_and_clear(qtbot: Any) -> None:
     assert all(c.expanded and not c.body.isHidden() for c in cards.cards)
     cards.clear()
     assert cards.cards == [] and cards.column.count() == 1  # only the stretch is left
+
+
+HOSTILE = "\x1b]0;pwned\x07\x1b[2J<b>bold</b><img src=x>\u202eevil"
+
+
+def test_a_tool_result_is_shown_as_the_text_it_is(qtbot: Any) -> None:
+    """Markup in a tool's output is shown, not drawn; control characters are made visible."""
+    cards = StepCardList(load_theme("dark"))
+    qtbot.addWidget(cards)
+    cards.show()
+    (card,) = cards.add_event(ev.ToolResult(1.0, 1, "files.read&x", True, HOSTILE).to_json())
+    assert card.body.textFormat() == Qt.TextFormat.PlainText
+    assert card.body.text() == "\\x1b]0;pwned\\x07\\x1b[2J<b>bold</b><img src=x>\\u202eevil"
+    assert "files.read&&x" in card.header.text()  # a literal `&`, not a keyboard shortcut
+    (answer,) = cards.add_event(ev.FinalAnswer(1.0, 2, HOSTILE).to_json())
+    assert (
+        "<b>bold</b><img src=x>\\u202eevil" in answer.body.text()
+        and "\x1b" not in answer.body.text()
+    )
