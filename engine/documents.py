@@ -38,7 +38,13 @@ class DocumentKind:
         documents of the same second never overwrite each other."""
         stamp = re.sub(r"[^0-9T]", "", created)[:15]
         base = f"{stamp}-{slug(name)}"
-        folder = self.folder()
+        try:
+            folder = self.folder()
+        except OSError as exc:
+            raise self.error(
+                f"cannot write the {self.what} in the data home ({exc}); give a writable "
+                "file with --out"
+            ) from exc
         path = folder / f"{base}{self.suffix}"
         n = 1
         while path.exists():

@@ -3,6 +3,7 @@ reader and writer."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,12 @@ def test_missing_and_unwritable(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(ThingError, match="cannot write the thing"):
         kind.write({"format": "thing"}, tmp_path / "file" / "x.thing.json")
+
+
+def test_an_unusable_folder_is_the_kind_s_error(tmp_path: Path) -> None:
+    def folder() -> Path:
+        raise FileExistsError(17, "File exists", str(tmp_path / "sessions"))
+
+    kind = replace(_kind(tmp_path), folder=folder)
+    with pytest.raises(ThingError, match="cannot write the thing in the data home"):
+        kind.new_path("2026-12-04T16:30:00", "x")
