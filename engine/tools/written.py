@@ -8,8 +8,8 @@ and closed strings and prints something. They are grammar-only: a direct call (o
 unconstrained run) is still checked by the tool itself, which stays the authority.
 
 Regular expressions cannot count, so nesting is bounded: `NESTING` levels of brackets in
-arithmetic, `CODE_NESTING` in code, enough for everyday arithmetic and short programs (a deeper expression is refused by
-the grammar, not by the calculator).
+arithmetic, `CODE_NESTING` in code, enough for everyday arithmetic and short programs (a
+deeper expression is refused by the grammar, not by the calculator).
 """
 
 from __future__ import annotations
