@@ -52,9 +52,12 @@ def _scalars(data: Any) -> list[str]:
     return [str(data)]
 
 
-def values(observation: str) -> list[str]:
+def values(observation: str, arguments: dict[str, Any] | None = None) -> list[str]:
     """The values an answer may quote from an observation: JSON scalars, lines, the value
-    part of `key: value` / `key = value` lines, and numbers; unique, bounded, in order."""
+    part of `key: value` / `key = value` lines, and numbers; unique, bounded, in order.
+    A value that only echoes the call's own text arguments (a search's "no line contains
+    '...'") is left out: it is what the model asked, not what the tool found."""
+    asked = [str(v) for v in (arguments or {}).values() if isinstance(v, str) and v.strip()]
     found: list[str] = []
     text = observation.strip()
     try:
@@ -78,8 +81,11 @@ def values(observation: str) -> list[str]:
             found += _numbers(line)
     out: list[str] = []
     for value in found:
-        value = value.strip()
+        value = value.strip().strip("'\"`").strip()
+        echo = any(value in a or a in value for a in asked)
         if value and len(value) <= VALUE_CHARS and "\n" not in value and value not in out:
+            if echo:
+                continue
             out.append(value)
         if len(out) >= MAX_VALUES:
             break

@@ -79,6 +79,7 @@ class AgentRun:
         self._failed_tool = ""
         #: The last successful observation (what a grounded answer quotes from).
         self._observed: str | None = None
+        self._observed_arguments: dict[str, Any] = {}
         self._started = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -320,18 +321,21 @@ class AgentRun:
         if self._errors:
             return grounding.failed_rule(label, self._failed_tool or "tool")
         if self.spec.planning.answer == "grounded" and self._observed is not None:
-            found = grounding.values(self._observed)
+            found = grounding.values(self._observed, self._observed_arguments)
             if found:
                 return grounding.answer_rule(label, found)
         return None
 
-    def _outcome(self, ok: bool, tool: str, observation: str) -> None:
+    def _outcome(
+        self, ok: bool, tool: str, observation: str, arguments: dict[str, Any] | None = None
+    ) -> None:
         """Keep track of errors (for the retry policy) and of what the tools returned."""
         if self._errors:  # this call was a retry
             m = self._metrics
             self._metrics = replace(m, retries=m.retries + 1)
         if ok:
             self._errors, self._observed = 0, observation
+            self._observed_arguments = dict(arguments or {})
             return
         self._errors += 1
         self._failed_tool = tool
@@ -387,7 +391,7 @@ class AgentRun:
         output = result.output
         if len(output) > OBSERVATION_CHARS:
             output = output[:OBSERVATION_CHARS] + " [...]"
-        self._outcome(result.ok, result.tool, result.output)
+        self._outcome(result.ok, result.tool, result.output, parsed.arguments)
         if not result.ok:
             return turns()["observation_error"].format(message=output)
         return output

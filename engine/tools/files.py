@@ -197,7 +197,10 @@ def _build_search(settings: Mapping[str, Any], workspace: Path) -> Tool:
         files_search,
         name="files.search",
         timeout_s=30.0,
-        written=written.workspace_paths(workspace, {"path": "any"}),
+        written=written.merged(
+            written.workspace_paths(workspace, {"path": "any"}),
+            written.static({"text": {"pattern": written.SEARCH_PATTERN}}),
+        ),
         hint="one or two words that the answer's line contains",
     )
 

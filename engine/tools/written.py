@@ -103,5 +103,20 @@ def workspace_paths(workspace: Path, arguments: dict[str, str]) -> Written:
     return written
 
 
+#: What files.search looks for: one to three words, no digits (a guessed value searched
+#: for finds nothing and then reads like an answer).
+SEARCH_PATTERN = r"^[A-Za-z][A-Za-z'_.-]*(?: [A-Za-z][A-Za-z'_.-]*){0,2}$"
+
+
+def merged(*parts: Written) -> Written:
+    def written() -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for part in parts:
+            out.update(part())
+        return out
+
+    return written
+
+
 def static(keywords: dict[str, dict[str, Any]]) -> Written:
     return lambda: {k: dict(v) for k, v in keywords.items()}

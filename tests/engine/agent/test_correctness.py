@@ -278,3 +278,17 @@ def test_the_grounded_rule_is_a_valid_grammar() -> None:
     grammar = Grammar.lark(text)
     assert accepts(grammar, "Final Answer: it is 3.5 exactly\n")
     assert not accepts(grammar, "Final Answer: it is 4\n")
+
+
+def test_an_echo_of_the_call_is_not_a_value() -> None:
+    """A search that found nothing repeats the query: the query is not a found value."""
+    found = grounding.values("no line contains 'host: 192.168.1.1'", {"text": "host: 192.168.1.1"})
+    assert not any("192" in v for v in found), found
+
+
+def test_search_text_is_words_not_a_guessed_value(tmp_path: Path) -> None:
+    from engine.tools.files import _build_search
+
+    grammar = step_grammar([_build_search({}, tmp_path)])
+    assert accepts(grammar, step("files.search", {"text": "database host"}))
+    assert not accepts(grammar, step("files.search", {"text": "host: 192.168.1.1"}))
