@@ -198,7 +198,7 @@ def _build_search(settings: Mapping[str, Any], workspace: Path) -> Tool:
         name="files.search",
         timeout_s=30.0,
         written=written.merged(
-            written.workspace_paths(workspace, {"path": "any"}),
+            written.workspace_paths(workspace, {"path": "folder"}),
             written.static({"text": {"pattern": written.SEARCH_PATTERN}}),
         ),
         hint="one or two words that the answer's line contains",

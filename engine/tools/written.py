@@ -103,9 +103,9 @@ def workspace_paths(workspace: Path, arguments: dict[str, str]) -> Written:
     return written
 
 
-#: What files.search looks for: one to three words, no digits (a guessed value searched
-#: for finds nothing and then reads like an answer).
-SEARCH_PATTERN = r"^[A-Za-z][A-Za-z'_.-]*(?: [A-Za-z][A-Za-z'_.-]*){0,2}$"
+#: What files.search looks for: one word, no digits (a guessed value or a phrase searched
+#: for finds nothing; a small model's multi-word searches rarely match a line).
+SEARCH_PATTERN = r"^[A-Za-z][A-Za-z'_-]{1,30}$"
 
 
 def merged(*parts: Written) -> Written:

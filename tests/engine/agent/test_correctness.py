@@ -290,5 +290,6 @@ def test_search_text_is_words_not_a_guessed_value(tmp_path: Path) -> None:
     from engine.tools.files import _build_search
 
     grammar = step_grammar([_build_search({}, tmp_path)])
-    assert accepts(grammar, step("files.search", {"text": "database host"}))
+    assert accepts(grammar, step("files.search", {"text": "database"}))
+    assert not accepts(grammar, step("files.search", {"text": "The tomatoes were"}))
     assert not accepts(grammar, step("files.search", {"text": "host: 192.168.1.1"}))
