@@ -9,7 +9,8 @@ What it cannot catch: the model may pick the wrong one of the observation's valu
 wrong line of a file, an intermediate result); words around the value may still be wrong
 ("the port is not 8080"); an answer that needs a further computation on top of the value
 is forced to quote the value instead; and an observation that does not hold the answer
-(a search with no hit) still gets one of its values quoted.
+(a search with no hit) still gets one of its values quoted; when it holds no value at all
+(only an echo of the call), the answer may hold no digit.
 """
 
 from __future__ import annotations
@@ -103,6 +104,11 @@ def _escape(text: str) -> str:
 def answer_rule(label: str, observed: list[str]) -> str:
     """The Lark rule body of a grounded final answer (`final: ...`): one terminal, so the
     lead-in, the value and the tail are never split ambiguously by the lexer."""
+    if not observed:  # the tool found nothing to quote: no number may be made up either
+        return (
+            f"{json.dumps(label + ': ')} /[^\\n0-9]{{1,{LEAD_CHARS + TAIL_CHARS}}}/ "
+            + json.dumps("\n")
+        )
     choices = "|".join(_escape(v) for v in sorted(observed, key=len, reverse=True))
     text = f"[^\\n0-9]{{0,{LEAD_CHARS}}}(?:{choices})[^\\n0-9]{{0,{TAIL_CHARS}}}"
     return f"{json.dumps(label + ': ')} /{text}/ " + json.dumps("\n")

@@ -322,8 +322,7 @@ class AgentRun:
             return grounding.failed_rule(label, self._failed_tool or "tool")
         if self.spec.planning.answer == "grounded" and self._observed is not None:
             found = grounding.values(self._observed, self._observed_arguments)
-            if found:
-                return grounding.answer_rule(label, found)
+            return grounding.answer_rule(label, found)
         return None
 
     def _outcome(

@@ -293,3 +293,15 @@ def test_search_text_is_words_not_a_guessed_value(tmp_path: Path) -> None:
     assert accepts(grammar, step("files.search", {"text": "database"}))
     assert not accepts(grammar, step("files.search", {"text": "The tomatoes were"}))
     assert not accepts(grammar, step("files.search", {"text": "host: 192.168.1.1"}))
+
+
+def test_after_a_search_that_found_nothing_no_number_is_made_up(workspace: Path) -> None:
+    from engine.tools.files import _build_search
+
+    (workspace / "notes.md").write_text("cabin key under the mat\n")
+    registry = ToolRegistry([_build_search({}, workspace)])
+    model = GrammarFollowingModel(
+        [call("files.search", '{"text": "phone"}'), final("The phone number is 555-0100.")]
+    )
+    events = run(model, registry, workspace, answer="grounded")
+    assert not re.search(r"\d", events[-1].final_answer), events[-1].final_answer
