@@ -22,7 +22,7 @@ from typing import Any
 #: Bracket levels the arithmetic pattern allows (3 costs ~100 ms to compile per step on
 #: a 262k-token vocabulary, 2 about 17 ms) and the code pattern allows.
 NESTING = 2
-CODE_NESTING = 3
+CODE_NESTING = 2
 #: More workspace paths than this: a path pattern instead of an enumeration.
 MAX_ENUM_PATHS = 100
 
