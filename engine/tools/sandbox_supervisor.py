@@ -195,6 +195,19 @@ def build_root(config: dict[str, Any], notes: list[str]) -> None:
         elif os.path.isdir(outside):
             bind(path, path)
             bound.append(path)
+    # one tmpfs for /tmp, /var/tmp and /dev/shm: writes vanish with the run, and all of
+    # them together count against one size limit (and against the memory of the run).
+    # Mounted before the interpreter's folders: an interpreter (a venv) that lives in the
+    # host's /tmp is then bound on top of it, not hidden below it.
+    size = f"size={int(config['tmp_mb'])}m,mode=0755"
+    mount("tmpfs", "/shared", "tmpfs", MS_NOSUID | MS_NODEV, size)
+    for name in ("tmp", "var-tmp", "shm"):
+        os.mkdir(f"/shared/{name}")
+        os.chmod(f"/shared/{name}", 0o1777)
+    for source, target in (("tmp", "/tmp"), ("var-tmp", "/var/tmp")):
+        _mkdirs("/newroot" + target)
+        mount(f"/shared/{source}", "/newroot" + target, None, MS_BIND)
+
     for path in sorted(set(config["binds"]), key=len):
         if not path.startswith("/") or any(path == b or path.startswith(b + "/") for b in bound):
             continue
@@ -222,17 +235,6 @@ def build_root(config: dict[str, Any], notes: list[str]) -> None:
                 if os.path.isdir(inside):
                     mount("tmpfs", inside, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV,
                           "mode=0000,size=4k")  # fmt: skip
-
-    # one tmpfs for /tmp, /var/tmp and /dev/shm: writes vanish with the run, and all of
-    # them together count against one size limit (and against the memory of the run)
-    size = f"size={int(config['tmp_mb'])}m,mode=0755"
-    mount("tmpfs", "/shared", "tmpfs", MS_NOSUID | MS_NODEV, size)
-    for name in ("tmp", "var-tmp", "shm"):
-        os.mkdir(f"/shared/{name}")
-        os.chmod(f"/shared/{name}", 0o1777)
-    for source, target in (("tmp", "/tmp"), ("var-tmp", "/var/tmp")):
-        _mkdirs("/newroot" + target)
-        mount(f"/shared/{source}", "/newroot" + target, None, MS_BIND)
 
     _mkdirs("/newroot/dev")
     mount("tmpfs", "/newroot/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k")

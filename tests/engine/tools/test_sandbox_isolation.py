@@ -351,3 +351,22 @@ def test_a_network_that_cannot_be_cut_off_is_refused(tmp_path: Path) -> None:
     assert "the network could not be cut off here" in report["False"][1]
     namespaces, notice, printed = report["True"]
     assert not namespaces and "no namespaces here" in notice and printed == "ran\n"
+
+
+@needs_namespaces
+def test_an_interpreter_in_the_hosts_tmp_still_runs(tmp_path: Path) -> None:
+    """A venv under /tmp (a CI clone in /tmp, say) is bound on top of the sandbox's own
+    /tmp, not hidden below it (the program failed with exit status 127)."""
+    venv = Path(tempfile.mkdtemp(prefix="aw-venv-", dir="/tmp"))
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--without-pip", "--symlinks", str(venv)],
+            check=True,
+            timeout=60,
+        )
+        python = venv / "bin" / "python"
+        ran = run_python("print(6 * 7)", limits=Limits(timeout_s=20), interpreter=str(python))
+        assert ran.done.returncode == 0, ran.done.stderr
+        assert ran.done.stdout.strip() == "42"
+    finally:
+        shutil.rmtree(venv, ignore_errors=True)
