@@ -17,42 +17,14 @@ from engine.eval.runner import EvalOptions, SuiteFinished, SuiteRun, TaskEvent, 
 from engine.eval.suitefile import load
 from engine.paths import resource
 from engine.progress import CancelToken, Progress
-from tests.helpers.eval_model import by_task
+from tests.helpers.eval_model import SUMS_SUITE, by_task, suite_file, sums_scripts
 from tests.helpers.fake_model import call, final
 
 ROOT = Path(__file__).resolve().parents[3]
 CALCULATOR = resource("agents", "calculator.agent.yaml")
 
-SUITE = """\
-schema_version: 1
-name: three sums
-tasks:
-  - id: power
-    input: What is 2 to the power of 20?
-    expect:
-      - number: 1048576
-      - tool_used: calculator
-  - id: seven
-    input: What is 3 plus 4?
-    expect:
-      - number: 7
-  - id: eight
-    input: What is 5 plus 3?
-    expect:
-      - number: 8
-"""
-
-SCRIPTS = {
-    "power of 20": [call("calculator", '{"expression": "2**20"}'), final("It is 1,048,576.")],
-    "3 plus 4": [final("It is 8.")],  # wrong on purpose
-    "5 plus 3": [final("It is 8.")],
-}
-
-
-def suite_file(tmp_path: Path, text: str = SUITE) -> Path:
-    path = tmp_path / "sums.suite.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
+SUITE = SUMS_SUITE
+SCRIPTS = sums_scripts()  # "3 plus 4" answered wrong on purpose
 
 
 def test_a_suite_run_scores_each_task_and_saves_the_result_set(tmp_path: Path) -> None:
@@ -146,7 +118,7 @@ KILLED = """
 import sys, time
 from engine.eval.runner import EvalOptions, SuiteRun
 from engine.eval.suitefile import load
-from tests.helpers.eval_model import by_task
+from tests.helpers.eval_model import SUMS_SUITE, by_task, suite_file, sums_scripts
 from tests.helpers.fake_model import final
 model = by_task({"plus": [final("It is 8.")] * 10})
 run = SuiteRun(load(sys.argv[1]), EvalOptions(agents=(sys.argv[2],)),

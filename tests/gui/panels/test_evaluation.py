@@ -19,44 +19,14 @@ from engine.paths import resource
 from gui.panels.evaluation import QtEvaluation
 from gui.widgets.eval_results import CELL_ALPHA
 from gui.widgets.run_dialogs import TrustDialog
-from tests.helpers.eval_model import by_task
+from tests.helpers.eval_model import SUMS_SUITE, by_task, sums_scripts
+from tests.helpers.eval_model import suite_file as _suite_file
 from tests.helpers.fake_model import ScriptedModel, call, final
 
 CALCULATOR = resource("agents", "calculator.agent.yaml")
 
-SUITE = """\
-# three sums, one of them answered wrong by the script
-schema_version: 1
-name: three sums
-tasks:
-  - id: power
-    input: What is 2 to the power of 20?
-    expect:
-      - number: 1048576
-      - tool_used: calculator
-  - id: seven
-    input: What is 3 plus 4?
-    expect:
-      - number: 7
-  - id: eight
-    input: What is 5 plus 3?
-    expect:
-      - number: 8
-"""
-
-
-def scripts(seven: str = "It is 8.") -> dict[str, list[Any]]:
-    return {
-        "power of 20": [call("calculator", '{"expression": "2**20"}'), final("It is 1,048,576.")],
-        "3 plus 4": [final(seven)],
-        "5 plus 3": [final("It is 8.")],
-    }
-
-
-def suite_file(folder: Path, text: str = SUITE) -> Path:
-    path = folder / "sums.suite.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
+SUITE = "# three sums, one of them answered wrong by the script\n" + SUMS_SUITE
+scripts = sums_scripts
 
 
 def panel_for(ctx: Any, qtbot: Any, suite: Path, agent: Path = CALCULATOR) -> QtEvaluation:
@@ -336,3 +306,7 @@ def test_saving_a_shipped_suite_writes_the_persons_own_copy(
     suite = load(copy)
     assert suite.repeat == 2 and suite.agent is not None
     assert suite.agent.resolve() == CALCULATOR.resolve()  # still found from the copy
+
+
+def suite_file(folder: Path, text: str = SUITE) -> Path:
+    return _suite_file(folder, text)
