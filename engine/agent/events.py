@@ -148,6 +148,8 @@ class RunMetrics:
     tool_calls: int = 0
     valid_steps: int = 0
     invalid_steps: int = 0
+    #: Tool calls made again after a failed one (the retry policy).
+    retries: int = 0
     prompt_tokens: int = 0
     generated_tokens: int = 0
     model_s: float = 0.0

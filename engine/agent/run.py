@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.agent import events as ev
-from engine.agent import recall
+from engine.agent import grounding, recall
 from engine.agent.budget import Budget, BudgetExceeded, RunCancel
 from engine.agent.grammar import ParsedStep, parse_step, step_grammar
 from engine.agent.hooks import RunHooks, RunRecord
@@ -74,6 +74,12 @@ class AgentRun:
         self._metrics = ev.RunMetrics()
         self._settings = {t.name: dict(t.settings) for t in spec.tools}
         self._record: list[dict[str, Any]] = []  # tool steps, for the after-run hook
+        #: Tool errors since the last successful call, and the tool that failed last.
+        self._errors = 0
+        self._failed_tool = ""
+        #: The last successful observation (what a grounded answer quotes from).
+        self._observed: str | None = None
+        self._observed_arguments: dict[str, Any] = {}
         self._started = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -268,7 +274,8 @@ class AgentRun:
                 raise BudgetExceeded("max_steps")
             last = i == max_steps - 1 or self.budget.steps_left == 1
             allow_tool = bool(tools) and not last
-            allow_final = not (first_must_call and i == 0 and allow_tool)
+            retry = allow_tool and 0 < self._errors <= self.spec.planning.retries_after_error
+            allow_final = not (first_must_call and i == 0 and allow_tool) and not retry
             self.budget.steps += 1
             self.next_step()
             grammar = step_grammar(
@@ -278,6 +285,7 @@ class AgentRun:
                 allow_final=allow_final,
                 final_label=final_label,
                 max_tokens=min(self.spec.model.max_step_tokens, self.budget.tokens_left),
+                final_rule=self._final_rule(final_label) if allow_final else None,
             )
             text = yield from self.generate(messages, grammar, "step")
             parsed = parse_step(
@@ -306,6 +314,30 @@ class AgentRun:
             if not parsed.valid and self.budget.tokens_left <= 0:
                 raise BudgetExceeded("max_tokens")
         return None
+
+    def _final_rule(self, label: str) -> str | None:
+        """The final answer's grammar after tool calls: it says the tool failed when the
+        last call failed; with `answer: grounded` it quotes the last observation."""
+        if self._errors:
+            return grounding.failed_rule(label, self._failed_tool or "tool")
+        if self.spec.planning.answer == "grounded" and self._observed is not None:
+            found = grounding.values(self._observed, self._observed_arguments)
+            return grounding.answer_rule(label, found)
+        return None
+
+    def _outcome(
+        self, ok: bool, tool: str, observation: str, arguments: dict[str, Any] | None = None
+    ) -> None:
+        """Keep track of errors (for the retry policy) and of what the tools returned."""
+        if self._errors:  # this call was a retry
+            m = self._metrics
+            self._metrics = replace(m, retries=m.retries + 1)
+        if ok:
+            self._errors, self._observed = 0, observation
+            self._observed_arguments = dict(arguments or {})
+            return
+        self._errors += 1
+        self._failed_tool = tool
 
     def _count(self, valid: bool, tool: bool = False) -> None:
         m = self._metrics
@@ -337,6 +369,7 @@ class AgentRun:
             yield self.event(
                 ev.ToolResult, tool=parsed.tool, ok=False, output=message, error_kind=kind
             )
+            self._outcome(False, parsed.tool, message)
             return turns()["observation_error"].format(message=message)
         self.cancel.raise_if_done()
         context = ToolContext(self.workspace, self.cancel, self._settings.get(parsed.tool, {}))
@@ -357,6 +390,7 @@ class AgentRun:
         output = result.output
         if len(output) > OBSERVATION_CHARS:
             output = output[:OBSERVATION_CHARS] + " [...]"
+        self._outcome(result.ok, result.tool, result.output, parsed.arguments)
         if not result.ok:
             return turns()["observation_error"].format(message=output)
         return output

@@ -15,6 +15,7 @@ from engine.llm.sampling import SamplingParams
 SCHEMA_VERSION = 1
 Strategy = Literal["react", "plan_execute", "reflect"]
 STRATEGIES: tuple[str, ...] = ("react", "plan_execute", "reflect")
+ANSWERS: tuple[str, ...] = ("free", "grounded")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,12 @@ class PlanningSpec:
     tool_choice: Literal["auto", "required"] = "auto"
     thoughts: bool = True
     max_plan_steps: int = 4
+    #: free: any one-line final answer. grounded: after a successful tool call the answer
+    #: quotes one of the last observation's values (engine.agent.grounding).
+    answer: Literal["free", "grounded"] = "free"
+    #: After a tool error the next steps must call a tool again (corrected arguments) this
+    #: many times before an answer, which must then say that the tool failed.
+    retries_after_error: int = 2
 
 
 #: What the agent's memory writes and reads (`memory.remember` in the agent file).
@@ -172,6 +179,8 @@ class AgentSpec:
             "tool_choice": p.tool_choice,
             "thoughts": p.thoughts,
             "max_plan_steps": p.max_plan_steps,
+            "answer": p.answer,
+            "retries_after_error": p.retries_after_error,
         }
         m = self.memory
         data["memory"] = {

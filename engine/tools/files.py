@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from engine.tools import written
 from engine.tools.base import Tool, ToolError
 from engine.tools.builtin import BuiltinSpec
 from engine.tools.workspace import inside, is_inside, shown
@@ -126,7 +127,13 @@ def _build_list(settings: Mapping[str, Any], workspace: Path) -> Tool:
                 entries.append({"path": rel, "type": "file", "bytes": item.stat().st_size})
         return entries or "(the folder is empty)"
 
-    return Tool.from_function(files_list, name="files.list", timeout_s=15.0)
+    return Tool.from_function(
+        files_list,
+        name="files.list",
+        timeout_s=15.0,
+        written=written.workspace_paths(workspace, {"path": "folder"}),
+        hint='"." lists the workspace',
+    )
 
 
 def _build_read(settings: Mapping[str, Any], workspace: Path) -> Tool:
@@ -147,7 +154,13 @@ def _build_read(settings: Mapping[str, Any], workspace: Path) -> Tool:
         more = f"\n[{rest} more lines; read on with start_line={first + len(part) + 1}]"
         return "\n".join(part) + (more if rest > 0 else "")
 
-    return Tool.from_function(files_read, name="files.read", timeout_s=15.0)
+    return Tool.from_function(
+        files_read,
+        name="files.read",
+        timeout_s=15.0,
+        written=written.workspace_paths(workspace, {"path": "file"}),
+        hint='give a file name from the workspace, e.g. "notes.md"',
+    )
 
 
 def _build_search(settings: Mapping[str, Any], workspace: Path) -> Tool:
@@ -180,7 +193,16 @@ def _build_search(settings: Mapping[str, Any], workspace: Path) -> Tool:
                         return [*hits, {"note": f"stopped after {max_results} matches"}]
         return hits or f"no line contains {text!r}"
 
-    return Tool.from_function(files_search, name="files.search", timeout_s=30.0)
+    return Tool.from_function(
+        files_search,
+        name="files.search",
+        timeout_s=30.0,
+        written=written.merged(
+            written.workspace_paths(workspace, {"path": "folder"}),
+            written.static({"text": {"pattern": written.SEARCH_PATTERN}}),
+        ),
+        hint="one or two words that the answer's line contains",
+    )
 
 
 def _build_write(settings: Mapping[str, Any], workspace: Path) -> Tool:
@@ -221,7 +243,12 @@ def _build_write(settings: Mapping[str, Any], workspace: Path) -> Tool:
             handle.write(data)
         return f"wrote {len(data)} bytes to {shown(workspace, target)}"
 
-    return Tool.from_function(files_write, name="files.write", timeout_s=15.0)
+    return Tool.from_function(
+        files_write,
+        name="files.write",
+        timeout_s=15.0,
+        written=written.static({"path": {"pattern": written.PATH_PATTERN}}),
+    )
 
 
 SPECS = [

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from engine.tools import written
 from engine.tools.base import Tool, ToolContext, ToolError, ToolTimeout
 from engine.tools.builtin import BuiltinSpec
 from engine.tools.process import Finished
@@ -116,7 +117,12 @@ def _build(settings: Mapping[str, Any], workspace: Path) -> Tool:
             raise ToolError(f"exit status {done.returncode}\n{text}")
         return text
 
-    return Tool.from_function(python, timeout_s=limits.timeout_s + 15.0)
+    return Tool.from_function(
+        python,
+        timeout_s=limits.timeout_s + 15.0,
+        written=written.static({"code": {"pattern": written.CODE_PATTERN}}),
+        hint='a short program that prints its result, e.g. "print(sum(range(1, 11)))"',
+    )
 
 
 SPEC = BuiltinSpec(

@@ -76,6 +76,11 @@ class FormPages(QTabWidget):
                 ("tool choice", ChoiceField(m, ("planning", "tool_choice"), ["auto", "required"])),
                 ("", BoolField(m, ("planning", "thoughts"), "thoughts before each action")),
                 ("max plan steps", NumberField(m, ("planning", "max_plan_steps"), int, "1-9")),
+                ("answer", ChoiceField(m, ("planning", "answer"), ["free", "grounded"])),
+                (
+                    "retries after error",
+                    NumberField(m, ("planning", "retries_after_error"), int, "0-10"),
+                ),
                 ("", BoolField(m, ("memory", "enabled"), "long-term memory on")),
                 ("memory top-k", NumberField(m, ("memory", "top_k"), int, "1-50")),
                 ("remember", MultiChoiceField(m, ("memory", "remember"), REMEMBER)),

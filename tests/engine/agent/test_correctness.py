@@ -1,0 +1,307 @@
+"""Argument grammars, the retry policy after a tool error, and grounded final answers."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.agent import events as ev
+from engine.agent import grounding
+from engine.agent.grammar import step_grammar
+from engine.agent.report import summarize
+from engine.agent.run import AgentRun
+from engine.llm.constraints import Grammar
+from engine.tools import written
+from engine.tools.base import Tool, ToolRegistry
+from engine.tools.calculator import EXPRESSION_PATTERN
+from engine.tools.calculator import _build as build_calculator
+from engine.tools.files import _build_list, _build_read
+from engine.tools.python_tool import _build as build_python
+from tests.engine.agent.test_grammar import accepts
+from tests.helpers.agent_spec import make_spec
+from tests.helpers.fake_model import GrammarFollowingModel, ScriptedModel, call, final
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "tools.md"
+
+
+def step(tool: str, arguments: dict[str, Any]) -> str:
+    return call(tool, json.dumps(arguments, separators=(", ", ": ")))
+
+
+def calculator_accepts(expression: str) -> bool:
+    tool = build_calculator({}, Path("."))
+    return accepts(step_grammar([tool]), step("calculator", {"expression": expression}))
+
+
+def doc_expressions() -> list[str]:
+    """The calculator expressions written in docs/tools.md and in the tool's docstring."""
+    text = DOCS.read_text(encoding="utf-8")
+    part = text[text.index("**calculator** walks") : text.index("The evaluation runs")]
+    found = [e for e in re.findall(r"`([^`]+)`", part) if re.search(r"\d", e) and "\n" not in e]
+    found = [e.split(" -> ")[0] for e in found if "is outside" not in e]
+    return [*found, "(17 + 5) * 3 / sqrt(2)"]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "2 ** 20",
+        "2^20",
+        "(125 + 375) / 4",
+        "15 / 100 * 240",
+        "3 * 60 * 60",
+        "sqrt(1764)",
+        "round(100 * 5 / 9, 2)",
+        "max(4, min(8, 15))",
+        "-(2 + 3) * 1e3",
+        "pi * 2",
+    ],
+)
+def test_arithmetic_is_accepted(expression: str) -> None:
+    assert calculator_accepts(expression)
+
+
+def test_every_example_in_the_tool_docs_is_accepted() -> None:
+    examples = doc_expressions()
+    assert len(examples) >= 4
+    for expression in examples:
+        assert calculator_accepts(expression), expression
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "2 to the power of 20",
+        "3 hours",
+        "15% of 240",
+        "((1 + 2) * 3",
+        "import os",
+        "x + 1",
+        "2 +",
+        "1 << 3",
+    ],
+)
+def test_what_the_calculator_refuses_cannot_be_written(expression: str) -> None:
+    assert not calculator_accepts(expression)
+    assert re.fullmatch(EXPRESSION_PATTERN[1:-1], expression) is None
+
+
+@pytest.mark.parametrize(
+    ("code", "ok"),
+    [
+        ("print(sum(range(1, 21)))", True),
+        ("word = 'workbench'\nprint(word[::-1])", True),
+        ("print({'a': [1, 2]})", True),
+        ("print('(')", True),  # a bracket inside a string does not count
+        ("x = 5", False),  # prints nothing: the tool would show nothing
+        ("print((1)", False),
+        ("print('open)", False),
+    ],
+)
+def test_python_code_is_balanced_and_prints(code: str, ok: bool) -> None:
+    tool = build_python({}, Path("."))
+    assert accepts(step_grammar([tool]), step("python", {"code": code})) is ok
+
+
+def test_file_paths_are_the_workspace_s_files(tmp_path: Path) -> None:
+    (tmp_path / "config.ini").write_text("port = 8080\n")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.md").write_text("a\n")
+    read, listing = _build_read({}, tmp_path), _build_list({}, tmp_path)
+    grammar = step_grammar([read, listing])
+    assert accepts(grammar, step("files.read", {"path": "config.ini"}))
+    assert accepts(grammar, step("files.read", {"path": "notes/a.md"}))
+    assert not accepts(grammar, step("files.read", {"path": "conf.ini"}))
+    assert not accepts(grammar, step("files.read", {"path": "notes"}))  # a folder
+    assert accepts(grammar, step("files.list", {"path": "notes"}))
+    assert not accepts(grammar, step("files.list", {"path": "config.ini"}))
+    # Enumerated at step time: a file written since is offered at the next step.
+    (tmp_path / "new.txt").write_text("x\n")
+    assert accepts(step_grammar([read]), step("files.read", {"path": "new.txt"}))
+
+
+def test_many_files_get_a_path_pattern(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(written, "MAX_ENUM_PATHS", 3)
+    for i in range(5):
+        (tmp_path / f"f{i}.txt").write_text("x\n")
+    grammar = step_grammar([_build_read({}, tmp_path)])
+    assert accepts(grammar, step("files.read", {"path": "other/f9.txt"}))
+    assert not accepts(grammar, step("files.read", {"path": "/etc/passwd"}))
+
+
+def test_declared_pattern_format_and_enum_of_other_tools_are_honoured() -> None:
+    """A command or MCP tool's own JSON Schema keywords reach the step grammar."""
+
+    def lookup(code: str, day: str, unit: str) -> str:
+        return "ok"
+
+    tool = Tool(
+        name="lookup",
+        description="look a code up",
+        parameters={
+            "type": "object",
+            "properties": {
+                "code": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]{2}$"},
+                "day": {"type": "string", "format": "date"},
+                "unit": {"enum": ["kg", "lb"]},
+            },
+            "required": ["code", "day", "unit"],
+            "additionalProperties": False,
+        },
+        function=lookup,
+        source="command",
+    )
+    grammar = step_grammar([tool])
+    good = {"code": "ABC-12", "day": "2026-12-04", "unit": "kg"}
+    assert accepts(grammar, step("lookup", good))
+    assert not accepts(grammar, step("lookup", good | {"code": "abc-12"}))
+    assert not accepts(grammar, step("lookup", good | {"day": "tomorrow"}))
+    assert not accepts(grammar, step("lookup", good | {"unit": "stone"}))
+
+
+# ----------------------------------------------------------------------- retry policy
+
+
+def run(
+    model: ScriptedModel, registry: ToolRegistry, workspace: Path, **planning: Any
+) -> list[Any]:
+    spec = make_spec(**planning)
+    return list(AgentRun(spec, model, registry, "task", workspace=workspace, transcript=False))
+
+
+def test_after_a_tool_error_the_next_step_must_call_a_tool(
+    registry: ToolRegistry, workspace: Path
+) -> None:
+    model = GrammarFollowingModel(
+        [
+            call("picky", '{"text": "long"}'),
+            final("I answer anyway: 5"),  # not allowed: a retry must come first
+            call("add", '{"a": 2, "b": 3}'),
+            final("5"),
+        ]
+    )
+    events = run(model, registry, workspace, max_steps=6)
+    calls = [e.tool for e in events if isinstance(e, ev.ToolCall)]
+    assert calls[0] == "picky"
+    assert len(calls) >= 2  # the step after the error was made a tool call
+    assert events[-1].metrics.retries >= 1
+    assert events[-1].stop_reason == "final_answer"
+
+
+def test_a_retry_that_succeeds_lets_the_model_answer(
+    registry: ToolRegistry, workspace: Path
+) -> None:
+    model = GrammarFollowingModel(
+        [call("picky", '{"text": "long"}'), call("add", '{"a": 2, "b": 3}'), final("it is 5")]
+    )
+    events = run(model, registry, workspace, max_steps=6)
+    report = summarize(events)
+    assert [s.get("accepted") for s in report["steps"] if s["kind"] == "tool"] == [False, True]
+    assert report["metrics"]["retries"] == 1
+    assert report["final_answer"] == "it is 5"
+
+
+def test_when_the_retries_run_out_the_answer_says_the_tool_failed(
+    registry: ToolRegistry, workspace: Path
+) -> None:
+    model = GrammarFollowingModel(
+        [
+            call("picky", '{"text": "a"}'),
+            call("picky", '{"text": "b"}'),
+            final("the answer is 42"),
+        ]
+    )
+    events = run(model, registry, workspace, max_steps=6, retries_after_error=1)
+    answer = events[-1].final_answer
+    assert answer.startswith("The picky tool failed:"), answer
+    assert events[-1].metrics.retries == 1
+
+
+def test_no_retries_when_the_agent_allows_none(registry: ToolRegistry, workspace: Path) -> None:
+    model = ScriptedModel([call("picky", '{"text": "a"}'), final("it failed")])
+    events = run(model, registry, workspace, retries_after_error=0)
+    assert model.grammars[1] is not None and "tool failed" in model.grammars[1].text
+    assert events[-1].final_answer == "it failed"
+
+
+# ----------------------------------------------------------------------- grounded answers
+
+
+def test_values_of_an_observation() -> None:
+    assert "1048576" in grounding.values("1048576")
+    found = grounding.values("[server]\nhost = 127.0.0.1\nport = 8080\n")
+    assert {"8080", "127.0.0.1", "port = 8080"} <= set(found)
+    assert "37.78" in grounding.values("37.77777777777778")
+    listing = json.dumps([{"path": "a.md", "type": "file", "bytes": 3}])
+    assert "a.md" in grounding.values(listing)
+
+
+def test_a_grounded_answer_quotes_the_observation(registry: ToolRegistry, workspace: Path) -> None:
+    """The model tries to contradict the tool (2 + 3 -> "125 + 375 is 1500"): the grammar
+    lets no number through that the tool did not return."""
+    model = GrammarFollowingModel(
+        [call("add", '{"a": 2, "b": 3}'), final("2 + 3 is 1500, I am sure.")]
+    )
+    events = run(model, registry, workspace, answer="grounded")
+    answer = events[-1].final_answer
+    assert re.findall(r"\d+", answer) == ["5"], answer
+
+
+def test_a_free_answer_may_contradict(registry: ToolRegistry, workspace: Path) -> None:
+    model = GrammarFollowingModel(
+        [call("add", '{"a": 2, "b": 3}'), final("2 + 3 is 1500, I am sure.")]
+    )
+    events = run(model, registry, workspace, answer="free")
+    assert "1500" in events[-1].final_answer
+
+
+def test_grounded_quotes_a_line_of_a_file(workspace: Path) -> None:
+    (workspace / "config.ini").write_text("[server]\nport = 8080\n")
+    registry = ToolRegistry([_build_read({}, workspace)])
+    model = GrammarFollowingModel(
+        [
+            call("files.read", '{"path": "config.ini"}'),
+            final("The port is set in config.ini."),
+        ]
+    )
+    events = run(model, registry, workspace, answer="grounded")
+    assert "8080" in events[-1].final_answer or "[server]" in events[-1].final_answer
+
+
+def test_the_grounded_rule_is_a_valid_grammar() -> None:
+    observed = grounding.values('odd "quoted" / slashes \\ and (brackets) [x] {y} 3.5')
+    text = "start: final\nfinal: " + grounding.answer_rule("Final Answer", observed)
+    grammar = Grammar.lark(text)
+    assert accepts(grammar, "Final Answer: it is 3.5 exactly\n")
+    assert not accepts(grammar, "Final Answer: it is 4\n")
+
+
+def test_an_echo_of_the_call_is_not_a_value() -> None:
+    """A search that found nothing repeats the query: the query is not a found value."""
+    found = grounding.values("no line contains 'host: 192.168.1.1'", {"text": "host: 192.168.1.1"})
+    assert not any("192" in v for v in found), found
+
+
+def test_search_text_is_words_not_a_guessed_value(tmp_path: Path) -> None:
+    from engine.tools.files import _build_search
+
+    grammar = step_grammar([_build_search({}, tmp_path)])
+    assert accepts(grammar, step("files.search", {"text": "database"}))
+    assert not accepts(grammar, step("files.search", {"text": "The tomatoes were"}))
+    assert not accepts(grammar, step("files.search", {"text": "host: 192.168.1.1"}))
+
+
+def test_after_a_search_that_found_nothing_no_number_is_made_up(workspace: Path) -> None:
+    from engine.tools.files import _build_search
+
+    (workspace / "notes.md").write_text("cabin key under the mat\n")
+    registry = ToolRegistry([_build_search({}, workspace)])
+    model = GrammarFollowingModel(
+        [call("files.search", '{"text": "phone"}'), final("The phone number is 555-0100.")]
+    )
+    events = run(model, registry, workspace, answer="grounded")
+    assert not re.search(r"\d", events[-1].final_answer), events[-1].final_answer
