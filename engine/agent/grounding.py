@@ -53,14 +53,10 @@ def _scalars(data: Any) -> list[str]:
     return [str(data)]
 
 
-def values(observation: str, arguments: dict[str, Any] | None = None) -> list[str]:
-    """The values an answer may quote from an observation: JSON scalars, lines, the value
-    part of `key: value` / `key = value` lines, and numbers; unique, bounded, in order.
-    A value that only echoes the call's own text arguments (a search's "no line contains
-    '...'") is left out: it is what the model asked, not what the tool found."""
-    asked = [str(v) for v in (arguments or {}).values() if isinstance(v, str) and v.strip()]
+def _found(text: str) -> list[str]:
+    """Candidate values of one text: JSON scalars, lines, `key: value` values, numbers."""
     found: list[str] = []
-    text = observation.strip()
+    text = text.strip()
     try:
         data = json.loads(text)
     except ValueError:
@@ -68,6 +64,8 @@ def values(observation: str, arguments: dict[str, Any] | None = None) -> list[st
     if isinstance(data, dict | list):
         for scalar in _scalars(data):
             found += [scalar, *_numbers(scalar)]
+            if "\n" in scalar:
+                found += _found(scalar)
     elif isinstance(data, int | float) and not isinstance(data, bool):
         found += _numbers(text) or [text]
     else:
@@ -80,14 +78,41 @@ def values(observation: str, arguments: dict[str, Any] | None = None) -> list[st
                 found.append(keyed.group(2))
             found.append(line)
             found += _numbers(line)
+    return [v.strip().strip("'\"`").strip() for v in found]
+
+
+def values(
+    observation: str, arguments: dict[str, Any] | None = None, recalled: list[str] | None = None
+) -> list[str]:
+    """The values an answer may quote: JSON scalars, lines, the value part of
+    `key: value` / `key = value` lines, and numbers of the observation; unique, bounded, in
+    order. A value that only echoes the call's own text arguments (a search's "no line
+    contains '...'", a number of the query) is left out: it is what the model asked, not
+    what the tool found. Memory recalled into the prompt counts too: the `recalled` texts
+    add their values (nothing in them is an echo)."""
+    asked = [str(v).lower() for v in (arguments or {}).values() if isinstance(v, str)]
+    asked = [a for a in asked if a.strip()]
+    found = _found(observation)
+
+    def wraps_echo(value: str) -> bool:  # "no line contains 'wifi'": fixed words + the ask
+        for a in asked:
+            if a in value:
+                rest = value.replace(a, " ")
+                return not re.search(r"\d", rest) and len(rest.split()) <= 4
+        return False
+
+    # The parts of the observation that say more than the call asked.
+    sources = [
+        f.lower()
+        for f in found
+        if not any(f.lower() in a for a in asked) and not wraps_echo(f.lower())
+    ]
+    told = [v for v in found if any(v.lower() in s for s in sources)]
     out: list[str] = []
-    for value in found:
-        value = value.strip().strip("'\"`").strip()
-        echo = any(value in a or a in value for a in asked)
-        if value and len(value) <= VALUE_CHARS and "\n" not in value and value not in out:
-            if echo:
-                continue
-            out.append(value)
+    for value in told + [v for text in recalled or [] for v in _found(text)]:
+        if not value or len(value) > VALUE_CHARS or "\n" in value or value in out:
+            continue
+        out.append(value)
         if len(out) >= MAX_VALUES:
             break
     return out
@@ -101,17 +126,45 @@ def _escape(text: str) -> str:
     return "".join("\\" + c if c in _META else c for c in text)
 
 
-def answer_rule(label: str, observed: list[str]) -> str:
+def given(task: str) -> list[str]:
+    """The numbers the task itself states: an answer may repeat them around its value
+    ("2 to the power of 20 is ...")."""
+    out: list[str] = []
+    for match in _NUMBER.finditer(task):
+        number = match.group(0).lstrip("-")
+        if number not in out and len(out) < MAX_GIVEN:
+            out.append(number)
+    return out
+
+
+#: Most of the task's numbers an answer may repeat, and how many times in all.
+MAX_GIVEN = 8
+GIVEN_REPEATS = 3
+
+
+def _words(chars: int, given: list[str]) -> str:
+    """Text without digits, except the task's own numbers (each followed by a non-digit,
+    so that two never run into a new number, nor one into the value's digits)."""
+    if not given:
+        return f"[^\\n0-9]{{0,{chars}}}"
+    numbers = "|".join(_escape(n) for n in sorted(given, key=len, reverse=True))
+    part = chars // (GIVEN_REPEATS + 1)
+    return f"[^\\n0-9]{{0,{part}}}(?:(?:{numbers})[^\\n0-9]{{1,{part}}}){{0,{GIVEN_REPEATS}}}"
+
+
+def answer_rule(label: str, observed: list[str], given: list[str] | None = None) -> str:
     """The Lark rule body of a grounded final answer (`final: ...`): one terminal, so the
-    lead-in, the value and the tail are never split ambiguously by the lexer."""
+    lead-in, the value and the tail are never split ambiguously by the lexer. The lead-in
+    may repeat the task's own numbers (`given`); the tail has no digits, so the answer's
+    last number is always one the tools returned."""
+    head = json.dumps(label + ": ")
     if not observed:  # the tool found nothing to quote: no number may be made up either
-        return (
-            f"{json.dumps(label + ': ')} /[^\\n0-9]{{1,{LEAD_CHARS + TAIL_CHARS}}}/ "
-            + json.dumps("\n")
-        )
+        words = _words(LEAD_CHARS + TAIL_CHARS, list(given or []))
+        return f"{head} /[^\\n0-9]{words}/ " + json.dumps("\n")
+    lead = _words(LEAD_CHARS, list(given or []))
     choices = "|".join(_escape(v) for v in sorted(observed, key=len, reverse=True))
-    text = f"[^\\n0-9]{{0,{LEAD_CHARS}}}(?:{choices})[^\\n0-9]{{0,{TAIL_CHARS}}}"
-    return f"{json.dumps(label + ': ')} /{text}/ " + json.dumps("\n")
+    text = f"{lead}(?:{choices})[^\\n0-9]{{0,{TAIL_CHARS}}}"
+    return f"{head} /{text}/ " + json.dumps("\n")
 
 
 def failed_rule(label: str, tool: str) -> str:

@@ -80,6 +80,8 @@ class AgentRun:
         #: The last successful observation (what a grounded answer quotes from).
         self._observed: str | None = None
         self._observed_arguments: dict[str, Any] = {}
+        #: Memory texts recalled into this run's prompts (a grounded answer may quote them).
+        self._recalled: list[str] = []
         self._started = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -191,6 +193,7 @@ class AgentRun:
         )
         if items:
             yield self.event(ev.MemoryHit, query=query, **recall.summary(items, used, memory))
+            self._recalled += [item.text for item in items if item.text not in self._recalled]
         return memory_section(items)
 
     def opening(self, final_label: str) -> list[Message]:
@@ -321,8 +324,8 @@ class AgentRun:
         if self._errors:
             return grounding.failed_rule(label, self._failed_tool or "tool")
         if self.spec.planning.answer == "grounded" and self._observed is not None:
-            found = grounding.values(self._observed, self._observed_arguments)
-            return grounding.answer_rule(label, found)
+            found = grounding.values(self._observed, self._observed_arguments, self._recalled)
+            return grounding.answer_rule(label, found, grounding.given(self.task))
         return None
 
     def _outcome(
@@ -390,7 +393,12 @@ class AgentRun:
         output = result.output
         if len(output) > OBSERVATION_CHARS:
             output = output[:OBSERVATION_CHARS] + " [...]"
-        self._outcome(result.ok, result.tool, result.output, parsed.arguments)
+        if result.error_kind == "refused":
+            # A person (or the agent's policy) said no: calling again is not the fix, so
+            # the retry policy does not apply; the model may answer as it sees fit.
+            self._errors = 0
+        else:
+            self._outcome(result.ok, result.tool, result.output, parsed.arguments)
         if not result.ok:
             return turns()["observation_error"].format(message=output)
         return output

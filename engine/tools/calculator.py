@@ -246,8 +246,7 @@ def _build(settings: Mapping[str, Any], workspace: Path) -> Tool:
         calculator,
         timeout_s=TIMEOUT_S + 5.0,
         written=written.static({"expression": {"pattern": EXPRESSION_PATTERN}}),
-        hint='write the arithmetic with operators, e.g. "2 ** 20", "15 / 100 * 240", '
-        '"3 * 60 * 60", "sqrt(1764)"; words like "hours" or "percent" are not allowed',
+        hint='numbers and operators only, e.g. "2 ** 20", "15 / 100 * 240", "3 * 60 * 60"',
     )
 
 

@@ -21,9 +21,9 @@ from engine.tools.calculator import EXPRESSION_PATTERN
 from engine.tools.calculator import _build as build_calculator
 from engine.tools.files import _build_list, _build_read
 from engine.tools.python_tool import _build as build_python
-from tests.engine.agent.test_grammar import accepts
 from tests.helpers.agent_spec import make_spec
 from tests.helpers.fake_model import GrammarFollowingModel, ScriptedModel, call, final
+from tests.helpers.grammar import accepts
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "tools.md"
 
