@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.tools import written
 from engine.tools.base import Tool, ToolContext, ToolError, ToolTimeout
 from engine.tools.builtin import BuiltinSpec
 from engine.tools.process import Finished
@@ -120,7 +119,6 @@ def _build(settings: Mapping[str, Any], workspace: Path) -> Tool:
     return Tool.from_function(
         python,
         timeout_s=limits.timeout_s + 15.0,
-        written=written.static({"code": {"pattern": written.CODE_PATTERN}}),
         hint='a short program that prints its result, e.g. "print(sum(range(1, 11)))"',
     )
 

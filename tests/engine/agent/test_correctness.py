@@ -20,7 +20,6 @@ from engine.tools.base import Tool, ToolRegistry
 from engine.tools.calculator import EXPRESSION_PATTERN
 from engine.tools.calculator import _build as build_calculator
 from engine.tools.files import _build_list, _build_read
-from engine.tools.python_tool import _build as build_python
 from tests.helpers.agent_spec import make_spec
 from tests.helpers.fake_model import GrammarFollowingModel, ScriptedModel, call, final
 from tests.helpers.grammar import accepts
@@ -88,23 +87,6 @@ def test_every_example_in_the_tool_docs_is_accepted() -> None:
 def test_what_the_calculator_refuses_cannot_be_written(expression: str) -> None:
     assert not calculator_accepts(expression)
     assert re.fullmatch(EXPRESSION_PATTERN[1:-1], expression) is None
-
-
-@pytest.mark.parametrize(
-    ("code", "ok"),
-    [
-        ("print(sum(range(1, 21)))", True),
-        ("word = 'workbench'\nprint(word[::-1])", True),
-        ("print({'a': [1, 2]})", True),
-        ("print('(')", True),  # a bracket inside a string does not count
-        ("x = 5", False),  # prints nothing: the tool would show nothing
-        ("print((1)", False),
-        ("print('open)", False),
-    ],
-)
-def test_python_code_is_balanced_and_prints(code: str, ok: bool) -> None:
-    tool = build_python({}, Path("."))
-    assert accepts(step_grammar([tool]), step("python", {"code": code})) is ok
 
 
 def test_file_paths_are_the_workspace_s_files(tmp_path: Path) -> None:
