@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -287,3 +288,86 @@ def test_after_a_search_that_found_nothing_no_number_is_made_up(workspace: Path)
     )
     events = run(model, registry, workspace, answer="grounded")
     assert not re.search(r"\d", events[-1].final_answer), events[-1].final_answer
+
+
+def test_a_number_of_the_query_found_in_a_longer_hit_is_a_value() -> None:
+    """Searching "boat moored at pier 7" and finding "the boat is moored at pier 7." found
+    the 7: it is only an echo when nothing but the query's own words came back."""
+    hit = json.dumps({"hits": [{"text": "The boat is moored at pier 7.", "score": 0.8}]})
+    found = grounding.values(hit, {"query": "boat moored at pier 7"})
+    assert "7" in found and "The boat is moored at pier 7." in found
+    echo = grounding.values("no line contains 'pier 7'", {"text": "pier 7"})
+    assert "7" not in echo, echo
+
+
+def test_recalled_memory_is_quotable_even_when_the_tool_only_echoed() -> None:
+    """The model searched with the very words memory had already shown it: the hit is all
+    echo, but the recalled memory in the prompt holds the value."""
+    echo = json.dumps({"hits": [{"text": "the boat is moored at pier 7"}]})
+    alone = grounding.values(echo, {"query": "the boat is moored at pier 7"})
+    assert "7" not in alone
+    recalled = ["Task: Remember this: the boat is moored at pier 7."]
+    assert "7" in grounding.values(echo, {"query": "the boat is moored at pier 7"}, recalled)
+
+
+def test_the_task_s_numbers_may_be_repeated_around_the_value() -> None:
+    rule = grounding.answer_rule("Final Answer", ["1048576"], grounding.given("What is 2 ** 20?"))
+    grammar = Grammar.lark("start: final\nfinal: " + rule)
+    assert accepts(grammar, "Final Answer: 2 to the power of 20 is 1048576.\n")
+    assert accepts(grammar, "Final Answer: It is 1048576.\n")
+    assert not accepts(grammar, "Final Answer: 2 to the power of 20 is 10.\n")  # not found
+    assert not accepts(grammar, "Final Answer: 1048576 is 2 to the power of 20.\n")  # last
+    assert not accepts(grammar, "Final Answer: It is 201048576.\n")  # glued to the value
+    assert not accepts(grammar, "Final Answer: 3 to the power of 20 is 1048576.\n")
+    nothing = Grammar.lark(
+        "start: final\nfinal: "
+        + grounding.answer_rule("Final Answer", [], grounding.given("Remember: pier 7."))
+    )
+    assert accepts(nothing, "Final Answer: The boat is at pier 7.\n")
+    assert not accepts(nothing, "Final Answer: The boat is at pier 8.\n")
+
+
+def test_a_grounded_run_may_quote_recalled_memory(registry: ToolRegistry, workspace: Path) -> None:
+    from engine.agent.hooks import MemoryItem, RunHooks
+    from engine.agent.spec import MemorySpec
+
+    spec = replace(make_spec(answer="grounded"), memory=MemorySpec(enabled=True))
+    hooks = RunHooks(retrieve=lambda query, k: [MemoryItem("The boat is moored at pier 7.")])
+    model = GrammarFollowingModel(
+        [call("add", '{"a": 2, "b": 3}'), final("The boat is moored at pier 7.")]
+    )
+    events = list(
+        AgentRun(
+            spec,
+            model,
+            registry,
+            "Where is the boat?",
+            workspace=workspace,
+            hooks=hooks,
+            transcript=False,
+        )
+    )
+    assert events[-1].final_answer == "The boat is moored at pier 7."
+
+
+def test_a_refused_call_does_not_force_retries(registry: ToolRegistry, workspace: Path) -> None:
+    """A person said no: the next step may answer (a retry policy would only ask again)."""
+    from engine.agent.hooks import RunHooks
+
+    model = ScriptedModel([call("secret", '{"name": "db"}'), final("I was not allowed.")])
+    events = list(
+        AgentRun(
+            make_spec(),
+            model,
+            registry,
+            "task",
+            workspace=workspace,
+            hooks=RunHooks(before_call=lambda request: False),
+            transcript=False,
+        )
+    )
+    results = [e for e in events if isinstance(e, ev.ToolResult)]
+    assert results[0].error_kind == "refused"
+    assert events[-1].stop_reason == "final_answer"
+    assert events[-1].final_answer == "I was not allowed."
+    assert events[-1].metrics.retries == 0
