@@ -151,7 +151,13 @@ def preview(
     parts = sections(spec, tools, memory)
     rows = tuple(Section(name, text, count(text) if text else 0) for name, text in parts.items())
     text = "\n\n".join(t for t in parts.values() if t)
-    shots = "\n".join(m["content"] for m in example_messages(spec.examples, "Final Answer"))
+    # With `examples: similar` a run shows `max_examples` of them, chosen per task: count
+    # the longest that many (what a run may take at most).
+    shown = spec.examples
+    if spec.planning.examples == "similar":
+        size = {id(e): len(str(example_messages([e], "Final Answer"))) for e in shown}
+        shown = tuple(sorted(shown, key=lambda e: -size[id(e)])[: spec.planning.max_examples])
+    shots = "\n".join(m["content"] for m in example_messages(shown, "Final Answer"))
     shot_tokens = count(shots) if shots else 0
     total = count(text) + shot_tokens
     return PromptPreview(

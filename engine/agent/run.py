@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.agent import events as ev
-from engine.agent import grounding, recall
+from engine.agent import grounding, recall, shots
 from engine.agent.budget import Budget, BudgetExceeded, RunCancel
 from engine.agent.grammar import ParsedStep, parse_step, step_grammar
 from engine.agent.hooks import RunHooks, RunRecord
@@ -198,7 +198,9 @@ class AgentRun:
 
     def opening(self, final_label: str) -> list[Message]:
         """Worked examples, then the task."""
-        messages = example_messages(self.spec.examples, final_label)
+        p = self.spec.planning
+        shown = shots.chosen(self.spec.examples, self.task, p.examples, p.max_examples)
+        messages = example_messages(shown, final_label)
         messages.append({"role": "user", "content": self.task})
         return messages
 

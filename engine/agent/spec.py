@@ -66,6 +66,10 @@ class PlanningSpec:
     #: After a tool error the next steps must call a tool again (corrected arguments) this
     #: many times before an answer, which must then say that the tool failed.
     retries_after_error: int = 2
+    #: Worked examples shown: all as written, or the `max_examples` most like the task,
+    #: the most similar last (engine.agent.shots).
+    examples: Literal["all", "similar"] = "all"
+    max_examples: int = 4
 
 
 #: What the agent's memory writes and reads (`memory.remember` in the agent file).
@@ -181,6 +185,8 @@ class AgentSpec:
             "max_plan_steps": p.max_plan_steps,
             "answer": p.answer,
             "retries_after_error": p.retries_after_error,
+            "examples": p.examples,
+            "max_examples": p.max_examples,
         }
         m = self.memory
         data["memory"] = {

@@ -81,6 +81,8 @@ class FormPages(QTabWidget):
                     "retries after error",
                     NumberField(m, ("planning", "retries_after_error"), int, "0-10"),
                 ),
+                ("examples shown", ChoiceField(m, ("planning", "examples"), ["all", "similar"])),
+                ("max examples", NumberField(m, ("planning", "max_examples"), int, "1-20")),
                 ("", BoolField(m, ("memory", "enabled"), "long-term memory on")),
                 ("memory top-k", NumberField(m, ("memory", "top_k"), int, "1-50")),
                 ("remember", MultiChoiceField(m, ("memory", "remember"), REMEMBER)),
