@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -170,6 +171,9 @@ def _build_search(settings: Mapping[str, Any], workspace: Path) -> Tool:
     def files_search(text: str, path: str = ".") -> list[dict[str, Any]] | str:
         """Find lines containing a text (case-insensitive) in the workspace's text files.
 
+        A line matches when it contains the text, or else every word of it ("rain_barrel"
+        and "rain barrel" both find "The rain barrel holds 200 litres").
+
         Args:
             text: the text to look for
             path: folder (or file) relative to the workspace to search in
@@ -177,6 +181,7 @@ def _build_search(settings: Mapping[str, Any], workspace: Path) -> Tool:
         if not text.strip():
             raise ToolError("give a non-empty text to search for")
         start, needle = inside(workspace, path), text.lower()
+        parts = [w for w in re.split(r"[\s_]+", needle) if w]
         files = [start] if start.is_file() else _walk(workspace, start, recursive=True)
         hits: list[dict[str, Any]] = []
         for item in files:
@@ -187,7 +192,8 @@ def _build_search(settings: Mapping[str, Any], workspace: Path) -> Tool:
             except (ToolError, OSError):
                 continue
             for number, line in enumerate(content.splitlines(), 1):
-                if needle in line.lower():
+                low = line.lower()
+                if needle in low or all(w in low for w in parts):
                     hits.append({"path": shown(workspace, item), "line": number, "text": line})
                     if len(hits) >= max_results:
                         return [*hits, {"note": f"stopped after {max_results} matches"}]
