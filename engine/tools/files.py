@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import errno
 import os
-import stat
 import re
+import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
