@@ -150,6 +150,10 @@ class RunMetrics:
     invalid_steps: int = 0
     #: Tool calls made again after a failed one (the retry policy).
     retries: int = 0
+    #: answer: vote: extra final-answer candidates written, and their generated tokens
+    #: (also counted in generated_tokens / model_s: this is their share).
+    votes: int = 0
+    vote_tokens: int = 0
     prompt_tokens: int = 0
     generated_tokens: int = 0
     model_s: float = 0.0

@@ -193,9 +193,14 @@ def enforced(spec: AgentSpec, tools: Sequence[Tool]) -> tuple[str, ...]:
             f"after a tool error: up to {p.retries_after_error} more tool call(s) before an "
             "answer, which then says the tool failed"
         )
-    if tools and p.answer == "grounded":
+    if tools and p.answer in ("grounded", "vote"):
         lines.append(
             "final answer after a tool call: quotes a value the tools returned (its last "
             "number is one of theirs)"
+        )
+    if p.answer == "vote":
+        lines.append(
+            f"final answer: the majority of {p.votes} candidates (1 greedy, "
+            f"{p.votes - 1} sampled): about {p.votes}x the final step's time"
         )
     return tuple(lines)

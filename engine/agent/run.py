@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.agent import events as ev
-from engine.agent import grounding, recall, shots
+from engine.agent import grounding, recall, shots, voting
 from engine.agent.budget import Budget, BudgetExceeded, RunCancel
 from engine.agent.grammar import ParsedStep, parse_step, step_grammar
 from engine.agent.hooks import RunHooks, RunRecord
@@ -33,7 +33,7 @@ from engine.llm.constraints import Grammar
 from engine.llm.events import GenerationFinished
 from engine.llm.events import TokenDelta as LLMTokenDelta
 from engine.progress import CancelToken
-from engine.tools.base import ToolContext, ToolRegistry
+from engine.tools.base import Tool, ToolContext, ToolRegistry
 
 #: Longest observation put back into the prompt (the event keeps the tool's whole output).
 OBSERVATION_CHARS = 1500
@@ -302,6 +302,9 @@ class AgentRun:
             )
             if parsed.kind == "final":
                 self._count(valid=True)
+                if final_label == "Final Answer" and self.spec.planning.answer == "vote":
+                    chosen = yield from self._vote(messages, tools, parsed.answer, final_label)
+                    parsed = replace(parsed, answer=chosen)
                 messages.append({"role": "assistant", "content": f"{final_label}: {parsed.answer}"})
                 if final_label == "Final Answer":
                     self.final = parsed.answer
@@ -320,12 +323,48 @@ class AgentRun:
                 raise BudgetExceeded("max_tokens")
         return None
 
+    def _vote(
+        self, messages: list[Message], tools: list[Tool], first: str, label: str
+    ) -> Generator[ev.AgentEvent, None, str]:
+        """`answer: vote`: more candidates of this final step, sampled; the majority."""
+        candidates = [first]
+        base = self.model.sampling
+        grammar = step_grammar(
+            tools,
+            thoughts=self.spec.planning.thoughts,
+            allow_tool=False,
+            final_label=label,
+            max_tokens=min(self.spec.model.max_step_tokens, self.budget.tokens_left),
+            final_rule=self._final_rule(label),
+        )
+        try:
+            for k in range(1, self.spec.planning.votes):
+                if self.budget.tokens_left <= 0:
+                    break
+                self.model.sampling = replace(
+                    base, temperature=voting.TEMPERATURE, seed=(base.seed or 0) + k
+                )
+                before = self._metrics.generated_tokens
+                text = yield from self.generate(messages, grammar, "vote")
+                m = self._metrics
+                self._metrics = replace(
+                    m, votes=m.votes + 1, vote_tokens=m.vote_tokens + m.generated_tokens - before
+                )
+                parsed = parse_step(
+                    text, self.registry, allow_tool=False, allow_final=True, final_label=label
+                )
+                if parsed.kind == "final":
+                    candidates.append(parsed.answer)
+        finally:
+            self.model.sampling = base
+        return voting.majority(candidates)
+
     def _final_rule(self, label: str) -> str | None:
         """The final answer's grammar after tool calls: it says the tool failed when the
         last call failed; with `answer: grounded` it quotes the last observation."""
         if self._errors:
             return grounding.failed_rule(label, self._failed_tool or "tool")
-        if self.spec.planning.answer == "grounded" and self._observed is not None:
+        if self.spec.planning.answer in ("grounded", "vote") and self._observed is not None:
             found = grounding.values(self._observed, self._observed_arguments, self._recalled)
             return grounding.answer_rule(label, found, grounding.given(self.task))
         return None

@@ -76,7 +76,8 @@ class FormPages(QTabWidget):
                 ("tool choice", ChoiceField(m, ("planning", "tool_choice"), ["auto", "required"])),
                 ("", BoolField(m, ("planning", "thoughts"), "thoughts before each action")),
                 ("max plan steps", NumberField(m, ("planning", "max_plan_steps"), int, "1-9")),
-                ("answer", ChoiceField(m, ("planning", "answer"), ["free", "grounded"])),
+                ("answer", ChoiceField(m, ("planning", "answer"), ["free", "grounded", "vote"])),
+                ("votes", NumberField(m, ("planning", "votes"), int, "2-15")),
                 (
                     "retries after error",
                     NumberField(m, ("planning", "retries_after_error"), int, "0-10"),
