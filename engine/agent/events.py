@@ -154,6 +154,8 @@ class RunMetrics:
     #: (also counted in generated_tokens / model_s: this is their share).
     votes: int = 0
     vote_tokens: int = 0
+    #: Final answers written again under the grounded grammar (the free one broke it).
+    regrounded: int = 0
     prompt_tokens: int = 0
     generated_tokens: int = 0
     model_s: float = 0.0

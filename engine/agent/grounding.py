@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 #: Most values offered as alternatives, and the longest one.
@@ -29,9 +30,16 @@ _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)*")
 _KEYED = re.compile(r"^\s*[-*#\d.)\s]*([^:=]{1,40})\s*[:=]\s*(.+?)\s*$")
 
 
+#: Values that hold digits but are one thing: a time, a date, a code like B12 or 555-0142.
+_TOKEN = re.compile(
+    r"\b(?:\d{1,2}:\d{2}(?::\d{2})?|\d{4}-\d{2}-\d{2}|\d+(?:-\d+)+|[A-Za-z]+\d+[A-Za-z\d]*)\b"
+)
+
+
 def _numbers(text: str) -> list[str]:
-    """Numbers in the text, and a float's rounded forms (37.7777 -> 37.78, 37.8, 38)."""
-    out: list[str] = []
+    """Times, dates and codes in the text, its numbers, and a float's rounded forms
+    (37.7777 -> 37.78, 37.8, 38)."""
+    out: list[str] = [m.group(0) for m in _TOKEN.finditer(text)]
     for match in _NUMBER.finditer(text):
         raw = match.group(0)
         out.append(raw)
@@ -152,19 +160,53 @@ def _words(chars: int, given: list[str]) -> str:
     return f"[^\\n0-9]{{0,{part}}}(?:(?:{numbers})[^\\n0-9]{{1,{part}}}){{0,{GIVEN_REPEATS}}}"
 
 
-def answer_rule(label: str, observed: list[str], given: list[str] | None = None) -> str:
-    """The Lark rule body of a grounded final answer (`final: ...`): one terminal, so the
-    lead-in, the value and the tail are never split ambiguously by the lexer. The lead-in
-    may repeat the task's own numbers (`given`); the tail has no digits, so the answer's
-    last number is always one the tools returned."""
-    head = json.dumps(label + ": ")
-    if not observed:  # the tool found nothing to quote: no number may be made up either
+#: Most values one answer may quote, and the longest text between two of them.
+MAX_QUOTED = 3
+BETWEEN_CHARS = 30
+
+
+@dataclass(frozen=True)
+class AnswerForm:
+    """What a grounded final answer may be: `prefix` word for word, then text matching
+    `pattern` (a regex that Rust's regex crate, inside the grammar, and Python's `re`,
+    for checking an answer written without the grammar, read alike)."""
+
+    prefix: str
+    pattern: str
+
+    def rule(self, label: str) -> str:
+        """The Lark rule body (`final: ...`): one terminal after the literal, so the
+        lead-in, the values and the tail are never split ambiguously by the lexer."""
+        head = json.dumps(f"{label}: {self.prefix}")
+        return f"{head} /{self.pattern}/ " + json.dumps("\n")
+
+    def accepts(self, answer: str) -> bool:
+        """Could the grammar have written this answer (the text after the label)?"""
+        if not answer.startswith(self.prefix):
+            return False
+        return re.fullmatch(self.pattern, answer[len(self.prefix) :]) is not None
+
+
+def answer_form(observed: list[str], given: list[str] | None = None, tool: str = "") -> AnswerForm:
+    """A grounded answer quotes one to MAX_QUOTED values ("3 June", "09:40", "B12") joined
+    by short text without digits; the lead-in may repeat the task's own numbers
+    (`given`); the tail has no digits, so the answer's last number is always one the
+    tools returned. When nothing is quotable (a search that found nothing), the answer
+    says so: "The <tool> tool found nothing", then words without digits but the task's."""
+    if not observed:
         words = _words(LEAD_CHARS + TAIL_CHARS, list(given or []))
-        return f"{head} /[^\\n0-9]{words}/ " + json.dumps("\n")
+        return AnswerForm(f"The {tool or 'tool'} tool found nothing", words)
     lead = _words(LEAD_CHARS, list(given or []))
     choices = "|".join(_escape(v) for v in sorted(observed, key=len, reverse=True))
-    text = f"{lead}(?:{choices})[^\\n0-9]{{0,{TAIL_CHARS}}}"
-    return f"{head} /{text}/ " + json.dumps("\n")
+    more = f"(?:[^\\n0-9]{{1,{BETWEEN_CHARS}}}(?:{choices})){{0,{MAX_QUOTED - 1}}}"
+    return AnswerForm("", f"{lead}(?:{choices}){more}[^\\n0-9]{{0,{TAIL_CHARS}}}")
+
+
+def answer_rule(
+    label: str, observed: list[str], given: list[str] | None = None, tool: str = ""
+) -> str:
+    """The Lark rule body of a grounded final answer (see `answer_form`)."""
+    return answer_form(observed, given, tool).rule(label)
 
 
 def failed_rule(label: str, tool: str) -> str:

@@ -11,6 +11,7 @@ Budgets (steps, tokens, wall clock) and cancellation end a run with a clear reas
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Generator, Iterator
@@ -41,6 +42,10 @@ OBSERVATION_CHARS = 1500
 
 class AgentRun:
     """Iterate it once. `constrained=False` turns the step grammar off (for measurements)."""
+
+    #: Write a grounded answer free first and constrain only when it breaks the form
+    #: (greedy only; the same result as always constraining, see `act`).
+    lazy_grounding = True
 
     def __init__(
         self,
@@ -80,6 +85,7 @@ class AgentRun:
         #: The last successful observation (what a grounded answer quotes from).
         self._observed: str | None = None
         self._observed_arguments: dict[str, Any] = {}
+        self._observed_tool = ""
         #: Memory texts recalled into this run's prompts (a grounded answer may quote them).
         self._recalled: list[str] = []
         self._started = False
@@ -283,16 +289,27 @@ class AgentRun:
             allow_final = not (first_must_call and i == 0 and allow_tool) and not retry
             self.budget.steps += 1
             self.next_step()
-            grammar = step_grammar(
+            # A grounded answer's grammar costs ~5x a free one per token (llguidance walks
+            # the whole vocabulary against every quotable value). Greedy decoding under a
+            # grammar writes the same tokens as without it whenever the grammar allows each
+            # of them, so the step is written with a free answer first and written again
+            # under the grounded grammar only when its answer breaks the form: the result
+            # is the same as always constraining, at the cheap grammar's cost.
+            form = self._answer_form() if allow_final else None
+            lazy = self.lazy_grounding and form is not None and self.model.sampling.temperature == 0
+            final_rule = self._final_rule(final_label) if allow_final else None
+            step = functools.partial(
+                step_grammar,
                 tools,
                 thoughts=self.spec.planning.thoughts,
                 allow_tool=allow_tool,
                 allow_final=allow_final,
                 final_label=final_label,
                 max_tokens=min(self.spec.model.max_step_tokens, self.budget.tokens_left),
-                final_rule=self._final_rule(final_label) if allow_final else None,
             )
-            text = yield from self.generate(messages, grammar, "step")
+            text = yield from self.generate(
+                messages, step(final_rule=None if lazy else final_rule), "step"
+            )
             parsed = parse_step(
                 text,
                 self.registry,
@@ -300,6 +317,17 @@ class AgentRun:
                 allow_final=allow_final,
                 final_label=final_label,
             )
+            if lazy and parsed.kind == "final" and not form.accepts(parsed.answer):  # type: ignore[union-attr]
+                m = self._metrics
+                self._metrics = replace(m, regrounded=m.regrounded + 1)
+                text = yield from self.generate(messages, step(final_rule=final_rule), "grounding")
+                parsed = parse_step(
+                    text,
+                    self.registry,
+                    allow_tool=allow_tool,
+                    allow_final=allow_final,
+                    final_label=final_label,
+                )
             if parsed.kind == "final":
                 self._count(valid=True)
                 if final_label == "Final Answer" and self.spec.planning.answer == "vote":
@@ -364,10 +392,18 @@ class AgentRun:
         last call failed; with `answer: grounded` it quotes the last observation."""
         if self._errors:
             return grounding.failed_rule(label, self._failed_tool or "tool")
-        if self.spec.planning.answer in ("grounded", "vote") and self._observed is not None:
-            found = grounding.values(self._observed, self._observed_arguments, self._recalled)
-            return grounding.answer_rule(label, found, grounding.given(self.task))
-        return None
+        form = self._answer_form()
+        return form.rule(label) if form is not None else None
+
+    def _answer_form(self) -> grounding.AnswerForm | None:
+        """What a grounded answer may be now (None: the answer is free or says the tool
+        failed)."""
+        if self._errors or self._observed is None:
+            return None
+        if self.spec.planning.answer not in ("grounded", "vote"):
+            return None
+        found = grounding.values(self._observed, self._observed_arguments, self._recalled)
+        return grounding.answer_form(found, grounding.given(self.task), self._observed_tool)
 
     def _outcome(
         self, ok: bool, tool: str, observation: str, arguments: dict[str, Any] | None = None
@@ -379,6 +415,7 @@ class AgentRun:
         if ok:
             self._errors, self._observed = 0, observation
             self._observed_arguments = dict(arguments or {})
+            self._observed_tool = tool
             return
         self._errors += 1
         self._failed_tool = tool

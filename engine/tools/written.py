@@ -95,9 +95,9 @@ def workspace_paths(workspace: Path, arguments: dict[str, str]) -> Written:
     return written
 
 
-#: What files.search looks for: one word, no digits (a guessed value or a phrase searched
-#: for finds nothing; a small model's multi-word searches rarely match a line).
-SEARCH_PATTERN = r"^[A-Za-z][A-Za-z'_-]{1,30}$"
+#: What files.search looks for: one to three words, no digits (a guessed value finds
+#: nothing; the tool matches a line holding every word, so a phrase narrows the search).
+SEARCH_PATTERN = r"^[A-Za-z][A-Za-z'_-]{1,20}(?: [A-Za-z][A-Za-z'_-]{0,20}){0,2}$"
 
 
 def merged(*parts: Written) -> Written:

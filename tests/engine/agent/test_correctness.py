@@ -274,7 +274,8 @@ def test_search_text_is_words_not_a_guessed_value(tmp_path: Path) -> None:
 
     grammar = step_grammar([_build_search({}, tmp_path)])
     assert accepts(grammar, step("files.search", {"text": "database"}))
-    assert not accepts(grammar, step("files.search", {"text": "The tomatoes were"}))
+    assert accepts(grammar, step("files.search", {"text": "apple tree"}))  # every word
+    assert not accepts(grammar, step("files.search", {"text": "The tomatoes were planted"}))
     assert not accepts(grammar, step("files.search", {"text": "host: 192.168.1.1"}))
 
 
@@ -323,8 +324,9 @@ def test_the_task_s_numbers_may_be_repeated_around_the_value() -> None:
         "start: final\nfinal: "
         + grounding.answer_rule("Final Answer", [], grounding.given("Remember: pier 7."))
     )
-    assert accepts(nothing, "Final Answer: The boat is at pier 7.\n")
-    assert not accepts(nothing, "Final Answer: The boat is at pier 8.\n")
+    assert accepts(nothing, "Final Answer: The tool tool found nothing; you said pier 7.\n")
+    assert not accepts(nothing, "Final Answer: The tool tool found nothing; pier 8.\n")
+    assert not accepts(nothing, "Final Answer: The boat is at pier 7.\n")
 
 
 def test_a_grounded_run_may_quote_recalled_memory(registry: ToolRegistry, workspace: Path) -> None:
@@ -371,3 +373,43 @@ def test_a_refused_call_does_not_force_retries(registry: ToolRegistry, workspace
     assert events[-1].stop_reason == "final_answer"
     assert events[-1].final_answer == "I was not allowed."
     assert events[-1].metrics.retries == 0
+
+
+def test_an_answer_may_quote_several_values() -> None:
+    line = "- Flight leaves on 3 June at 09:40 from gate B12."
+    found = grounding.values(json.dumps([{"path": "trip.md", "line": 3, "text": line}]))
+    grammar = Grammar.lark("start: final\nfinal: " + grounding.answer_rule("Final Answer", found))
+    assert accepts(grammar, "Final Answer: The flight leaves at 09:40 from gate B12.\n")
+    assert accepts(grammar, "Final Answer: On 3 June at 09:40 from gate B12.\n")  # three
+    assert not accepts(grammar, "Final Answer: At 09:40 from gate B13.\n")  # not found
+    assert not accepts(grammar, "Final Answer: 3, 3, 3 and 3.\n")  # at most three values
+
+
+def test_a_search_that_found_nothing_is_answered_as_such(workspace: Path) -> None:
+    from engine.tools.files import _build_search
+
+    (workspace / "notes.md").write_text("cabin key under the mat\n")
+    registry = ToolRegistry([_build_search({}, workspace)])
+    model = GrammarFollowingModel(
+        [call("files.search", '{"text": "dentist"}'), final("The dentist is Dr. Who.")]
+    )
+    events = run(model, registry, workspace, answer="grounded")
+    assert events[-1].final_answer.startswith("The files.search tool found nothing")
+
+
+def test_a_grounded_answer_is_written_free_first_and_constrained_only_when_it_breaks(
+    registry: ToolRegistry, workspace: Path
+) -> None:
+    """Greedy under a grammar writes what it writes without it wherever the grammar allows
+    each token: an answer that already quotes the tool costs no grounded grammar."""
+    good = ScriptedModel([call("add", '{"a": 2, "b": 3}'), final("it is 5")])
+    events = run(good, registry, workspace, answer="grounded")
+    assert events[-1].final_answer == "it is 5" and events[-1].metrics.regrounded == 0
+    assert "it is" not in good.grammars[1].text and "(?:5)" not in good.grammars[1].text
+    bad = GrammarFollowingModel(
+        [call("add", '{"a": 2, "b": 3}'), final("it is 1500"), final("it is 1500")]
+    )
+    events = run(bad, registry, workspace, answer="grounded")
+    assert events[-1].metrics.regrounded == 1
+    assert "(?:5)" in bad.grammars[2].text  # written again under the grounded grammar
+    assert re.findall(r"\d+", events[-1].final_answer) == ["5"]
