@@ -62,7 +62,8 @@ class _BoundedYAML(YAML):
     YAML object as `loader`)."""
 
     def __init__(self, limits: Limits, source: str) -> None:
-        super().__init__()  # round-trip: keeps order, comments, quoting style
+        super().__init__()  # round-trip: keeps order and comments
+        self.preserve_quotes = True  # and the quoting style a person chose
         self.limits = limits
         self.source = source
         self.Composer = _BoundedComposer

@@ -71,7 +71,7 @@ def schema() -> dict[str, Any]:
 def _yaml() -> YAML:
     yaml = YAML()  # round-trip mode: keeps order, comments, quoting style
     yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.width = 100
+    yaml.width = 4096  # long lines stay as the person wrote them (no re-folding)
     return yaml
 
 

@@ -148,6 +148,14 @@ class RunMetrics:
     tool_calls: int = 0
     valid_steps: int = 0
     invalid_steps: int = 0
+    #: Tool calls made again after a failed one (the retry policy).
+    retries: int = 0
+    #: answer: vote: extra final-answer candidates written, and their generated tokens
+    #: (also counted in generated_tokens / model_s: this is their share).
+    votes: int = 0
+    vote_tokens: int = 0
+    #: Final answers written again under the grounded grammar (the free one broke it).
+    regrounded: int = 0
     prompt_tokens: int = 0
     generated_tokens: int = 0
     model_s: float = 0.0

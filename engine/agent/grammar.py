@@ -16,7 +16,6 @@ model (or a broken grammar) yields an invalid step, never a crash.
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 import re
@@ -49,10 +48,12 @@ def _lit(text: str) -> str:
 def _schema(tool: Tool, string_chars: int) -> str:
     """The tool's schema for the grammar: compact JSON, and text arguments no longer than
     `string_chars` each, so that a step always fits in its token allowance."""
-    schema = copy.deepcopy(tool.parameters)
+    schema = tool.grammar_schema()
     props = schema.get("properties", {})
     texts = [p for p in props.values() if isinstance(p, dict) and p.get("type") == "string"]
     for prop in texts:
+        if "enum" in prop or "const" in prop:
+            continue  # its values are listed: a length limit could only exclude some
         limit = max(8, string_chars // len(texts))
         prop["maxLength"] = min(int(prop.get("maxLength", limit)), limit)
     schema["x-guidance"] = dict(_JSON_STYLE)
@@ -67,8 +68,12 @@ def step_grammar(
     allow_final: bool = True,
     final_label: str = "Final Answer",
     max_tokens: int = 256,
+    final_rule: str | None = None,
 ) -> Grammar:
     """The Lark grammar of one step for these tools (cached by its text).
+
+    `final_rule` replaces the final answer's rule body (engine.agent.grounding: a grounded
+    answer, or one that says the tool failed).
 
     Free text is bounded so that a whole step fits in `max_tokens` (a token is at least
     one character): of what the labels leave, a thought gets a quarter, the text
@@ -96,9 +101,8 @@ def step_grammar(
         rules.append("action: " + " | ".join(calls))
         choices.append("action")
     if allow_final:
-        rules.append(
-            f"final: {_lit(final_label + ': ')} /[^\\n]{{1,{answer_chars}}}/ {_lit(chr(10))}"
-        )
+        free_final = f"{_lit(final_label + ': ')} /[^\\n]{{1,{answer_chars}}}/ {_lit(chr(10))}"
+        rules.append(f"final: {final_rule or free_final}")
         choices.append("final")
     body = " | ".join(choices)
     rules.insert(1, f"body: thought ({body}) | {body}" if thoughts else f"body: {body}")

@@ -125,6 +125,8 @@ class PromptPreview:
     total_tokens: int
     context_length: int | None
     estimated: bool  # True: counted without the model's tokenizer (about 4 characters a token)
+    #: What the step grammar enforces beyond the prompt (no tokens: it masks, not tells).
+    enforced: tuple[str, ...] = ()
 
     @property
     def fraction(self) -> float | None:
@@ -149,9 +151,56 @@ def preview(
     parts = sections(spec, tools, memory)
     rows = tuple(Section(name, text, count(text) if text else 0) for name, text in parts.items())
     text = "\n\n".join(t for t in parts.values() if t)
-    shots = "\n".join(m["content"] for m in example_messages(spec.examples, "Final Answer"))
+    # With `examples: similar` a run shows `max_examples` of them, chosen per task: count
+    # the longest that many (what a run may take at most).
+    shown = spec.examples
+    if spec.planning.examples == "similar":
+        size = {id(e): len(str(example_messages([e], "Final Answer"))) for e in shown}
+        shown = tuple(sorted(shown, key=lambda e: -size[id(e)])[: spec.planning.max_examples])
+    shots = "\n".join(m["content"] for m in example_messages(shown, "Final Answer"))
     shot_tokens = count(shots) if shots else 0
     total = count(text) + shot_tokens
     return PromptPreview(
-        text, rows, shot_tokens, total, context_length, estimated=count_tokens is None
+        text,
+        rows,
+        shot_tokens,
+        total,
+        context_length,
+        estimated=count_tokens is None,
+        enforced=enforced(spec, tools),
     )
+
+
+def enforced(spec: AgentSpec, tools: Sequence[Tool]) -> tuple[str, ...]:
+    """One line per rule the step grammar applies to this agent's steps: argument
+    grammars, the retry policy, grounded answers, a required first tool call."""
+    p = spec.planning
+    lines: list[str] = []
+    for tool in tools:
+        if tool.approval == "deny":
+            continue
+        for name, keywords in tool.grammar_schema().get("properties", {}).items():
+            if "enum" in keywords:
+                shown = ", ".join(str(v) for v in keywords["enum"][:4])
+                more = f" (+{len(keywords['enum']) - 4} more)" if len(keywords["enum"]) > 4 else ""
+                lines.append(f"{tool.name}.{name} is one of: {shown}{more}")
+            elif "pattern" in keywords:
+                lines.append(f"{tool.name}.{name} must match its pattern")
+    if tools and p.tool_choice == "required":
+        lines.append("the first step must call a tool")
+    if tools and p.retries_after_error:
+        lines.append(
+            f"after a tool error: up to {p.retries_after_error} more tool call(s) before an "
+            "answer, which then says the tool failed"
+        )
+    if tools and p.answer in ("grounded", "vote"):
+        lines.append(
+            "final answer after a tool call: quotes a value the tools returned (its last "
+            "number is one of theirs)"
+        )
+    if p.answer == "vote":
+        lines.append(
+            f"final answer: the majority of {p.votes} candidates (1 greedy, "
+            f"{p.votes - 1} sampled): about {p.votes}x the final step's time"
+        )
+    return tuple(lines)

@@ -27,10 +27,12 @@ def summarize(events: Iterable[ev.RunEvent]) -> dict[str, Any]:
                     "arguments": event.arguments,
                     "valid": event.valid,
                     "problems": list(event.problems),
+                    "accepted": False,
                     "result": None,
                 }
             )
         elif isinstance(event, ev.ToolResult) and steps and steps[-1]["result"] is None:
+            steps[-1]["accepted"] = event.ok
             steps[-1]["result"] = {
                 "ok": event.ok,
                 "output": event.output,

@@ -11,6 +11,7 @@ Budgets (steps, tokens, wall clock) and cancellation end a run with a clear reas
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Generator, Iterator
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.agent import events as ev
-from engine.agent import recall
+from engine.agent import grounding, recall, shots, voting
 from engine.agent.budget import Budget, BudgetExceeded, RunCancel
 from engine.agent.grammar import ParsedStep, parse_step, step_grammar
 from engine.agent.hooks import RunHooks, RunRecord
@@ -33,7 +34,7 @@ from engine.llm.constraints import Grammar
 from engine.llm.events import GenerationFinished
 from engine.llm.events import TokenDelta as LLMTokenDelta
 from engine.progress import CancelToken
-from engine.tools.base import ToolContext, ToolRegistry
+from engine.tools.base import Tool, ToolContext, ToolRegistry
 
 #: Longest observation put back into the prompt (the event keeps the tool's whole output).
 OBSERVATION_CHARS = 1500
@@ -41,6 +42,10 @@ OBSERVATION_CHARS = 1500
 
 class AgentRun:
     """Iterate it once. `constrained=False` turns the step grammar off (for measurements)."""
+
+    #: Write a grounded answer free first and constrain only when it breaks the form
+    #: (greedy only; the same result as always constraining, see `act`).
+    lazy_grounding = True
 
     def __init__(
         self,
@@ -74,6 +79,15 @@ class AgentRun:
         self._metrics = ev.RunMetrics()
         self._settings = {t.name: dict(t.settings) for t in spec.tools}
         self._record: list[dict[str, Any]] = []  # tool steps, for the after-run hook
+        #: Tool errors since the last successful call, and the tool that failed last.
+        self._errors = 0
+        self._failed_tool = ""
+        #: The last successful observation (what a grounded answer quotes from).
+        self._observed: str | None = None
+        self._observed_arguments: dict[str, Any] = {}
+        self._observed_tool = ""
+        #: Memory texts recalled into this run's prompts (a grounded answer may quote them).
+        self._recalled: list[str] = []
         self._started = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -185,11 +199,14 @@ class AgentRun:
         )
         if items:
             yield self.event(ev.MemoryHit, query=query, **recall.summary(items, used, memory))
+            self._recalled += [item.text for item in items if item.text not in self._recalled]
         return memory_section(items)
 
     def opening(self, final_label: str) -> list[Message]:
         """Worked examples, then the task."""
-        messages = example_messages(self.spec.examples, final_label)
+        p = self.spec.planning
+        shown = shots.chosen(self.spec.examples, self.task, p.examples, p.max_examples)
+        messages = example_messages(shown, final_label)
         messages.append({"role": "user", "content": self.task})
         return messages
 
@@ -268,10 +285,21 @@ class AgentRun:
                 raise BudgetExceeded("max_steps")
             last = i == max_steps - 1 or self.budget.steps_left == 1
             allow_tool = bool(tools) and not last
-            allow_final = not (first_must_call and i == 0 and allow_tool)
+            retry = allow_tool and 0 < self._errors <= self.spec.planning.retries_after_error
+            allow_final = not (first_must_call and i == 0 and allow_tool) and not retry
             self.budget.steps += 1
             self.next_step()
-            grammar = step_grammar(
+            # A grounded answer's grammar costs ~5x a free one per token (llguidance walks
+            # the whole vocabulary against every quotable value). Greedy decoding under a
+            # grammar writes the same tokens as without it whenever the grammar allows each
+            # of them, so the step is written with a free answer first and written again
+            # under the grounded grammar only when its answer breaks the form: the result
+            # is the same as always constraining, at the cheap grammar's cost.
+            form = self._answer_form() if allow_final else None
+            lazy = self.lazy_grounding and form is not None and self.model.sampling.temperature == 0
+            final_rule = self._final_rule(final_label) if allow_final else None
+            step = functools.partial(
+                step_grammar,
                 tools,
                 thoughts=self.spec.planning.thoughts,
                 allow_tool=allow_tool,
@@ -279,7 +307,9 @@ class AgentRun:
                 final_label=final_label,
                 max_tokens=min(self.spec.model.max_step_tokens, self.budget.tokens_left),
             )
-            text = yield from self.generate(messages, grammar, "step")
+            text = yield from self.generate(
+                messages, step(final_rule=None if lazy else final_rule), "step"
+            )
             parsed = parse_step(
                 text,
                 self.registry,
@@ -287,8 +317,22 @@ class AgentRun:
                 allow_final=allow_final,
                 final_label=final_label,
             )
+            if lazy and parsed.kind == "final" and not form.accepts(parsed.answer):  # type: ignore[union-attr]
+                m = self._metrics
+                self._metrics = replace(m, regrounded=m.regrounded + 1)
+                text = yield from self.generate(messages, step(final_rule=final_rule), "grounding")
+                parsed = parse_step(
+                    text,
+                    self.registry,
+                    allow_tool=allow_tool,
+                    allow_final=allow_final,
+                    final_label=final_label,
+                )
             if parsed.kind == "final":
                 self._count(valid=True)
+                if final_label == "Final Answer" and self.spec.planning.answer == "vote":
+                    chosen = yield from self._vote(messages, tools, parsed.answer, final_label)
+                    parsed = replace(parsed, answer=chosen)
                 messages.append({"role": "assistant", "content": f"{final_label}: {parsed.answer}"})
                 if final_label == "Final Answer":
                     self.final = parsed.answer
@@ -306,6 +350,75 @@ class AgentRun:
             if not parsed.valid and self.budget.tokens_left <= 0:
                 raise BudgetExceeded("max_tokens")
         return None
+
+    def _vote(
+        self, messages: list[Message], tools: list[Tool], first: str, label: str
+    ) -> Generator[ev.AgentEvent, None, str]:
+        """`answer: vote`: more candidates of this final step, sampled; the majority."""
+        candidates = [first]
+        base = self.model.sampling
+        grammar = step_grammar(
+            tools,
+            thoughts=self.spec.planning.thoughts,
+            allow_tool=False,
+            final_label=label,
+            max_tokens=min(self.spec.model.max_step_tokens, self.budget.tokens_left),
+            final_rule=self._final_rule(label),
+        )
+        try:
+            for k in range(1, self.spec.planning.votes):
+                if self.budget.tokens_left <= 0:
+                    break
+                self.model.sampling = replace(
+                    base, temperature=voting.TEMPERATURE, seed=(base.seed or 0) + k
+                )
+                before = self._metrics.generated_tokens
+                text = yield from self.generate(messages, grammar, "vote")
+                m = self._metrics
+                self._metrics = replace(
+                    m, votes=m.votes + 1, vote_tokens=m.vote_tokens + m.generated_tokens - before
+                )
+                parsed = parse_step(
+                    text, self.registry, allow_tool=False, allow_final=True, final_label=label
+                )
+                if parsed.kind == "final":
+                    candidates.append(parsed.answer)
+        finally:
+            self.model.sampling = base
+        return voting.majority(candidates)
+
+    def _final_rule(self, label: str) -> str | None:
+        """The final answer's grammar after tool calls: it says the tool failed when the
+        last call failed; with `answer: grounded` it quotes the last observation."""
+        if self._errors:
+            return grounding.failed_rule(label, self._failed_tool or "tool")
+        form = self._answer_form()
+        return form.rule(label) if form is not None else None
+
+    def _answer_form(self) -> grounding.AnswerForm | None:
+        """What a grounded answer may be now (None: the answer is free or says the tool
+        failed)."""
+        if self._errors or self._observed is None:
+            return None
+        if self.spec.planning.answer not in ("grounded", "vote"):
+            return None
+        found = grounding.values(self._observed, self._observed_arguments, self._recalled)
+        return grounding.answer_form(found, grounding.given(self.task), self._observed_tool)
+
+    def _outcome(
+        self, ok: bool, tool: str, observation: str, arguments: dict[str, Any] | None = None
+    ) -> None:
+        """Keep track of errors (for the retry policy) and of what the tools returned."""
+        if self._errors:  # this call was a retry
+            m = self._metrics
+            self._metrics = replace(m, retries=m.retries + 1)
+        if ok:
+            self._errors, self._observed = 0, observation
+            self._observed_arguments = dict(arguments or {})
+            self._observed_tool = tool
+            return
+        self._errors += 1
+        self._failed_tool = tool
 
     def _count(self, valid: bool, tool: bool = False) -> None:
         m = self._metrics
@@ -337,6 +450,7 @@ class AgentRun:
             yield self.event(
                 ev.ToolResult, tool=parsed.tool, ok=False, output=message, error_kind=kind
             )
+            self._outcome(False, parsed.tool, message)
             return turns()["observation_error"].format(message=message)
         self.cancel.raise_if_done()
         context = ToolContext(self.workspace, self.cancel, self._settings.get(parsed.tool, {}))
@@ -357,6 +471,12 @@ class AgentRun:
         output = result.output
         if len(output) > OBSERVATION_CHARS:
             output = output[:OBSERVATION_CHARS] + " [...]"
+        if result.error_kind == "refused":
+            # A person (or the agent's policy) said no: calling again is not the fix, so
+            # the retry policy does not apply; the model may answer as it sees fit.
+            self._errors = 0
+        else:
+            self._outcome(result.ok, result.tool, result.output, parsed.arguments)
         if not result.ok:
             return turns()["observation_error"].format(message=output)
         return output

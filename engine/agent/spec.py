@@ -15,6 +15,7 @@ from engine.llm.sampling import SamplingParams
 SCHEMA_VERSION = 1
 Strategy = Literal["react", "plan_execute", "reflect"]
 STRATEGIES: tuple[str, ...] = ("react", "plan_execute", "reflect")
+ANSWERS: tuple[str, ...] = ("free", "grounded", "vote")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,19 @@ class PlanningSpec:
     tool_choice: Literal["auto", "required"] = "auto"
     thoughts: bool = True
     max_plan_steps: int = 4
+    #: free: any one-line final answer. grounded: after a successful tool call the answer
+    #: quotes one of the last observation's values (engine.agent.grounding).
+    #: vote: grounded, and the final answer is the majority of `votes` candidates (the
+    #: greedy one and votes-1 sampled), by normalised value (engine.agent.voting).
+    answer: Literal["free", "grounded", "vote"] = "free"
+    votes: int = 5
+    #: After a tool error the next steps must call a tool again (corrected arguments) this
+    #: many times before an answer, which must then say that the tool failed.
+    retries_after_error: int = 2
+    #: Worked examples shown: all as written, or the `max_examples` most like the task,
+    #: the most similar last (engine.agent.shots).
+    examples: Literal["all", "similar"] = "all"
+    max_examples: int = 4
 
 
 #: What the agent's memory writes and reads (`memory.remember` in the agent file).
@@ -172,6 +186,11 @@ class AgentSpec:
             "tool_choice": p.tool_choice,
             "thoughts": p.thoughts,
             "max_plan_steps": p.max_plan_steps,
+            "answer": p.answer,
+            "votes": p.votes,
+            "retries_after_error": p.retries_after_error,
+            "examples": p.examples,
+            "max_examples": p.max_examples,
         }
         m = self.memory
         data["memory"] = {

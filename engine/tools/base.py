@@ -8,6 +8,7 @@ loop. A tool reports a failure the model should see by raising `ToolError`.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 import threading
@@ -104,6 +105,11 @@ class Tool:
     source: str = "builtin"
     #: The keyword the context is passed as (tools whose arguments may use "context").
     context_argument: str = "context"
+    #: Argument grammars (engine.tools.written): per argument, JSON Schema keywords the
+    #: step grammar adds at step time (a pattern, an enum of workspace paths).
+    written: Callable[[], dict[str, dict[str, Any]]] | None = None
+    #: One line on how to call the tool well, shown in the tool manual.
+    hint: str = ""
 
     @classmethod
     def from_function(
@@ -140,7 +146,20 @@ class Tool:
             lines.append(f"  - {arg} ({kind}, {need}){': ' + text if text else ''}")
         if not props:
             lines.append("  (no arguments)")
+        if self.hint:
+            lines.append(f"  Usage: {self.hint}")
         return "\n".join(lines)
+
+    def grammar_schema(self) -> dict[str, Any]:
+        """The argument schema with the argument grammars merged in (for the step grammar)."""
+        schema = copy.deepcopy(self.parameters)
+        if self.written is None:
+            return schema
+        props = schema.get("properties", {})
+        for name, keywords in self.written().items():
+            if isinstance(props.get(name), dict):
+                props[name].update(keywords)
+        return schema
 
 
 def _as_output(value: Any) -> tuple[str, Any]:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.tools import worker
+from engine.tools import worker, written
 from engine.tools.base import Tool, ToolContext, ToolError
 from engine.tools.builtin import BuiltinSpec
 
@@ -88,6 +88,10 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     if hasattr(math, name)
 } | {"abs": abs, "round": round, "min": min, "max": max}
 _CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau}
+
+
+#: How the grammar lets a model write an expression (engine.tools.written).
+EXPRESSION_PATTERN = written.arithmetic_pattern(_FUNCTIONS, _CONSTANTS)
 
 
 def _digits(value: int) -> int:
@@ -238,7 +242,12 @@ def calculator(expression: str, context: ToolContext) -> int | float:
 
 def _build(settings: Mapping[str, Any], workspace: Path) -> Tool:
     # The worker is killed at TIMEOUT_S; the registry's own limit is only a backstop.
-    return Tool.from_function(calculator, timeout_s=TIMEOUT_S + 5.0)
+    return Tool.from_function(
+        calculator,
+        timeout_s=TIMEOUT_S + 5.0,
+        written=written.static({"expression": {"pattern": EXPRESSION_PATTERN}}),
+        hint='numbers and operators only, e.g. "2 ** 20", "15 / 100 * 240", "3 * 60 * 60"',
+    )
 
 
 SPEC = BuiltinSpec(

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from engine.tools import written
 from engine.tools.base import Tool, ToolError
 from engine.tools.builtin import BuiltinSpec
 from engine.tools.workspace import inside, is_inside, shown
@@ -126,7 +128,13 @@ def _build_list(settings: Mapping[str, Any], workspace: Path) -> Tool:
                 entries.append({"path": rel, "type": "file", "bytes": item.stat().st_size})
         return entries or "(the folder is empty)"
 
-    return Tool.from_function(files_list, name="files.list", timeout_s=15.0)
+    return Tool.from_function(
+        files_list,
+        name="files.list",
+        timeout_s=15.0,
+        written=written.workspace_paths(workspace, {"path": "folder"}),
+        hint='"." lists the workspace',
+    )
 
 
 def _build_read(settings: Mapping[str, Any], workspace: Path) -> Tool:
@@ -147,7 +155,13 @@ def _build_read(settings: Mapping[str, Any], workspace: Path) -> Tool:
         more = f"\n[{rest} more lines; read on with start_line={first + len(part) + 1}]"
         return "\n".join(part) + (more if rest > 0 else "")
 
-    return Tool.from_function(files_read, name="files.read", timeout_s=15.0)
+    return Tool.from_function(
+        files_read,
+        name="files.read",
+        timeout_s=15.0,
+        written=written.workspace_paths(workspace, {"path": "file"}),
+        hint='give a file name from the workspace, e.g. "notes.md"',
+    )
 
 
 def _build_search(settings: Mapping[str, Any], workspace: Path) -> Tool:
@@ -157,6 +171,9 @@ def _build_search(settings: Mapping[str, Any], workspace: Path) -> Tool:
     def files_search(text: str, path: str = ".") -> list[dict[str, Any]] | str:
         """Find lines containing a text (case-insensitive) in the workspace's text files.
 
+        A line matches when it contains the text, or else every word of it ("rain_barrel"
+        and "rain barrel" both find "The rain barrel holds 200 litres").
+
         Args:
             text: the text to look for
             path: folder (or file) relative to the workspace to search in
@@ -164,6 +181,7 @@ def _build_search(settings: Mapping[str, Any], workspace: Path) -> Tool:
         if not text.strip():
             raise ToolError("give a non-empty text to search for")
         start, needle = inside(workspace, path), text.lower()
+        parts = [w for w in re.split(r"[\s_]+", needle) if w]
         files = [start] if start.is_file() else _walk(workspace, start, recursive=True)
         hits: list[dict[str, Any]] = []
         for item in files:
@@ -174,13 +192,23 @@ def _build_search(settings: Mapping[str, Any], workspace: Path) -> Tool:
             except (ToolError, OSError):
                 continue
             for number, line in enumerate(content.splitlines(), 1):
-                if needle in line.lower():
+                low = line.lower()
+                if needle in low or all(w in low for w in parts):
                     hits.append({"path": shown(workspace, item), "line": number, "text": line})
                     if len(hits) >= max_results:
                         return [*hits, {"note": f"stopped after {max_results} matches"}]
         return hits or f"no line contains {text!r}"
 
-    return Tool.from_function(files_search, name="files.search", timeout_s=30.0)
+    return Tool.from_function(
+        files_search,
+        name="files.search",
+        timeout_s=30.0,
+        written=written.merged(
+            written.workspace_paths(workspace, {"path": "folder"}),
+            written.static({"text": {"pattern": written.SEARCH_PATTERN}}),
+        ),
+        hint="one or two words that the answer's line contains",
+    )
 
 
 def _build_write(settings: Mapping[str, Any], workspace: Path) -> Tool:
@@ -221,7 +249,12 @@ def _build_write(settings: Mapping[str, Any], workspace: Path) -> Tool:
             handle.write(data)
         return f"wrote {len(data)} bytes to {shown(workspace, target)}"
 
-    return Tool.from_function(files_write, name="files.write", timeout_s=15.0)
+    return Tool.from_function(
+        files_write,
+        name="files.write",
+        timeout_s=15.0,
+        written=written.static({"path": {"pattern": written.PATH_PATTERN}}),
+    )
 
 
 SPECS = [

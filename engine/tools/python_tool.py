@@ -69,6 +69,32 @@ def describe(done: Finished, limits: Limits) -> str:
     return "\n".join(parts) or "(no output; use print() to show results)"
 
 
+_CLOSERS = ")]}"
+
+
+def trim_unmatched_closers(code: str) -> tuple[str, str]:
+    """(code, what was removed): brackets closed at the end that were never opened are
+    removed when that is what stops the program from compiling. A small model writing
+    `{"code": "print(2**40)}"}` closes its JSON inside the string; the program it meant
+    is `print(2**40)`. Anything else that does not compile is left for Python to report."""
+    try:
+        compile(code, "<program>", "exec", dont_inherit=True)
+        return code, ""
+    except (SyntaxError, ValueError):
+        pass
+    body = code.rstrip()
+    removed = ""
+    while body and body[-1] in _CLOSERS:
+        removed = body[-1] + removed
+        body = body[:-1].rstrip()
+        try:
+            compile(body, "<program>", "exec", dont_inherit=True)
+        except (SyntaxError, ValueError):
+            continue
+        return body + "\n", removed
+    return code, ""
+
+
 def _build(settings: Mapping[str, Any], workspace: Path) -> Tool:
     limits = Limits(
         timeout_s=float(settings.get("timeout_s", 10)),
@@ -91,6 +117,7 @@ def _build(settings: Mapping[str, Any], workspace: Path) -> Tool:
             code: a complete Python program
         """
         scratch = kept_scratch(context.workspace) if keep else None
+        code, removed = trim_unmatched_closers(code)
         try:
             run = run_python(
                 code,
@@ -108,6 +135,8 @@ def _build(settings: Mapping[str, Any], workspace: Path) -> Tool:
         notice = run.isolation.notice()
         if notice:
             text = f"{notice}\n{text}"
+        if removed:
+            text = f"{text}\n[ran without the unmatched {removed!r} at the end of the code]"
         if done.timed_out:
             raise ToolTimeout(f"stopped after the time limit of {limits.timeout_s:g} s\n{text}")
         if done.cancelled:
@@ -116,7 +145,11 @@ def _build(settings: Mapping[str, Any], workspace: Path) -> Tool:
             raise ToolError(f"exit status {done.returncode}\n{text}")
         return text
 
-    return Tool.from_function(python, timeout_s=limits.timeout_s + 15.0)
+    return Tool.from_function(
+        python,
+        timeout_s=limits.timeout_s + 15.0,
+        hint='a short program that prints its result, e.g. "print(sum(range(1, 11)))"',
+    )
 
 
 SPEC = BuiltinSpec(

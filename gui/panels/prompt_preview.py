@@ -10,6 +10,7 @@ older than the newest request is dropped.
 from __future__ import annotations
 
 import functools
+import html
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +119,9 @@ class QtPromptPreview(QWidget):
         self.legend = QLabel()
         self.legend.setWordWrap(True)
         self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.enforced = QLabel()
+        self.enforced.setWordWrap(True)
+        self.enforced.setTextFormat(Qt.TextFormat.RichText)
         self.text = QPlainTextEdit(readOnly=True)
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         layout = QVBoxLayout(self)
@@ -125,6 +129,7 @@ class QtPromptPreview(QWidget):
         layout.addWidget(QLabel("<b>Prompt preview</b>"))
         layout.addWidget(self.bar)
         layout.addWidget(self.legend)
+        layout.addWidget(self.enforced)
         layout.addWidget(self.text, 1)
 
     def show_spec(self, spec: AgentSpec, workspace: Path | None = None) -> None:
@@ -159,6 +164,11 @@ class QtPromptPreview(QWidget):
             f"{items}<br>total <b>{p.total_tokens:,}</b> tokens of context {window}{share}"
             f" · counted with: {result.tokenizer} · {result.seconds * 1000:.0f} ms"
         )
+        rules = "".join(f"<li>{html.escape(line)}</li>" for line in p.enforced)
+        self.enforced.setText(
+            f"<b>The step grammar enforces</b> (no prompt tokens):<ul>{rules}</ul>" if rules else ""
+        )
+        self.enforced.setVisible(bool(rules))
         if self.text.toPlainText() != p.text:
             self.text.setPlainText(p.text)
 

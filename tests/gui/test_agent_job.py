@@ -84,7 +84,10 @@ def test_a_window_run_has_the_agents_memory(
             final("Saved."),
         ]
     )
-    second = ScriptedModel([final("Under the blue flowerpot.")])
+    # The template requires a tool call before the answer (tool_choice: required).
+    second = ScriptedModel(
+        [call("memory.search", '{"query": "spare key"}'), final("Under the blue flowerpot.")]
+    )
     runs: list[list[object]] = []
     for model, task in (
         (first, "Remember: the spare key is under the blue flowerpot."),

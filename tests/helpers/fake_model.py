@@ -93,3 +93,57 @@ def call(tool: str, arguments: str, thought: str = "") -> str:
 
 def final(text: str, label: str = "Final Answer") -> str:
     return f" {label}: {text}\n"
+
+
+class GrammarFollowingModel(ScriptedModel):
+    """A scripted model that obeys the step grammar, as a real constrained model must: it
+    writes its script byte by byte, skipping any byte the grammar forbids, and when the
+    script ends before the grammar does, it writes the first byte the grammar allows
+    (a newline or the end when allowed). What it writes shows what the grammar let through."""
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        grammar: Any,
+        max_new_tokens: int,
+        cancel: CancelToken | None,
+    ) -> Iterator[TokenDelta | GenerationFinished]:
+        script = self.outputs[0] if self.outputs else "Final Answer: (script ended)"
+        wanted = script(prompt) if callable(script) else script
+        if grammar is not None:
+            self.outputs[:1] = [constrained(grammar, wanted)]
+        return super().generate(
+            prompt, grammar=grammar, max_new_tokens=max_new_tokens, cancel=cancel
+        )
+
+
+def constrained(grammar: Any, wanted: str, limit: int = 2000) -> str:
+    """What a model that wants to write `wanted` writes under `grammar` (see above)."""
+    import numpy as np
+
+    from engine.llm.constraints import ConstraintTokenizer, GrammarConstraint
+    from tests.helpers.byte_tokenizer import byte_tokenizer
+
+    tokenizer = byte_tokenizer()
+    constraint = GrammarConstraint(ConstraintTokenizer(tokenizer.to_str(), [0]), grammar)
+    size = tokenizer.get_vocab_size()
+
+    def allowed() -> set[int]:
+        logits = np.zeros(size, dtype=np.float32)
+        constraint.apply(logits)
+        return {int(i) for i in np.flatnonzero(logits > -np.inf)}
+
+    for token in tokenizer.encode(wanted).ids:
+        if constraint.is_finished:
+            break
+        if token in allowed():
+            constraint.advance(token)
+    newline = tokenizer.encode("\n").ids[0]
+    for _ in range(limit):
+        if constraint.is_finished or constraint.allowed_eos:
+            break
+        ok = allowed()
+        pick = newline if newline in ok else min(t for t in ok if t != 0)
+        constraint.advance(pick)
+    return tokenizer.decode(list(constraint.tokens))

@@ -12,6 +12,7 @@ import pytest
 from engine.agent import agentfile
 from engine.agent.agentfile import AgentFileError, load, parse, save
 from engine.agent.spec import AgentSpec, PlanningSpec
+from engine.agent.templates import templates
 
 GOOD = """\
 # my agent
@@ -349,3 +350,16 @@ def test_an_error_lists_at_most_20_problems_each_cut_short(tmp_path: Path) -> No
     with pytest.raises(AgentFileError) as info:
         load(write(tmp_path, wide))
     assert len(str(info.value)) < 600 and "goals[0]: ['word', 'word'" in str(info.value)
+
+
+@pytest.mark.parametrize("template", sorted(templates()))
+def test_saving_a_template_changes_only_what_was_edited(template: str, tmp_path: Path) -> None:
+    """Quoting and long lines stay as the person wrote them: a save after editing the name
+    rewrites that line and nothing else (no re-quoted example, no re-folded long line)."""
+    source = templates()[template].read_text(encoding="utf-8")
+    path = tmp_path / f"{template}.agent.yaml"
+    path.write_text(source, encoding="utf-8")
+    loaded = load(path)
+    save(replace(loaded.spec, name="Renamed agent"), path, loaded)
+    saved = path.read_text(encoding="utf-8")
+    assert saved.replace("name: Renamed agent", f"name: {loaded.spec.name}", 1) == source

@@ -12,22 +12,8 @@ from engine.agent.grammar import (
     plan_grammar,
     step_grammar,
 )
-from engine.errors import GrammarError
-from engine.llm.constraints import ConstraintTokenizer, Grammar, GrammarConstraint
 from engine.tools.base import ToolRegistry
-from tests.helpers.byte_tokenizer import byte_tokenizer
-
-
-def accepts(grammar: Grammar, text: str) -> bool:
-    tokenizer = byte_tokenizer()
-    constraint = GrammarConstraint(ConstraintTokenizer(tokenizer.to_str(), [0]), grammar)
-    try:
-        for token in tokenizer.encode(text).ids:
-            constraint.advance(token)
-    except GrammarError:
-        return False
-    return constraint.allowed_eos
-
+from tests.helpers.grammar import accepts
 
 VALID = [
     ' Action: add\nAction Input: {"a": 2, "b": 3}\n',

@@ -79,3 +79,25 @@ def test_preview_tools_need_no_running_tools(tmp_path: Path) -> None:
     assert [t.name for t in tools] == ["calculator", "files.write", "echo"]
     shown = preview(agent.spec, tools)
     assert "echo: Echo a text." in shown.text and "files.write" not in shown.text
+
+
+def test_preview_lists_what_the_grammar_enforces(tmp_path: Path) -> None:
+    """Argument grammars, retries and grounded answers cost no prompt tokens: the preview
+    lists them apart, and an edit of each shows at once."""
+    from engine.agent.launch import preview_tools
+    from engine.agent.templates import new_agent
+
+    agent = new_agent("research", tmp_path / "r.agent.yaml")
+    (agent.workspace / "extra.md").write_text("x\n")
+    tools = preview_tools(agent.spec, agent.workspace)
+    rules = preview(agent.spec, tools).enforced
+    assert any(r.startswith("files.read.path is one of:") and "extra.md" in r for r in rules)
+    assert any("up to 2 more tool call(s)" in r for r in rules)
+    assert any(r.startswith("final answer after a tool call: quotes") for r in rules)
+    free = replace(
+        agent.spec,
+        planning=replace(agent.spec.planning, answer="free", retries_after_error=0),
+    )
+    rules = preview(free, tools).enforced
+    assert not any("quotes" in r or "tool error" in r for r in rules)
+    assert preview(free, []).enforced == ()  # no tools: nothing to enforce

@@ -33,6 +33,9 @@ def make_run(
     hooks: RunHooks | None = None,
     **planning: Any,
 ) -> AgentRun:
+    # These scripts answer right after a failed call; the retry policy that would make
+    # them call again has its own tests (test_correctness.py).
+    planning.setdefault("retries_after_error", 0)
     return AgentRun(
         make_spec(**planning),
         model,
@@ -100,7 +103,9 @@ def test_an_invalid_step_becomes_an_error_observation(
     registry: ToolRegistry, workspace: Path, step: str, kind: str, problem: str
 ) -> None:
     model = ScriptedModel([step, final("5")])
-    events = run_all(make_run(model, registry, workspace))
+    # No retries: the answer may follow the error at once (the retry policy has its own
+    # tests in test_correctness.py).
+    events = run_all(make_run(model, registry, workspace, retries_after_error=0))
     (bad,) = of(events, ev.ToolCall)
     assert not bad.valid
     assert any(problem in p for p in bad.problems), bad.problems

@@ -132,3 +132,15 @@ def test_an_alias_bomb_is_refused_before_it_expands(tmp_path: Path) -> None:
     path = write(tmp_path, "schema_version: 1\nname: bomb\n" + "\n".join(lines) + "\ntasks: []\n")
     with pytest.raises(SuiteFileError, match="alias"):
         load(path)
+
+
+MEASURED = sorted((Path(__file__).parents[2] / "data").glob("*/*.suite.yaml"))
+
+
+@pytest.mark.parametrize("path", MEASURED, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_the_measurement_suites_load(path: Path) -> None:
+    """The held-out and fresh suites of docs/agents.md stay valid as the format moves."""
+    suite = load(path)
+    assert len(suite.tasks) >= 4
+    assert suite.agent is not None and load_agent(suite.agent).spec.name
+    assert all(task.checks for task in suite.tasks)

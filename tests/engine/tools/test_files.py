@@ -54,6 +54,11 @@ def test_write_list_read_search(registry: ToolRegistry, ctx: ToolContext, worksp
     found = call(registry, ctx, "files.search", text="call bob")
     assert found.data == [{"path": "notes/todo.md", "line": 2, "text": "Call Bob"}]
     assert "no line contains" in call(registry, ctx, "files.search", text="zebra").output
+    # every word of the text, in any order, with underscores read as spaces
+    for text in ("bob_call", "bike fix", "FIX_BIKE"):
+        hit = call(registry, ctx, "files.search", text=text)
+        assert hit.ok and isinstance(hit.data, list) and len(hit.data) == 1, (text, hit.output)
+    assert "no line contains" in call(registry, ctx, "files.search", text="bob_milk").output
 
 
 def test_size_limits(registry: ToolRegistry, ctx: ToolContext, workspace: Path) -> None:

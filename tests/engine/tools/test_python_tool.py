@@ -21,6 +21,7 @@ import pytest
 from engine.progress import CancelToken
 from engine.tools.base import ToolContext, ToolRegistry, ToolResult
 from engine.tools.catalog import build_registry
+from engine.tools.python_tool import trim_unmatched_closers
 from engine.tools.sandbox import Limits, kept_scratch, run_python
 from engine.tools.sandbox_user import UID_RANGE, leftovers
 from tests.helpers.waiting import wait_until
@@ -301,3 +302,24 @@ def test_signals_are_named(workspace: Path, ctx: ToolContext) -> None:
     assert cpu.error_kind == "failed" and "killed by SIGXCPU (CPU time limit)" in cpu.output
     big = run(workspace, ctx, "open('big', 'wb').write(b'x' * (65 * 2**20))")
     assert big.error_kind == "failed" and "File too large" in big.output  # 64 MB per file
+
+
+@pytest.mark.parametrize(
+    ("code", "ran", "removed"),
+    [
+        ("print(2**40)}", "print(2**40)\n", "}"),  # a JSON brace closed inside the string
+        ("print([1, 2])]}", "print([1, 2])\n", "]}"),
+        ("print(1)", "print(1)", ""),  # compiles: untouched
+        ("print(f(x)", "print(f(x)", ""),  # not fixable by trimming: Python reports it
+        ("x = {'a': 1}\n", "x = {'a': 1}\n", ""),
+    ],
+)
+def test_unmatched_closers_at_the_end_are_trimmed(code: str, ran: str, removed: str) -> None:
+    assert trim_unmatched_closers(code) == (ran, removed)
+
+
+def test_a_trimmed_program_runs_and_says_so(workspace: Path, ctx: ToolContext) -> None:
+    result = run(workspace, ctx, "print(2**40)}")
+    assert result.ok, result.output
+    assert result.output.startswith("1099511627776")
+    assert "without the unmatched '}'" in result.output

@@ -78,6 +78,8 @@ def test_every_field_kind_reaches_the_file(designer, qtbot, agent_path: Path) ->
     type_into(qtbot, field(designer, "model.sampling.seed"), "42")
     field(designer, "planning.strategy").combo.setCurrentText("reflect")
     field(designer, "planning.thoughts").box.click()
+    field(designer, "planning.answer").combo.setCurrentText("free")
+    type_into(qtbot, field(designer, "planning.retries_after_error"), "1")
     field(designer, "memory.enabled").box.click()
     had_tool_results = field(designer, "memory.remember").boxes["tool_results"].isChecked()
     field(designer, "memory.remember").boxes["tool_results"].click()
@@ -114,6 +116,7 @@ def test_every_field_kind_reaches_the_file(designer, qtbot, agent_path: Path) ->
     assert spec.description == "reads cabin notes"
     assert (spec.planning.max_steps, spec.planning.max_seconds) == (7, 90.5)
     assert spec.planning.strategy == "reflect" and spec.planning.thoughts is False
+    assert (spec.planning.answer, spec.planning.retries_after_error) == ("free", 1)
     assert spec.memory.enabled and ("tool_results" in spec.memory.remember) != had_tool_results
     assert (spec.memory.token_budget, spec.memory.min_relevance) == (300, 0.4)
     assert spec.memory.scratchpad == "summarize"
@@ -202,6 +205,8 @@ def test_undo_redo_of_each_edit_kind(designer, qtbot) -> None:
         lambda: field(designer, "planning.strategy").combo.setCurrentText("reflect"),
         lambda: field(designer, "memory.enabled").box.click(),
         lambda: type_into(qtbot, field(designer, "planning.max_tokens"), "999"),
+        lambda: field(designer, "planning.answer").combo.setCurrentText("free"),
+        lambda: type_into(qtbot, field(designer, "planning.retries_after_error"), "3"),
         lambda: designer.goals.move(1) if designer.goals.list.setCurrentRow(0) is None else None,
         designer.goals.add_goal,
         lambda: designer.tools.append({"name": "clock"}, "add clock"),

@@ -83,3 +83,12 @@ def test_an_invalid_agent_keeps_the_last_valid_preview(ctx, qtbot, tmp_path):
     designer.model.set(("planning", "max_steps"), 0)
     qtbot.wait(400)
     assert designer.preview._serial == serial and "planning.max_steps" in designer.problems.text()
+
+
+def test_preview_shows_what_the_grammar_enforces(ctx, qtbot, tmp_path):
+    designer = _designer(ctx, qtbot, tmp_path)
+    _wait_for(qtbot, designer, lambda r: bool(r.preview.enforced))
+    assert "quotes a value the tools returned" in designer.preview.enforced.text()
+    designer.model.set(("planning", "answer"), "free")
+    _wait_for(qtbot, designer, lambda r: not any("quotes" in x for x in r.preview.enforced))
+    assert "quotes a value" not in designer.preview.enforced.text()

@@ -324,7 +324,8 @@ def test_the_trust_question_lists_every_item_of_an_attack_file(
     qtbot.mouseClick(dialog.checks[2], Qt.MouseButton.LeftButton, pos=QPoint(6, 5))
     assert not dialog.trust_button.isEnabled()
     dialog.cancel_button.click()
-    assert model.outputs and console.worker is None  # nothing ran
+    qtbot.waitUntil(lambda: console.worker is None)  # the trust check's worker winds down
+    assert model.outputs == [" Final Answer: 5\n"]  # nothing ran
 
 
 def test_untrusted_agent_declined_does_not_run(ctx: Any, qtbot: Any, tmp_path: Path) -> None:
