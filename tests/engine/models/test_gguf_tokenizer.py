@@ -484,8 +484,8 @@ def test_no_space_prefix_and_no_bos(tmp_path: Path) -> None:
 
 
 def test_unsupported_tokenizer_model_is_a_model_error(tmp_path: Path) -> None:
-    path = write_gguf(tmp_path / "bpe.gguf", tokenizer_model="gpt2")
-    with pytest.raises(ModelError, match="'gpt2'"):
+    path = write_gguf(tmp_path / "wordpiece.gguf", tokenizer_model="bert")
+    with pytest.raises(ModelError, match="'bert'"):
         build_tokenizer_json(path)
 
 
