@@ -60,9 +60,24 @@ HF_GPT4O = (
     r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 
-#: Special (control) tokens and one user-defined (non-special) added token.
+#: Special (control) tokens, the turn markers of several chat formats among them (Llama 3,
+#: ChatML, Gemma, Phi-3), and two user-defined (non-special) added tokens.
 BOS, EOS, EOT = "<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>"
-SPECIALS = [BOS, EOS, EOT, "<|im_start|>", "<|im_end|>"]
+SPECIALS = [
+    BOS,
+    EOS,
+    EOT,
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<start_of_turn>",
+    "<end_of_turn>",
+    "<|system|>",
+    "<|user|>",
+    "<|assistant|>",
+    "<|end|>",
+]
 USER_DEFINED = ["<think>", "</think>"]
 
 
@@ -118,9 +133,11 @@ def train_byte_level(pre: str, vocab_size: int = 700) -> Any:
 
 
 def with_bos(tokenizer: Any) -> Any:
-    """`tokenizer` adding <|begin_of_text|> in front of every sequence, as Llama 3's does."""
-    from tokenizers import processors
+    """A copy of `tokenizer` adding <|begin_of_text|> in front of every sequence, as Llama
+    3's does."""
+    from tokenizers import Tokenizer, processors
 
+    tokenizer = Tokenizer.from_str(tokenizer.to_str())
     tokenizer.post_processor = processors.TemplateProcessing(
         single=f"{BOS} $A",
         pair=f"{BOS} $A {BOS} $B",
@@ -203,52 +220,66 @@ def _add_llama_config(writer: Any, config: dict[str, Any], vocab_size: int) -> N
     writer.add_file_type(0)  # all F32
 
 
-def tiny_llama_gguf(path: Path, tokenizer: Any, pre: str, chat_template: str | None) -> Path:
-    """A tiny random Llama (2 layers, hidden 64) with `tokenizer` as one GGUF file."""
+#: The tiny Llama's shape: 2 layers, hidden 64, grouped-query attention.
+TINY_LLAMA = {
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 512,
+    "rms_norm_eps": 1e-5,
+    "initializer_range": 0.3,
+    "tie_word_embeddings": False,
+}
+
+_GGUF_NAMES = {
+    "model.embed_tokens.weight": "token_embd.weight",
+    "model.norm.weight": "output_norm.weight",
+    "lm_head.weight": "output.weight",
+}
+_GGUF_LAYER_NAMES = {
+    "input_layernorm": "attn_norm",
+    "self_attn.q_proj": "attn_q",
+    "self_attn.k_proj": "attn_k",
+    "self_attn.v_proj": "attn_v",
+    "self_attn.o_proj": "attn_output",
+    "post_attention_layernorm": "ffn_norm",
+    "mlp.gate_proj": "ffn_gate",
+    "mlp.up_proj": "ffn_up",
+    "mlp.down_proj": "ffn_down",
+}
+
+
+def _tiny_llama(tokenizer: Any, eos: str) -> Any:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
     config = LlamaConfig(
-        vocab_size=vocab_size,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        rms_norm_eps=1e-5,
-        initializer_range=0.3,
-        tie_word_embeddings=False,
+        vocab_size=tokenizer.get_vocab_size(with_added_tokens=True),
         bos_token_id=tokenizer.token_to_id(BOS),
-        eos_token_id=tokenizer.token_to_id(EOS),
+        eos_token_id=tokenizer.token_to_id(eos),
+        **TINY_LLAMA,
     )
+    config.architectures = ["LlamaForCausalLM"]
     torch.manual_seed(0)
-    model = LlamaForCausalLM(config).eval()
-    names = {
-        "model.embed_tokens.weight": "token_embd.weight",
-        "model.norm.weight": "output_norm.weight",
-        "lm_head.weight": "output.weight",
-    }
-    layer_names = {
-        "input_layernorm": "attn_norm",
-        "self_attn.q_proj": "attn_q",
-        "self_attn.k_proj": "attn_k",
-        "self_attn.v_proj": "attn_v",
-        "self_attn.o_proj": "attn_output",
-        "post_attention_layernorm": "ffn_norm",
-        "mlp.gate_proj": "ffn_gate",
-        "mlp.up_proj": "ffn_up",
-        "mlp.down_proj": "ffn_down",
-    }
+    return LlamaForCausalLM(config).eval()
+
+
+def tiny_llama_gguf(path: Path, tokenizer: Any, pre: str, chat_template: str | None) -> Path:
+    """A tiny random Llama (2 layers, hidden 64) with `tokenizer` as one GGUF file.
+
+    With a chat template, <|end_of_text|> stays the end-of-sequence token: the end of
+    turn must come from the template.
+    """
+    model = _tiny_llama(tokenizer, EOS)
     tensors = {}
     for name, value in model.state_dict().items():
         if name.startswith("model.layers."):
             _, _, index, rest = name.split(".", 3)
-            module = rest.rsplit(".", 1)[0]
-            target = f"blk.{index}.{layer_names[module]}.weight"
+            target = f"blk.{index}.{_GGUF_LAYER_NAMES[rest.rsplit('.', 1)[0]]}.weight"
         else:
-            target = names[name]
+            target = _GGUF_NAMES[name]
         tensors[target] = value.detach().float().numpy().copy()
     return write_gguf(
         path,
@@ -256,7 +287,23 @@ def tiny_llama_gguf(path: Path, tokenizer: Any, pre: str, chat_template: str | N
         pre,
         add_bos=True,
         chat_template=chat_template,
-        eos=EOT if chat_template else EOS,
         tensors=tensors,
-        config=config.to_dict(),
+        config=model.config.to_dict(),
     )
+
+
+def tiny_llama_folder(
+    folder: Path, tokenizer: Any, chat_template: str | None, in_jinja_file: bool = False
+) -> Path:
+    """The same tiny Llama as a Hugging Face folder; its chat template in
+    tokenizer_config.json, or in chat_template.jinja when `in_jinja_file`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _tiny_llama(tokenizer, EOS).save_pretrained(folder, safe_serialization=True)
+    with_bos(tokenizer).save(str(folder / "tokenizer.json"))
+    config: dict[str, Any] = {"bos_token": BOS, "eos_token": EOS}
+    if chat_template is not None and in_jinja_file:
+        (folder / "chat_template.jinja").write_text(chat_template, encoding="utf-8")
+    elif chat_template is not None:
+        config["chat_template"] = chat_template
+    (folder / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    return folder

@@ -9,7 +9,9 @@ from pathlib import Path
 from PySide6.QtGui import QColor
 from tokenizers import Tokenizer
 
+from engine.agent.prompt import example_messages
 from engine.agent.templates import TEMPLATES
+from engine.llm.chat import ChatFormat
 from engine.manifest import Manifest
 from gui.panels.designer import QtAgentDesigner
 from gui.panels.prompt_preview import COLORS
@@ -35,7 +37,7 @@ def test_preview_counts_sections_with_the_models_tokenizer(ctx, qtbot, tmp_path,
     names = designer.pages.model_name.combo
     assert "tiny-int4" in [names.itemText(i) for i in range(names.count())]
     names.setCurrentText("tiny-int4")
-    _wait_for(qtbot, designer, lambda r: r.tokenizer == "tiny-int4 tokenizer")
+    _wait_for(qtbot, designer, lambda r: r.tokenizer == "tiny-int4 tokenizer and chat format")
     folder = tiny_models / "models" / "tiny-int4"
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     preview = designer.preview.result.preview
@@ -44,9 +46,17 @@ def test_preview_counts_sections_with_the_models_tokenizer(ctx, qtbot, tmp_path,
     for section in preview.sections:
         expected = len(tokenizer.encode(section.text, add_special_tokens=False).ids)
         assert section.tokens == (expected if section.text else 0), section.name
+    # The total is the first step's prompt in the model's format, for an empty task.
+    opening = [
+        {"role": "system", "content": preview.text},
+        *example_messages(designer.model.spec().examples, "Final Answer"),
+        {"role": "user", "content": ""},
+    ]
+    assert preview.total_tokens == ChatFormat.load(folder).count_tokens(opening)
+    assert preview.format_tokens > 0
     tokens = designer.preview.section_tokens()
     assert tokens["goals"] > 0 and tokens["tools"] > 0 and tokens["examples"] > 0
-    assert "tiny-int4 tokenizer" in designer.preview.legend.text()
+    assert "tiny-int4 tokenizer and chat format" in designer.preview.legend.text()
     assert f"of context {preview.context_length:,}" in designer.preview.legend.text()
     # a longer goal: the preview follows, and only the goals section grows
     before = dict(tokens)
