@@ -64,14 +64,14 @@ _FAMILIES = (
         PreTokenizer("Llama 3", (_LLAMA3,), ignore_merges=True, add_bos=True),
         ("llama3", "llama-v3", "llama-bpe", "falcon3", "pixtral"),
     ),
-    (PreTokenizer("DBRX / Phi-4", (_LLAMA3,)), ("dbrx", "smaug-bpe")),
+    (PreTokenizer("DBRX (cl100k)", (_LLAMA3,)), ("dbrx", "smaug-bpe")),
     (PreTokenizer("Qwen 2", (_QWEN2,)), ("qwen2", "deepseek-r1-qwen", "megrez", "stablelm2")),
     (PreTokenizer("GPT-2", (_GPT2,)), ("gpt-2", "phi-2", "mpt", "olmo")),
     (
         PreTokenizer("SmolLM / StarCoder", (r"\p{N}", _GPT2)),
         ("smollm", "starcoder", "refact", "command-r", "codeshell"),
     ),
-    (PreTokenizer("GPT-4o", (_GPT4O,)), ("gpt-4o", "llama4")),
+    (PreTokenizer("GPT-4o (o200k, Phi-4-mini)", (_GPT4O,)), ("gpt-4o", "llama4")),
     (
         PreTokenizer("Mistral Tekken", (_TEKKEN,), ignore_merges=True, add_bos=True),
         ("tekken",),

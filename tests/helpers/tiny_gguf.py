@@ -227,7 +227,7 @@ TINY_LLAMA = {
     "num_hidden_layers": 2,
     "num_attention_heads": 4,
     "num_key_value_heads": 2,
-    "max_position_embeddings": 512,
+    "max_position_embeddings": 4096,  # an agent's prompt in a 700-token vocabulary
     "rms_norm_eps": 1e-5,
     "initializer_range": 0.3,
     "tie_word_embeddings": False,
@@ -293,13 +293,18 @@ def tiny_llama_gguf(path: Path, tokenizer: Any, pre: str, chat_template: str | N
 
 
 def tiny_llama_folder(
-    folder: Path, tokenizer: Any, chat_template: str | None, in_jinja_file: bool = False
+    folder: Path,
+    tokenizer: Any,
+    chat_template: str | None,
+    in_jinja_file: bool = False,
+    adds_bos: bool = True,
 ) -> Path:
     """The same tiny Llama as a Hugging Face folder; its chat template in
-    tokenizer_config.json, or in chat_template.jinja when `in_jinja_file`."""
+    tokenizer_config.json, or in chat_template.jinja when `in_jinja_file`; its
+    tokenizer.json adds <|begin_of_text|> itself unless `adds_bos` is off."""
     folder.mkdir(parents=True, exist_ok=True)
     _tiny_llama(tokenizer, EOS).save_pretrained(folder, safe_serialization=True)
-    with_bos(tokenizer).save(str(folder / "tokenizer.json"))
+    (with_bos(tokenizer) if adds_bos else tokenizer).save(str(folder / "tokenizer.json"))
     config: dict[str, Any] = {"bos_token": BOS, "eos_token": EOS}
     if chat_template is not None and in_jinja_file:
         (folder / "chat_template.jinja").write_text(chat_template, encoding="utf-8")

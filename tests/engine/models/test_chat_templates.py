@@ -104,6 +104,21 @@ def test_a_hugging_face_folder_keeps_its_template(
     assert chat.render(AGENT_CONVERSATION).endswith(spec.header)
 
 
+def test_a_template_keeps_its_bos_when_the_tokenizer_does_not_add_one(
+    tokenizer: Any, tmp_path: Path, home: Path
+) -> None:
+    from engine.llm.session import LLMSession
+
+    spec = FAMILIES["llama3"]
+    folder = tiny_llama_folder(tmp_path / "hf", tokenizer, spec.template, adds_bos=False)
+    prepared = _prepare(folder, "tiny-llama3-nobos")
+    session = LLMSession(prepared.folder, provider="cpu")
+    prompt, _ = chat_prompt(session, AGENT_CONVERSATION)
+    assert prompt.startswith(BOS)
+    ids = session.encode(prompt)
+    assert ids[0] == tokenizer.token_to_id(BOS) and ids.count(ids[0]) == 1
+
+
 BROKEN = "{% for m in messages %}{{ m.content }}{% endfor %}{{ raise_exception('no tools here') }}"
 
 
@@ -160,3 +175,39 @@ def test_cli_refuses_an_unknown_chat_template_choice(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "--chat-template 'no-such-template'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_an_agent_runs_under_each_template(
+    tokenizer: Any, tmp_path: Path, home: Path, family: str
+) -> None:
+    """The calculator agent on the tiny model of each format, the step grammar on: every
+    step's prompt ends with the family's assistant header, observations included, and the
+    run ends without an error (the random model's answers do not matter)."""
+    from engine.agent import events as ev
+    from engine.agent.hooks import RunHooks
+    from engine.agent.launch import agent_run, open_model
+    from engine.agent.templates import new_agent
+
+    spec = FAMILIES[family]
+    path = tiny_llama_gguf(tmp_path / f"{family}.gguf", tokenizer, "llama-bpe", spec.template)
+    folder = _prepare(path, f"tiny-{family}").folder
+    agent = new_agent("calculator", tmp_path / "calc.agent.yaml")
+    model = open_model(agent.spec, name=str(folder))
+    prompts: list[str] = []
+    render = model.render
+
+    def recording(messages: Any) -> str:
+        prompts.append(render(messages))
+        return prompts[-1]
+
+    model.render = recording  # type: ignore[method-assign]
+    hooks = RunHooks(before_call=lambda request: True)
+    with agent_run(agent, "What is 6 * 7?", model, hooks=hooks, transcript=False) as run:
+        events = list(run)
+    assert not [e for e in events if isinstance(e, ev.RunError)]
+    assert isinstance(events[-1], ev.RunFinished)
+    assert prompts and all(p.endswith(spec.header) for p in prompts)
+    assert all(p.count(spec.header) >= 2 for p in prompts)  # the worked example's turns too
+    if any(isinstance(e, ev.ToolResult) for e in events):
+        assert any("Observation: " in p or "ipython" in p or "tool_response" in p for p in prompts)
