@@ -159,3 +159,26 @@ def test_a_template_that_drops_the_conversation_is_refused() -> None:
     template = _template("{% if add_generation_prompt %}<assistant>{% endif %}")
     with pytest.raises(ChatTemplateError, match="leaves out part of the conversation"):
         template.render(AGENT_CONVERSATION)
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_renders_like_transformers(name: str) -> None:
+    """The sandbox renders each template exactly as transformers' apply_chat_template does
+    (same whitespace control, helpers and filters), on the conversation as fitted."""
+    transformers = pytest.importorskip("transformers")
+    from tests.helpers.byte_tokenizer import byte_tokenizer
+
+    family = FAMILIES[name]
+    hf = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=byte_tokenizer(), bos_token=BOS, eos_token=EOS
+    )
+    template = _template(family.template)
+    messages = adapt(AGENT_CONVERSATION, template.fit)
+    for generation_prompt in (True, False):
+        expected = hf.apply_chat_template(
+            messages,
+            chat_template=family.template,
+            tokenize=False,
+            add_generation_prompt=generation_prompt,
+        )
+        assert template.render_raw(messages, generation_prompt) == expected

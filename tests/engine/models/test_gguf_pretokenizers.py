@@ -241,8 +241,11 @@ def test_same_ids_as_llama_cpp(tmp_path: Path, pre: str) -> None:
     path = tiny_llama_gguf(tmp_path / f"{pre}.gguf", hf, pre, chat_template=None)
     llama = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
     ours = build_tokenizer(path)
-    for text in TEXTS:
-        if not text:
-            continue
-        theirs = llama.tokenize(text.encode("utf-8"), add_bos=True, special=True)
-        assert ours.encode(text).ids == theirs, text
+    try:
+        for text in TEXTS:
+            if not text:
+                continue
+            theirs = llama.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+            assert ours.encode(text).ids == theirs, text
+    finally:
+        llama.close()
