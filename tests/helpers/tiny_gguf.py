@@ -251,13 +251,13 @@ _GGUF_LAYER_NAMES = {
 }
 
 
-def _tiny_llama(tokenizer: Any, eos: str) -> Any:
+def _tiny_llama(tokenizer: Any, eos: str, bos: str = BOS) -> Any:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     config = LlamaConfig(
         vocab_size=tokenizer.get_vocab_size(with_added_tokens=True),
-        bos_token_id=tokenizer.token_to_id(BOS),
+        bos_token_id=tokenizer.token_to_id(bos),
         eos_token_id=tokenizer.token_to_id(eos),
         **TINY_LLAMA,
     )
@@ -273,6 +273,19 @@ def tiny_llama_gguf(path: Path, tokenizer: Any, pre: str, chat_template: str | N
     turn must come from the template.
     """
     model = _tiny_llama(tokenizer, EOS)
+    return write_gguf(
+        path,
+        tokenizer,
+        pre,
+        add_bos=True,
+        chat_template=chat_template,
+        tensors=_gguf_tensors(model),
+        config=model.config.to_dict(),
+    )
+
+
+def _gguf_tensors(model: Any) -> dict[str, Any]:
+    """A Llama's weights under llama.cpp's tensor names."""
     tensors = {}
     for name, value in model.state_dict().items():
         if name.startswith("model.layers."):
@@ -281,15 +294,51 @@ def tiny_llama_gguf(path: Path, tokenizer: Any, pre: str, chat_template: str | N
         else:
             target = _GGUF_NAMES[name]
         tensors[target] = value.detach().float().numpy().copy()
-    return write_gguf(
-        path,
-        tokenizer,
-        pre,
-        add_bos=True,
-        chat_template=chat_template,
-        tensors=tensors,
-        config=model.config.to_dict(),
-    )
+    return tensors
+
+
+def tiny_sentencepiece_gguf(path: Path) -> Path:
+    """A tiny random Llama with a SentencePiece-BPE vocabulary ("llama" kind, Llama 2 /
+    Mistral style: space prefix, byte fallback, <bos> added), as llama.cpp's converter
+    writes one: scores falling with the merge order, <0xXX> byte tokens, control tokens.
+
+    The vocabulary is the tiny Gemma models' trained BPE (tests/helpers/tiny_model.py).
+    """
+    import gguf
+    from tokenizers import Tokenizer
+
+    from tests.helpers.tiny_model import build_tokenizer_json
+
+    tokenizer = Tokenizer.from_str(build_tokenizer_json())
+    vocab = tokenizer.get_vocab(with_added_tokens=True)
+    tokens = [token for token, _ in sorted(vocab.items(), key=lambda item: item[1])]
+    kinds = {"<unk>": gguf.TokenType.UNKNOWN, "<pad>": gguf.TokenType.CONTROL}
+    kinds |= {"<bos>": gguf.TokenType.CONTROL, "<eos>": gguf.TokenType.CONTROL}
+    types, scores = [], []
+    for token_id, token in enumerate(tokens):
+        byte = token.startswith("<0x") and token.endswith(">") and len(token) == 6
+        types.append(int(kinds.get(token, gguf.TokenType.BYTE if byte else gguf.TokenType.NORMAL)))
+        scores.append(-float(token_id))
+    model = _tiny_llama(tokenizer, "<eos>", bos="<bos>")
+    writer = gguf.GGUFWriter(path, arch="llama")
+    writer.add_name("tiny sentencepiece")
+    writer.add_tokenizer_model("llama")
+    writer.add_token_list(tokens)
+    writer.add_token_scores(scores)
+    writer.add_token_types(types)
+    writer.add_bos_token_id(vocab["<bos>"])
+    writer.add_eos_token_id(vocab["<eos>"])
+    writer.add_unk_token_id(vocab["<unk>"])
+    writer.add_add_bos_token(True)
+    writer.add_add_space_prefix(True)
+    _add_llama_config(writer, model.config.to_dict(), len(tokens))
+    for name, array in _gguf_tensors(model).items():
+        writer.add_tensor(name, array)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
 
 
 def tiny_llama_folder(
