@@ -1,8 +1,9 @@
 """Which chat template a prepared model gets, and the stops read off it.
 
-The model's own template comes first: a Hugging Face folder's ``tokenizer_config.json``
-(``chat_template``, a string or a list of named templates) or its ``chat_template.jinja``,
-or a GGUF file's ``tokenizer.chat_template`` (exported as ``source_chat_template.jinja``).
+The model's own template comes first: a Hugging Face folder's ``chat_template.jinja`` or
+its ``tokenizer_config.json`` ``chat_template`` (a string or a list of named templates), as
+transformers reads them, or a GGUF file's ``tokenizer.chat_template`` (exported as
+``source_chat_template.jinja``).
 A model without one is a base model: it gets the plain transcript template and stops at
 the next "User:". `model prepare --chat-template` can choose a built-in format or a file
 instead (the way out when a model's template does not work here).
@@ -43,12 +44,19 @@ class ChatSetup:
 
 
 def model_template(folder: Path) -> tuple[str, str] | None:
-    """(template, where it came from) of an exported model folder, or None (a base model)."""
+    """(template, where it came from) of an exported model folder, or None (a base model).
+
+    As transformers reads a Hugging Face folder: a ``chat_template.jinja`` file first, then
+    ``tokenizer_config.json``'s ``chat_template``; then a GGUF file's template.
+    """
+    jinja = _text(folder / "chat_template.jinja")
+    if jinja:
+        return jinja, "chat_template.jinja"
     config_path = folder / "tokenizer_config.json"
     if config_path.is_file():
         try:
             data = json.loads(config_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ModelError(f"{config_path} is corrupt ({exc})") from exc
         template = data.get("chat_template") if isinstance(data, dict) else None
         if isinstance(template, list):  # named templates: the "default" one is for chat
@@ -56,14 +64,21 @@ def model_template(folder: Path) -> tuple[str, str] | None:
             template = named.get("default")
         if isinstance(template, str) and template.strip():
             return template, "tokenizer_config.json"
-    for name, origin in (
-        ("chat_template.jinja", "chat_template.jinja"),
-        ("source_chat_template.jinja", "the GGUF file's tokenizer.chat_template"),
-    ):
-        path = folder / name
-        if path.is_file() and path.read_text(encoding="utf-8").strip():
-            return path.read_text(encoding="utf-8"), origin
+    gguf = _text(folder / "source_chat_template.jinja")
+    if gguf:
+        return gguf, "the GGUF file's tokenizer.chat_template"
     return None
+
+
+def _text(path: Path) -> str:
+    """The file's text, or "" when it is missing or blank."""
+    if not path.is_file():
+        return ""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"cannot read the chat template {path}: {exc}") from exc
+    return text if text.strip() else ""
 
 
 def check_choice(choice: str) -> Path:

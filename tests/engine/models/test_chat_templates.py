@@ -9,6 +9,7 @@ prompt's tokens as the model reads them.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -102,6 +103,24 @@ def test_a_hugging_face_folder_keeps_its_template(
     assert (prepared.folder / "chat_template.jinja").read_text(encoding="utf-8") == spec.template
     chat = ChatFormat.load(prepared.folder)
     assert chat.render(AGENT_CONVERSATION).endswith(spec.header)
+
+
+def test_a_chat_template_file_wins_over_tokenizer_config(tmp_path: Path) -> None:
+    """As transformers reads a folder: chat_template.jinja before tokenizer_config.json."""
+    from engine.models.chat_templates import model_template
+
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps({"chat_template": FAMILIES["phi3"].template}), encoding="utf-8"
+    )
+    assert model_template(folder) == (FAMILIES["phi3"].template, "tokenizer_config.json")
+    (folder / "chat_template.jinja").write_text(FAMILIES["chatml"].template, encoding="utf-8")
+    assert model_template(folder) == (FAMILIES["chatml"].template, "chat_template.jinja")
+    (folder / "tokenizer_config.json").write_text("{not json", encoding="utf-8")
+    (folder / "chat_template.jinja").unlink()
+    with pytest.raises(ModelError, match=r"tokenizer_config\.json is corrupt"):
+        model_template(folder)
 
 
 def test_a_template_keeps_its_bos_when_the_tokenizer_does_not_add_one(
