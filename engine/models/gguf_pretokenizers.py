@@ -73,6 +73,15 @@ _FAMILIES = (
     ),
     (PreTokenizer("GPT-4o (o200k, Phi-4-mini)", (_GPT4O,)), ("gpt-4o", "llama4")),
     (
+        # llama.cpp's fallback for byte-level files named "default": punctuation runs,
+        # GPT-2's words, digit runs, then those cut into threes.
+        PreTokenizer(
+            "llama.cpp default",
+            (r"[\p{P}\$\+<=>\^~\|]+", _GPT2, r"\p{N}+", "[0-9][0-9][0-9]"),
+        ),
+        ("default",),
+    ),
+    (
         PreTokenizer("Mistral Tekken", (_TEKKEN,), ignore_merges=True, add_bos=True),
         ("tekken",),
     ),

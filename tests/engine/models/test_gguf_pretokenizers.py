@@ -232,12 +232,14 @@ def test_prepared_gguf_tokenizes_like_its_source(
 # --- llama.cpp itself (the peers extra) ------------------------------------------------
 
 
-@pytest.mark.parametrize("pre", FAMILIES)
+@pytest.mark.parametrize("pre", [*FAMILIES, "default"])
 def test_same_ids_as_llama_cpp(tmp_path: Path, pre: str) -> None:
+    """Each family against llama.cpp; "default" (llama.cpp's own fallback expressions, no
+    Hugging Face counterpart) on a vocabulary trained with GPT-2's splitting."""
     llama_cpp = pytest.importorskip(
         "llama_cpp", reason="llama-cpp-python (the `peers` extra) is not installed"
     )
-    hf = train_byte_level(pre)
+    hf = train_byte_level("gpt-2" if pre == "default" else pre)
     path = tiny_llama_gguf(tmp_path / f"{pre}.gguf", hf, pre, chat_template=None)
     llama = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
     ours = build_tokenizer(path)
