@@ -232,14 +232,15 @@ def test_prepared_gguf_tokenizes_like_its_source(
 # --- llama.cpp itself (the peers extra) ------------------------------------------------
 
 
-@pytest.mark.parametrize("pre", [*FAMILIES, "default"])
+@pytest.mark.parametrize("pre", sorted(PRE_TOKENIZERS))
 def test_same_ids_as_llama_cpp(tmp_path: Path, pre: str) -> None:
-    """Each family against llama.cpp; "default" (llama.cpp's own fallback expressions, no
-    Hugging Face counterpart) on a vocabulary trained with GPT-2's splitting."""
+    """Every `tokenizer.ggml.pre` value of the table against llama.cpp: the families above
+    on their own trained vocabularies, the other names (which share their expressions, or
+    have no Hugging Face counterpart, like "default") on one trained with GPT-2's."""
     llama_cpp = pytest.importorskip(
         "llama_cpp", reason="llama-cpp-python (the `peers` extra) is not installed"
     )
-    hf = train_byte_level("gpt-2" if pre == "default" else pre)
+    hf = train_byte_level(pre if pre in FAMILIES else "gpt-2")
     path = tiny_llama_gguf(tmp_path / f"{pre}.gguf", hf, pre, chat_template=None)
     llama = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
     ours = build_tokenizer(path)
