@@ -25,7 +25,15 @@ from engine import paths
 from engine.errors import ModelError
 from engine.llm.chat_template import ChatTemplate
 
-__all__ = ["BUILTIN", "MODEL", "ChatSetup", "chat_setup", "check_choice", "model_template"]
+__all__ = [
+    "BUILTIN",
+    "MODEL",
+    "ChatSetup",
+    "chat_setup",
+    "check_choice",
+    "check_template",
+    "model_template",
+]
 
 TEMPLATES = paths.resource("templates")
 #: `--chat-template` values: the model's own template, or a built-in one (or a file path).
@@ -140,3 +148,15 @@ def chat_setup(
     elif head.strip():
         stops.append(head.strip().splitlines()[0])
     return ChatSetup(True, source, origin, stops, eos)
+
+
+def check_template(folder: Path, choice: str, model: str) -> None:
+    """Render the chosen template for the exported model in `folder` (its config's <bos>
+    and <eos>), so a template that cannot work stops the preparation before quantizing."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{folder / 'config.json'} is unreadable ({exc})") from exc
+    eos = config.get("eos_token_id")
+    eos_ids = [eos] if isinstance(eos, int) else [i for i in eos or [] if isinstance(i, int)]
+    chat_setup(folder, choice, model, eos_ids, config.get("bos_token_id"))

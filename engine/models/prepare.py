@@ -23,7 +23,7 @@ from typing import Any
 from engine import paths
 from engine.errors import PreparationError, QualityError, WorkbenchError
 from engine.manifest import GraphInfo, LeanGraph, Manifest, check_folder, home_folder
-from engine.models.chat_templates import MODEL, chat_setup, check_choice
+from engine.models.chat_templates import MODEL, chat_setup, check_choice, check_template
 from engine.models.export import EXPORT_VERSION, export_fp32
 from engine.models.graph import write_lean_graph
 from engine.models.quantize import Recipe, quantize, recipe
@@ -138,6 +138,7 @@ def prepare(
     work = paths.models_dir() / ".work" / f"{src.sha256[:16]}-fp32"
     with stage("export", source):
         fp32 = export_fp32(src, work, report)
+        check_template(fp32, chat_template, name)  # before the slow stages, not after
     with staging_folder(name) as staging:
         with stage("quantize", source):
             details = _build(fp32, staging, src, rec, report)

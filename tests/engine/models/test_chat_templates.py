@@ -144,9 +144,13 @@ BROKEN = "{% for m in messages %}{{ m.content }}{% endfor %}{{ raise_exception('
 def test_a_broken_template_is_a_clear_error_with_a_way_out(
     tokenizer: Any, tmp_path: Path, home: Path
 ) -> None:
+    from engine.models.prepare import prepare
+
     path = tiny_llama_gguf(tmp_path / "broken.gguf", tokenizer, "llama-bpe", BROKEN)
+    stages: list[str] = []
     with pytest.raises(ModelError) as caught:
-        _prepare(path, "tiny-broken")
+        prepare(str(path), name="tiny-broken", progress=lambda p: stages.append(p.stage))
+    assert "export" in stages and "quantize" not in stages  # refused before quantizing
     message = str(caught.value)
     assert "tiny-broken" in message and "no tools here" in message
     assert "--chat-template base" in message
