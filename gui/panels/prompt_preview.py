@@ -65,9 +65,11 @@ def _chat_format(folder: Path) -> tuple[ChatFormat | None, str]:
     from engine.llm.chat import ChatFormat
 
     try:
-        return ChatFormat.load(folder), ""
+        chat = ChatFormat.load(folder)
+        chat.count_tokens([{"role": "user", "content": ""}])  # the template runs here
     except WorkbenchError as exc:
         return None, f" (its chat template failed: {exc})"
+    return chat, ""
 
 
 def compute(spec: AgentSpec, workspace: Path | None) -> PreviewResult:

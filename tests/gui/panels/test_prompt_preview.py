@@ -14,7 +14,7 @@ from engine.agent.templates import TEMPLATES
 from engine.llm.chat import ChatFormat
 from engine.manifest import Manifest
 from gui.panels.designer import QtAgentDesigner
-from gui.panels.prompt_preview import COLORS
+from gui.panels.prompt_preview import COLORS, compute
 
 
 def _designer(ctx, qtbot, tmp_path: Path) -> QtAgentDesigner:
@@ -93,3 +93,20 @@ def test_an_invalid_agent_keeps_the_last_valid_preview(ctx, qtbot, tmp_path):
     designer.model.set(("planning", "max_steps"), 0)
     qtbot.wait(400)
     assert designer.preview._serial == serial and "planning.max_steps" in designer.problems.text()
+
+
+def test_a_failing_chat_template_still_counts_the_sections(tmp_path, tiny_int4):
+    """A prepared folder whose template fails (edited after preparing): the sections are
+    counted with the tokenizer and the legend says why the chat format is left out."""
+    from dataclasses import replace
+
+    from engine.agent.agentfile import load
+
+    folder = tmp_path / "edited"
+    shutil.copytree(tiny_int4, folder)
+    (folder / "chat_template.jinja").write_text("{{ raise_exception('edited by hand') }}")
+    spec = load(TEMPLATES / "research.agent.yaml").spec
+    spec = replace(spec, model=replace(spec.model, name=str(folder)))
+    result = compute(spec, None)
+    assert not result.preview.estimated and result.preview.format_tokens == 0
+    assert "its chat template failed" in result.tokenizer and "edited by hand" in result.tokenizer
