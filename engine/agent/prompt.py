@@ -127,6 +127,9 @@ class PromptPreview:
     estimated: bool  # True: counted without the model's tokenizer (about 4 characters a token)
     #: What the step grammar enforces beyond the prompt (no tokens: it masks, not tells).
     enforced: tuple[str, ...] = ()
+    #: The chat template's own tokens (turn markers, headers, <bos>) when the whole prompt
+    #: was counted in the model's format; 0 otherwise.
+    format_tokens: int = 0
 
     @property
     def fraction(self) -> float | None:
@@ -144,9 +147,12 @@ def preview(
     *,
     count_tokens: Callable[[str], int] | None = None,
     context_length: int | None = None,
+    count_prompt: Callable[[list[dict[str, str]]], int] | None = None,
 ) -> PromptPreview:
     """Fast enough to run on every keystroke; exact counts when `count_tokens` is given
-    (e.g. `StepModel.count_tokens`), else an estimate."""
+    (e.g. `StepModel.count_tokens`), else an estimate. With `count_prompt` (the tokens of a
+    conversation rendered in the model's chat format, engine.llm.chat.ChatFormat) the
+    total is the first step's prompt as the model reads it, for an empty task."""
     count = count_tokens or _estimate
     parts = sections(spec, tools, memory)
     rows = tuple(Section(name, text, count(text) if text else 0) for name, text in parts.items())
@@ -160,6 +166,15 @@ def preview(
     shots = "\n".join(m["content"] for m in example_messages(shown, "Final Answer"))
     shot_tokens = count(shots) if shots else 0
     total = count(text) + shot_tokens
+    format_tokens = 0
+    if count_prompt is not None:
+        opening = [
+            {"role": "system", "content": text},
+            *example_messages(shown, "Final Answer"),
+            {"role": "user", "content": ""},
+        ]
+        exact = count_prompt(opening)
+        format_tokens, total = max(0, exact - total), exact
     return PromptPreview(
         text,
         rows,
@@ -168,6 +183,7 @@ def preview(
         context_length,
         estimated=count_tokens is None,
         enforced=enforced(spec, tools),
+        format_tokens=format_tokens,
     )
 
 

@@ -30,6 +30,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
             min_agreement=args.min_agreement,
             threads=args.threads,
             progress=bar,
+            chat_template=args.chat_template,
         )
     embedder = None
     if args.source == "default" and args.kind == "auto":
@@ -147,6 +148,13 @@ def register(sub: Any) -> None:
         type=float,
         default=0.98,
         help="embedders: refuse a quantization whose min cosine with fp32 is lower",
+    )
+    prep.add_argument(
+        "--chat-template",
+        default="model",
+        metavar="model|base|gemma|FILE",
+        help="the model's own chat template (default; none: a base model), a built-in format "
+        "(base: plain transcript, gemma: Gemma's turns) or a Jinja template file",
     )
     prep.add_argument("--threads", type=int)
     prep.add_argument("--json", action="store_true")

@@ -1,13 +1,14 @@
 """Rebuild a Hugging Face ``tokenizer.json`` from the vocabulary stored in a GGUF file.
 
 A GGUF file carries its tokenizer as plain arrays (``tokenizer.ggml.tokens``,
-``tokenizer.ggml.scores``, ``tokenizer.ggml.token_type``) plus a few flags. For a
-SentencePiece-BPE vocabulary (``tokenizer.ggml.model == "llama"``: Llama, Gemma, ...)
-there is no merge list; llama.cpp merges adjacent symbols greedily, always taking the
-pair whose merged piece has the best score. This module writes the equivalent
-``tokenizers`` BPE model: every way of splitting a vocabulary piece into two pieces
-becomes a merge, ranked by the merged piece's score, so the BPE merge order is the
-score order.
+``tokenizer.ggml.scores``, ``tokenizer.ggml.token_type``, ``tokenizer.ggml.merges``)
+plus a few flags. Two kinds are rebuilt: SentencePiece-BPE ("llama") and byte-level BPE
+("gpt2", below). For a SentencePiece-BPE vocabulary (``tokenizer.ggml.model == "llama"``:
+Llama 2, Mistral, Gemma ...) there is no merge list; llama.cpp merges adjacent symbols
+greedily, always taking the pair whose merged piece has the best score. This module
+writes the equivalent ``tokenizers`` BPE model: every way of splitting a vocabulary
+piece into two pieces becomes a merge, ranked by the merged piece's score, so the BPE
+merge order is the score order.
 
 Around the model:
 
@@ -20,6 +21,14 @@ Around the model:
 
 transformers (4.57) builds a Unigram tokenizer for Gemma GGUF files instead, which
 splits text into far too many pieces without any error; that is why this exists.
+
+A byte-level BPE vocabulary (``tokenizer.ggml.model == "gpt2"``: Llama 3, Qwen 2/2.5/3,
+SmolLM, Phi-4 ...) stores its merge list, so the BPE model is the file's vocabulary and
+merges as they are. Text is split into words by the regular expressions of the family
+``tokenizer.ggml.pre`` names (engine.models.gguf_pretokenizers), then mapped to the
+byte-level alphabet (every byte one printable character) before merging; the decoder maps
+the characters back to bytes. Control tokens are special added tokens, user-defined ones
+(stored as raw text by llama.cpp's converter) plain added tokens, as above.
 
 The metadata is read by a small parser of the GGUF header: ``gguf.GGUFReader`` maps
 every tensor and every array element too and needs over ten seconds for a 262k-token
@@ -40,6 +49,7 @@ from typing import TypedDict
 from tokenizers import Tokenizer
 
 from engine.errors import ModelError
+from engine.models.gguf_pretokenizers import PRE_TOKENIZERS, pre_tokenizer
 
 __all__ = [
     "GGUFVocab",
@@ -49,13 +59,18 @@ __all__ = [
     "build_tokenizer",
     "build_tokenizer_json",
     "check_gguf_file",
+    "check_gguf_tokenizer",
     "read_gguf_metadata",
     "read_gguf_vocab",
     "special_tokens_map",
 ]
 
-#: The only tokenizer family this module rebuilds: SentencePiece with BPE-style merges.
-SUPPORTED_MODEL = "llama"
+#: ``tokenizer.ggml.model`` of SentencePiece vocabularies with BPE-style merges.
+SENTENCEPIECE = "llama"
+#: ``tokenizer.ggml.model`` of byte-level BPE vocabularies (GPT-2 style, with merges).
+BYTE_LEVEL = "gpt2"
+#: The ``tokenizer.ggml.model`` values this module rebuilds.
+SUPPORTED_MODELS = (SENTENCEPIECE, BYTE_LEVEL)
 
 #: What the SentencePiece space is written as inside pieces.
 SPACE_MARK = "▁"
@@ -91,6 +106,11 @@ class GGUFVocab:
     tokenizer_model: str
     #: ``general.name``, or "" when the file does not say.
     model_name: str = ""
+    #: Byte-level BPE only: the merges ("left right", best first) and the pre-tokenizer.
+    merges: tuple[str, ...] = ()
+    pre: str = ""
+    #: ``tokenizer.ggml.eot_token_id``: the end-of-turn token, when the file names one.
+    eot_id: int | None = None
 
     def __post_init__(self) -> None:
         sizes = {len(self.tokens), len(self.scores), len(self.token_types)}
@@ -391,19 +411,26 @@ def read_gguf_vocab(gguf_path: str | Path) -> GGUFVocab:
     """Read the tokenizer vocabulary and its flags from a GGUF file.
 
     Missing scores count as 0 and missing token types as "normal"; missing flags take
-    llama.cpp's SentencePiece defaults (add <bos>, no <eos>, add a space prefix).
+    llama.cpp's defaults: for SentencePiece add <bos>, no <eos>, add a space prefix; for
+    byte-level BPE no space prefix, no <eos>, and <bos> as the pre-tokenizer family says.
     """
     metadata = read_gguf_metadata(
         gguf_path, keep=lambda key: key.startswith("tokenizer.ggml.") or key == "general.name"
     )
+    model = metadata.get("tokenizer.ggml.model", "")
+    model = model if isinstance(model, str) else ""
+    pre = metadata.get("tokenizer.ggml.pre", "")
+    pre = pre if isinstance(pre, str) else ""
     tokens = _string_list(metadata, "tokenizer.ggml.tokens")
     if not tokens:
         raise ModelError(f"{gguf_path} has no tokenizer vocabulary (tokenizer.ggml.tokens).")
     scores = _number_list(metadata, "tokenizer.ggml.scores") or [0.0] * len(tokens)
     types = _number_list(metadata, "tokenizer.ggml.token_type")
     token_types = [int(t) for t in types] if types else [int(TokenType.NORMAL)] * len(tokens)
-    model = metadata.get("tokenizer.ggml.model", "")
     name = metadata.get("general.name", "")
+    byte_level = model == BYTE_LEVEL
+    family = PRE_TOKENIZERS.get(pre)
+    default_bos = family.add_bos if byte_level and family is not None else not byte_level
     return GGUFVocab(
         tokens=tuple(tokens),
         scores=tuple(scores),
@@ -412,11 +439,14 @@ def read_gguf_vocab(gguf_path: str | Path) -> GGUFVocab:
         eos_id=_optional_int(metadata, "tokenizer.ggml.eos_token_id"),
         unk_id=_optional_int(metadata, "tokenizer.ggml.unknown_token_id"),
         pad_id=_optional_int(metadata, "tokenizer.ggml.padding_token_id"),
-        add_bos=_flag(metadata, "tokenizer.ggml.add_bos_token", True),
+        add_bos=_flag(metadata, "tokenizer.ggml.add_bos_token", default_bos),
         add_eos=_flag(metadata, "tokenizer.ggml.add_eos_token", False),
-        add_space_prefix=_flag(metadata, "tokenizer.ggml.add_space_prefix", True),
-        tokenizer_model=model if isinstance(model, str) else "",
+        add_space_prefix=_flag(metadata, "tokenizer.ggml.add_space_prefix", not byte_level),
+        tokenizer_model=model,
         model_name=name if isinstance(name, str) else "",
+        merges=tuple(_string_list(metadata, "tokenizer.ggml.merges") or ()),
+        pre=pre,
+        eot_id=_optional_int(metadata, "tokenizer.ggml.eot_token_id"),
     )
 
 
@@ -458,23 +488,54 @@ def bpe_merges(
     return merges
 
 
+def _check_kind(tokenizer_model: str, pre: str, model_name: str) -> None:
+    """ModelError unless the tokenizer kind (and a byte-level one's pre-tokenizer) is one
+    this module rebuilds; the message names the value and the supported ones."""
+    if tokenizer_model not in SUPPORTED_MODELS:
+        found = tokenizer_model or "not set"
+        which = f" of {model_name}" if model_name else ""
+        raise ModelError(
+            f"The GGUF tokenizer model{which} (tokenizer.ggml.model) is {found!r}; only "
+            f"SentencePiece-style ({SENTENCEPIECE!r}: Llama 2, Mistral, Gemma) and byte-level "
+            f"BPE ({BYTE_LEVEL!r}: Llama 3, Qwen 2/3, SmolLM, Phi-4) vocabularies can be "
+            "rebuilt. Prepare the model from its Hugging Face folder instead."
+        )
+    if tokenizer_model == BYTE_LEVEL:
+        pre_tokenizer(pre, model_name)
+
+
+def check_gguf_tokenizer(gguf_path: str | Path) -> None:
+    """Refuse a GGUF file whose tokenizer cannot be rebuilt, before anything slow runs
+    (reads three metadata keys, not the vocabulary)."""
+    wanted = {"tokenizer.ggml.model", "tokenizer.ggml.pre", "general.name"}
+    metadata = read_gguf_metadata(gguf_path, keep=wanted.__contains__)
+    values = [metadata.get(key, "") for key in sorted(wanted)]
+    name, model, pre = (value if isinstance(value, str) else "" for value in values)
+    _check_kind(model, pre, name)
+
+
 def build_tokenizer_json(source: str | Path | GGUFVocab) -> str:
-    """The ``tokenizer.json`` text for a SentencePiece-BPE ("llama") GGUF vocabulary.
+    """The ``tokenizer.json`` text for a GGUF vocabulary: SentencePiece-BPE ("llama") or
+    byte-level BPE ("gpt2").
 
     `source` is a GGUF file or a vocabulary already read with `read_gguf_vocab`.
-    Raises ModelError for another tokenizer family or a file that is not GGUF.
+    Raises ModelError for another tokenizer kind, an unknown pre-tokenizer or a file
+    that is not GGUF.
     """
     vocab = _as_vocab(source)
-    if vocab.tokenizer_model != SUPPORTED_MODEL:
-        found = vocab.tokenizer_model or "not set"
-        raise ModelError(
-            f"The GGUF tokenizer model is {found!r}; only SentencePiece-style "
-            f"({SUPPORTED_MODEL!r}) vocabularies such as Llama's and Gemma's can be rebuilt."
-        )
+    _check_kind(vocab.tokenizer_model, vocab.pre, vocab.model_name)
     ids = {token: token_id for token_id, token in enumerate(vocab.tokens)}
     if len(ids) != len(vocab.tokens):
         raise ModelError("The GGUF vocabulary lists the same token more than once.")
-    document = {
+    if vocab.tokenizer_model == BYTE_LEVEL:
+        document = _byte_level_document(vocab, ids)
+    else:
+        document = _sentencepiece_document(vocab, ids)
+    return json.dumps(document, ensure_ascii=False)
+
+
+def _sentencepiece_document(vocab: GGUFVocab, ids: dict[str, int]) -> dict[str, object]:
+    return {
         "version": "1.0",
         "truncation": None,
         "padding": None,
@@ -496,7 +557,54 @@ def build_tokenizer_json(source: str | Path | GGUFVocab) -> str:
             "merges": bpe_merges(vocab.tokens, vocab.scores, vocab.token_types),
         },
     }
-    return json.dumps(document, ensure_ascii=False)
+
+
+def _byte_level_document(vocab: GGUFVocab, ids: dict[str, int]) -> dict[str, object]:
+    family = pre_tokenizer(vocab.pre, vocab.model_name)
+    if not vocab.merges:
+        raise ModelError(
+            "The byte-level BPE vocabulary has no merges (tokenizer.ggml.merges); the GGUF "
+            "file is incomplete. Convert the model again with a current llama.cpp."
+        )
+    merges = []
+    for merge in vocab.merges:
+        left, space, right = merge.partition(" ")
+        if not space or not left or not right:
+            raise ModelError(
+                f"The GGUF merge {merge!r} is not two pieces separated by a space; the file "
+                "is corrupt."
+            )
+        merges.append((left, right))
+    splits: list[dict[str, object]] = [
+        {"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": False}
+        for pattern in family.patterns
+    ]
+    byte_level = {"add_prefix_space": False, "trim_offsets": True, "use_regex": False}
+    return {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": _added_tokens(vocab),
+        "normalizer": None,
+        "pre_tokenizer": {
+            "type": "Sequence",
+            "pretokenizers": [*splits, {"type": "ByteLevel", **byte_level}],
+        },
+        "post_processor": _post_processor(vocab),
+        "decoder": {"type": "ByteLevel", **byte_level},
+        "model": {
+            "type": "BPE",
+            "dropout": None,
+            "unk_token": None,
+            "continuing_subword_prefix": None,
+            "end_of_word_suffix": None,
+            "fuse_unk": False,
+            "byte_fallback": False,
+            "ignore_merges": family.ignore_merges,
+            "vocab": ids,
+            "merges": merges,
+        },
+    }
 
 
 def build_tokenizer(source: str | Path | GGUFVocab) -> Tokenizer:
@@ -603,4 +711,6 @@ def special_tokens_map(source: str | Path | GGUFVocab) -> SpecialTokens:
         result["start_of_turn_id"] = vocab.tokens.index("<start_of_turn>")
     if "<end_of_turn>" in vocab.tokens:
         result["end_of_turn_id"] = vocab.tokens.index("<end_of_turn>")
+    elif vocab.token(vocab.eot_id) is not None and vocab.eot_id is not None:
+        result["end_of_turn_id"] = vocab.eot_id
     return result

@@ -23,6 +23,7 @@ from typing import Any
 from engine import paths
 from engine.errors import PreparationError, QualityError, WorkbenchError
 from engine.manifest import GraphInfo, LeanGraph, Manifest, check_folder, home_folder
+from engine.models.chat_templates import MODEL, chat_setup, check_choice, check_template
 from engine.models.export import EXPORT_VERSION, export_fp32
 from engine.models.graph import write_lean_graph
 from engine.models.quantize import Recipe, quantize, recipe
@@ -33,7 +34,6 @@ from engine.progress import CancelToken, ProgressCallback, Reporter
 PIPELINE_VERSION = 7
 DEFAULT_QUANT = "int8-lm4-rerank"
 DEFAULT_MIN_AGREEMENT = 0.90
-TEMPLATES = paths.resource("templates")
 _TOOLS = ("onnxruntime", "onnx", "torch", "transformers", "optimum-onnx", "gguf", "tokenizers")
 
 
@@ -114,31 +114,37 @@ def prepare(
     threads: int | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    chat_template: str = MODEL,
 ) -> Prepared:
     """Prepare `source` into the data home's models folder (see the module docstring).
+
+    `chat_template`: "model" (the model's own; none means a base model), "base", "gemma"
+    (the built-in formats) or the path of a Jinja template file.
 
     Every failure is a WorkbenchError: the known ones say what to do, and anything
     unexpected inside a stage becomes a PreparationError naming the stage and the source.
     """
     report = Reporter(progress, cancel)
     rec = recipe(quant)
+    check_choice(chat_template)
     with stage("source", source):
         src = resolve(source, report)
         name = name or (DEFAULT_NAME if src.kind == "default" else f"{_slug(src.label)}-{quant}")
         target = home_folder(name)
-        key = _cache_key(src, rec)
+        key = _cache_key(src, rec, chat_template)
         reused = reuse_prepared(target, key, force, report)
     if reused is not None:
         return reused
     work = paths.models_dir() / ".work" / f"{src.sha256[:16]}-fp32"
     with stage("export", source):
         fp32 = export_fp32(src, work, report)
+        check_template(fp32, chat_template, name)  # before the slow stages, not after
     with staging_folder(name) as staging:
         with stage("quantize", source):
             details = _build(fp32, staging, src, rec, report)
         with stage("package", source):
             _write_support_files(fp32, staging, src)
-            manifest = _manifest(name, src, rec, details, staging, key)
+            manifest = _manifest(name, src, rec, details, staging, key, chat_template)
             lean = write_lean_graph(staging)
             if lean:
                 manifest.graph = replace(manifest.graph, lean=LeanGraph.from_dict(lean))
@@ -179,7 +185,13 @@ def _write_support_files(fp32: Path, out: Path, src: Source) -> None:
 
 
 def _manifest(
-    name: str, src: Source, rec: Recipe, details: dict[str, Any], folder: Path, key: str
+    name: str,
+    src: Source,
+    rec: Recipe,
+    details: dict[str, Any],
+    folder: Path,
+    key: str,
+    chat_template: str = MODEL,
 ) -> Manifest:
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     gen = {}
@@ -193,24 +205,16 @@ def _manifest(
             json.loads((folder / "graph.json").read_text(encoding="utf-8"))
         )
     fused_context = graph_info.fusion.context
-    instruct, template = _chat_template(folder, src)
-    if instruct:
-        tokenizer = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
-        vocab = {t["content"]: t["id"] for t in tokenizer.get("added_tokens", [])}
-        eos_ids += [
-            vocab[t]
-            for t in ("<end_of_turn>", "<|im_end|>", "<|eot_id|>")
-            if t in vocab and vocab[t] not in eos_ids
-        ]
-    (folder / "chat_template.jinja").write_text(template, encoding="utf-8")
+    chat = chat_setup(folder, chat_template, name, eos_ids, config.get("bos_token_id"))
+    (folder / "chat_template.jinja").write_text(chat.template, encoding="utf-8")
     return Manifest(
         name=name,
         kind="causal-lm",
         source=src.to_dict(),
         quantization={"recipe": rec.name, **rec.to_dict(), "nodes": _count(details)},
-        instruct=instruct,
-        stop_strings=[] if instruct else ["\nUser:"],
-        eos_token_ids=eos_ids,
+        instruct=chat.instruct,
+        stop_strings=chat.stop_strings,
+        eos_token_ids=chat.eos_token_ids,
         bos_token_id=config.get("bos_token_id"),
         context_length=int(min(config.get("max_position_embeddings", 2048), 32768, fused_context)),
         graph=graph_info,
@@ -229,19 +233,6 @@ def _count(details: dict[str, Any]) -> dict[str, Any]:
             label = f"{kind[:-1]}_{bits}bit"
             counts[label] = counts.get(label, 0) + 1
     return counts
-
-
-def _chat_template(folder: Path, src: Source) -> tuple[bool, str]:
-    """(instruct?, template). Base models get the plain transcript template."""
-    config_path = folder / "tokenizer_config.json"
-    if config_path.is_file():
-        data = json.loads(config_path.read_text(encoding="utf-8"))
-        if isinstance(data.get("chat_template"), str):
-            return True, data["chat_template"]
-    if (folder / "source_chat_template.jinja").is_file():
-        # An instruction-tuned GGUF carries its own template; Gemma's turn format is ours.
-        return True, (TEMPLATES / "chat_gemma.jinja").read_text(encoding="utf-8")
-    return False, (TEMPLATES / "chat_base.jinja").read_text(encoding="utf-8")
 
 
 def _validate(
@@ -299,16 +290,16 @@ def _move_into_place(staging: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _cache_key(src: Source, rec: Recipe) -> str:
-    blob = json.dumps(
-        {
-            "source": src.sha256,
-            "recipe": rec.to_dict(),
-            "pipeline": PIPELINE_VERSION,
-            "export": EXPORT_VERSION,
-        },
-        sort_keys=True,
-    )
+def _cache_key(src: Source, rec: Recipe, chat_template: str = MODEL) -> str:
+    inputs = {
+        "source": src.sha256,
+        "recipe": rec.to_dict(),
+        "pipeline": PIPELINE_VERSION,
+        "export": EXPORT_VERSION,
+    }
+    if chat_template != MODEL:  # another template is another prepared model
+        inputs["chat_template"] = chat_template
+    blob = json.dumps(inputs, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

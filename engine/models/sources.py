@@ -10,7 +10,7 @@ from typing import Any
 
 from engine import paths
 from engine.errors import ModelError
-from engine.models.gguf_tokenizer import check_gguf_file
+from engine.models.gguf_tokenizer import check_gguf_file, check_gguf_tokenizer
 from engine.progress import Reporter
 
 DEFAULT_NAME = "default"
@@ -50,6 +50,7 @@ def resolve(spec: str, report: Reporter) -> Source:
                 "causal-LM folder"
             )
         check_gguf_file(path)  # a corrupt header is refused here, not deep in transformers
+        check_gguf_tokenizer(path)  # so is a vocabulary that cannot be rebuilt
         report("hash", 0, 1, path.name)
         return Source("gguf", path.resolve(), file_sha256(path), path.stem)
     return _hf_source(path)

@@ -14,6 +14,7 @@ import html
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QFontDatabase, QPainter, QPaintEvent
@@ -24,6 +25,9 @@ from engine.agent.spec import AgentSpec
 from gui.bridge import Worker
 from gui.context import AppContext
 
+if TYPE_CHECKING:
+    from engine.llm.chat import ChatFormat
+
 DEBOUNCE_MS = 150
 COLORS = {
     "goals": "#4fa3ff",
@@ -32,6 +36,7 @@ COLORS = {
     "memory": "#2ec4b6",
     "persona": "#ff5fa2",
     "examples": "#f0e14a",
+    "chat format": "#9aa0a6",
 }
 
 
@@ -55,6 +60,19 @@ def _tokenizer(folder: str) -> tuple[object, int] | None:
     return Tokenizer.from_file(str(path / "tokenizer.json")), Manifest.read(path).context_length
 
 
+def _chat_format(folder: Path) -> tuple[ChatFormat | None, str]:
+    """(the folder's ChatFormat or None, a note for the legend when its template fails)."""
+    from engine.errors import WorkbenchError
+    from engine.llm.chat import ChatFormat
+
+    try:
+        chat = ChatFormat.load(folder)
+        chat.count_tokens([{"role": "user", "content": ""}])  # the template runs here
+    except WorkbenchError as exc:
+        return None, f" (its chat template failed: {exc})"
+    return chat, ""
+
+
 def compute(spec: AgentSpec, workspace: Path | None) -> PreviewResult:
     """The preview, counted with the model's tokenizer when it is prepared here."""
     from engine.agent.launch import preview_tools
@@ -73,8 +91,12 @@ def compute(spec: AgentSpec, workspace: Path | None) -> PreviewResult:
         def count(text: str) -> int:
             return len(tokenizer.encode(text, add_special_tokens=False).ids)  # type: ignore[attr-defined]
 
-        result = preview(spec, tools, count_tokens=count, context_length=context)
-        label = f"{spec.model.name} tokenizer"
+        chat, note = _chat_format(model_folder(spec.model.name))
+        count_prompt = chat.count_tokens if chat is not None else None
+        result = preview(
+            spec, tools, count_tokens=count, context_length=context, count_prompt=count_prompt
+        )
+        label = f"{spec.model.name} tokenizer" + (" and chat format" if chat else note)
     return PreviewResult(result, label, time.perf_counter() - start)
 
 
@@ -153,7 +175,10 @@ class QtPromptPreview(QWidget):
             return  # a newer edit is on its way
         self.result = result
         p = result.preview
-        parts = [(s.name, s.tokens) for s in p.sections] + [("examples", p.examples_tokens)]
+        parts = [(s.name, s.tokens) for s in p.sections] + [
+            ("examples", p.examples_tokens),
+            ("chat format", p.format_tokens),
+        ]
         self.bar.set_parts(parts, p.context_length)
         window = f"{p.context_length:,}" if p.context_length else "unknown"
         share = f" = {p.fraction:.1%}" if p.fraction is not None else ""
@@ -176,4 +201,7 @@ class QtPromptPreview(QWidget):
         if self.result is None:
             return {}
         p = self.result.preview
-        return {s.name: s.tokens for s in p.sections} | {"examples": p.examples_tokens}
+        return {s.name: s.tokens for s in p.sections} | {
+            "examples": p.examples_tokens,
+            "chat format": p.format_tokens,
+        }

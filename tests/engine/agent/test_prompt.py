@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from engine.agent.hooks import MemoryItem
-from engine.agent.prompt import SECTIONS, preview, system_prompt
+from engine.agent.prompt import SECTIONS, example_messages, preview, system_prompt
 from engine.agent.spec import Example, ExampleStep
 from engine.tools.base import ToolRegistry
 from tests.helpers.agent_spec import make_spec
@@ -101,3 +101,28 @@ def test_preview_lists_what_the_grammar_enforces(tmp_path: Path) -> None:
     rules = preview(free, tools).enforced
     assert not any("quotes" in r or "tool error" in r for r in rules)
     assert preview(free, []).enforced == ()  # no tools: nothing to enforce
+
+
+def test_preview_counts_the_whole_prompt_in_the_models_format(registry: ToolRegistry) -> None:
+    """With the model's chat format, the total is the rendered first-step prompt (an empty
+    task), and what the format adds is reported beside the sections."""
+    example = Example("2+2?", "4", (ExampleStep("add", {"a": 2, "b": 2}, "4"),))
+    spec = replace(make_spec(), examples=(example,))
+    seen: list[list[dict[str, str]]] = []
+
+    def count_prompt(messages: list[dict[str, str]]) -> int:
+        seen.append(messages)
+        return sum(len(m["content"].split()) + 4 for m in messages)  # 4 marker tokens a turn
+
+    words = preview(
+        spec,
+        registry.callable_tools(),
+        count_tokens=lambda t: len(t.split()),
+        count_prompt=count_prompt,
+    )
+    (messages,) = seen
+    assert messages[0] == {"role": "system", "content": words.text}
+    assert messages[1:-1] == example_messages(spec.examples, "Final Answer")
+    assert messages[-1] == {"role": "user", "content": ""}
+    assert words.total_tokens == count_prompt(messages)
+    assert words.format_tokens == 4 * len(messages)

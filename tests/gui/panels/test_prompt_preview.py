@@ -9,10 +9,12 @@ from pathlib import Path
 from PySide6.QtGui import QColor
 from tokenizers import Tokenizer
 
+from engine.agent.prompt import example_messages
 from engine.agent.templates import TEMPLATES
+from engine.llm.chat import ChatFormat
 from engine.manifest import Manifest
 from gui.panels.designer import QtAgentDesigner
-from gui.panels.prompt_preview import COLORS
+from gui.panels.prompt_preview import COLORS, compute
 
 
 def _designer(ctx, qtbot, tmp_path: Path) -> QtAgentDesigner:
@@ -35,7 +37,7 @@ def test_preview_counts_sections_with_the_models_tokenizer(ctx, qtbot, tmp_path,
     names = designer.pages.model_name.combo
     assert "tiny-int4" in [names.itemText(i) for i in range(names.count())]
     names.setCurrentText("tiny-int4")
-    _wait_for(qtbot, designer, lambda r: r.tokenizer == "tiny-int4 tokenizer")
+    _wait_for(qtbot, designer, lambda r: r.tokenizer == "tiny-int4 tokenizer and chat format")
     folder = tiny_models / "models" / "tiny-int4"
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     preview = designer.preview.result.preview
@@ -44,9 +46,17 @@ def test_preview_counts_sections_with_the_models_tokenizer(ctx, qtbot, tmp_path,
     for section in preview.sections:
         expected = len(tokenizer.encode(section.text, add_special_tokens=False).ids)
         assert section.tokens == (expected if section.text else 0), section.name
+    # The total is the first step's prompt in the model's format, for an empty task.
+    opening = [
+        {"role": "system", "content": preview.text},
+        *example_messages(designer.model.spec().examples, "Final Answer"),
+        {"role": "user", "content": ""},
+    ]
+    assert preview.total_tokens == ChatFormat.load(folder).count_tokens(opening)
+    assert preview.format_tokens > 0
     tokens = designer.preview.section_tokens()
     assert tokens["goals"] > 0 and tokens["tools"] > 0 and tokens["examples"] > 0
-    assert "tiny-int4 tokenizer" in designer.preview.legend.text()
+    assert "tiny-int4 tokenizer and chat format" in designer.preview.legend.text()
     assert f"of context {preview.context_length:,}" in designer.preview.legend.text()
     # a longer goal: the preview follows, and only the goals section grows
     before = dict(tokens)
@@ -92,3 +102,20 @@ def test_preview_shows_what_the_grammar_enforces(ctx, qtbot, tmp_path):
     designer.model.set(("planning", "answer"), "free")
     _wait_for(qtbot, designer, lambda r: not any("quotes" in x for x in r.preview.enforced))
     assert "quotes a value" not in designer.preview.enforced.text()
+
+
+def test_a_failing_chat_template_still_counts_the_sections(tmp_path, tiny_int4):
+    """A prepared folder whose template fails (edited after preparing): the sections are
+    counted with the tokenizer and the legend says why the chat format is left out."""
+    from dataclasses import replace
+
+    from engine.agent.agentfile import load
+
+    folder = tmp_path / "edited"
+    shutil.copytree(tiny_int4, folder)
+    (folder / "chat_template.jinja").write_text("{{ raise_exception('edited by hand') }}")
+    spec = load(TEMPLATES / "research.agent.yaml").spec
+    spec = replace(spec, model=replace(spec.model, name=str(folder)))
+    result = compute(spec, None)
+    assert not result.preview.estimated and result.preview.format_tokens == 0
+    assert "its chat template failed" in result.tokenizer and "edited by hand" in result.tokenizer
