@@ -30,6 +30,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
             min_agreement=args.min_agreement,
             threads=args.threads,
             progress=bar,
+            fuse=not args.no_fuse,
         )
     embedder = None
     if args.source == "default" and args.kind == "auto":
@@ -47,6 +48,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         f"({manifest.quantization['recipe']}, {manifest.size_bytes / 1e6:.0f} MB) "
         f"in {result.folder}"
     )
+    entry = manifest.summary(result.folder)
+    err(f"  family {entry['family']}; {entry['fusion_note']}")
     if val:
         err(
             f"  top-1 agreement with fp32: {val['top1_agreement']:.3f}; perplexity "
@@ -90,16 +93,18 @@ def _say_embedder(result: Any) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from engine.manifest import list_models
+    from engine.manifest import prepared_models
 
-    models = list_models()
+    models = prepared_models()
     if args.json:
-        emit_json({"models": [m.to_dict() for m in models]})
+        emit_json(
+            {"models": [{**m.summary(folder), "manifest": m.to_dict()} for folder, m in models]}
+        )
         return 0
     if not models:
         err("no prepared models; run: python main.py model prepare")
         return 0
-    for m in models:
+    for folder, m in models:
         val = m.validation.get("top1_agreement", m.validation.get("cosine_min"))
         embedder = m.kind == "embedder"
         label = "min cosine" if embedder else "agreement"
@@ -107,11 +112,15 @@ def cmd_list(args: argparse.Namespace) -> int:
             f"{label} {val:.{4 if embedder else 3}f}" if val is not None else "not validated"
         )
         kind = "embedder" if embedder else "instruct" if m.instruct else "base"
+        entry = m.summary(folder)
+        fused = "fused" if entry["fused"] else "unfused"
         out(
             f"{m.name:<24} {m.quantization.get('recipe', '?'):<10} "
-            f"{m.size_bytes / 1e6:8.0f} MB  {agreement}  {kind}"
+            f"{m.size_bytes / 1e6:8.0f} MB  {agreement}  {kind}  {entry['family']} {fused}"
             f"  {m.source.get('label', '')}"
         )
+        if not entry["fused"] and not embedder:
+            out(f"{'':<24} {entry['fusion_note']}")
     return 0
 
 
@@ -147,6 +156,11 @@ def register(sub: Any) -> None:
         type=float,
         default=0.98,
         help="embedders: refuse a quantization whose min cosine with fp32 is lower",
+    )
+    prep.add_argument(
+        "--no-fuse",
+        action="store_true",
+        help="keep optimum's unfused attention (when fusion fails or for comparison)",
     )
     prep.add_argument("--threads", type=int)
     prep.add_argument("--json", action="store_true")

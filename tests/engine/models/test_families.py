@@ -1,0 +1,71 @@
+"""Every family `model prepare` knows, on a tiny random model: fused, exact, quantized, generating.
+
+Each family's HF folder (tests/helpers/tiny_families.py) is built once into the test cache;
+the preparations run in the test's own data home (an export of these models takes well
+under a second). The fused fp32 graph must agree with optimum's unfused fp32 export
+(`--no-fuse`) up to float error, one token at a time (decode) and in one prefill, past the
+sliding window; the default recipe must quantize it and generate through LLMSession.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from engine.models.prepare import DEFAULT_QUANT
+from tests.helpers.cache import cache_root
+from tests.helpers.tiny_families import FAMILIES, build_family_folder
+
+pytest.importorskip("optimum.exporters.onnx")
+
+
+def family_folder(family: str) -> Path:
+    folder = cache_root() / f"tiny-{family}-hf"
+    if not (folder / "model.safetensors").is_file():
+        build_family_folder(family, folder)
+    return folder
+
+
+def _prepare(source: Path, **kwargs):  # type: ignore[no-untyped-def]
+    from engine.models.prepare import prepare
+
+    return prepare(str(source), min_agreement=0.0, **kwargs)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_family_fuses_exactly_quantizes_and_generates(family: str) -> None:
+    from engine.llm.events import GenerationFinished
+    from engine.llm.session import LLMSession
+
+    source = family_folder(family)
+    fused = _prepare(source, quant="fp32", name="fused")
+    unfused = _prepare(source, quant="fp32", name="unfused", fuse=False)
+    expected_family = {"smollm": "llama"}.get(family, family)
+    assert fused.manifest.family == expected_family
+    assert fused.manifest.graph.fused, fused.manifest.graph.fusion.skipped
+    assert not unfused.manifest.graph.fused
+    assert unfused.manifest.graph.fusion.by_request
+    ops = [n.op_type for n in onnx.load(str(fused.folder / "model.onnx")).graph.node]
+    assert ops.count("GroupQueryAttention") == 2 and "Softmax" not in ops
+
+    ids = [2, *(int(t) for t in np.random.default_rng(7).integers(3, 500, 35))]  # > window
+    with_fusion = LLMSession(fused.folder, provider="cpu")
+    without = LLMSession(unfused.folder, provider="cpu")
+    ours, reference = with_fusion.logits_for(ids), without.logits_for(ids)
+    assert (ours.argmax(-1) == reference.argmax(-1)).all()
+    scale = np.abs(reference).max()
+    np.testing.assert_allclose(ours, reference, atol=1e-4 * scale + 1e-4)
+    np.testing.assert_allclose(
+        with_fusion.prefill(ids), without.prefill(ids), atol=1e-4 * scale + 1e-4
+    )
+
+    quantized = _prepare(source, quant=DEFAULT_QUANT, name="q")
+    assert quantized.manifest.graph.fused
+    assert quantized.manifest.validation["top1_agreement"] > 0.5
+    finished = LLMSession(quantized.folder, provider="cpu").complete(
+        "the quick brown fox", max_new_tokens=6, ignore_eos=True
+    )
+    assert isinstance(finished, GenerationFinished) and len(finished.token_ids) == 6
