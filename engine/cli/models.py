@@ -11,7 +11,7 @@ from engine.progress import TerminalProgress
 
 def cmd_prepare(args: argparse.Namespace) -> int:
     from engine.models.embed_export import DEFAULT_EMBEDDER_SOURCE
-    from engine.models.prepare import DEFAULT_QUANT, prepare
+    from engine.models.prepare import default_quant, prepare
 
     if args.kind == "embedder" or args.source == DEFAULT_EMBEDDER_SOURCE:
         source = DEFAULT_EMBEDDER_SOURCE if args.source == "default" else args.source
@@ -24,7 +24,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     with TerminalProgress() as bar:
         result = prepare(
             source=args.source,
-            quant=args.quant or DEFAULT_QUANT,
+            quant=args.quant or default_quant(args.provider),
             name=args.name,
             force=args.force,
             min_agreement=args.min_agreement,
@@ -125,7 +125,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    from engine.models.prepare import DEFAULT_MIN_AGREEMENT, DEFAULT_QUANT
+    from engine.llm.providers import CHOICES as PROVIDER_CHOICES
+    from engine.models.prepare import DEFAULT_MIN_AGREEMENT, DEFAULT_QUANT, GPU_QUANT
     from engine.models.quantize import RECIPES
 
     model = sub.add_parser("model", help="prepare and list models").add_subparsers(
@@ -138,7 +139,17 @@ def register(sub: Any) -> None:
         help="default | embedder-default | path to a GGUF file | path to a Hugging Face folder",
     )
     prep.add_argument("--kind", default="auto", choices=["auto", "causal-lm", "embedder"])
-    prep.add_argument("--quant", choices=list(RECIPES), help=f"default: {DEFAULT_QUANT}")
+    prep.add_argument(
+        "--quant",
+        choices=list(RECIPES),
+        help=f"default: {DEFAULT_QUANT} on CPU, {GPU_QUANT} when --provider runs on CUDA/DirectML",
+    )
+    prep.add_argument(
+        "--provider",
+        default="auto",
+        choices=list(PROVIDER_CHOICES),
+        help="where the model will run (chooses the default --quant)",
+    )
     prep.add_argument("--name", help="name of the prepared model (default: derived)")
     prep.add_argument(
         "--force",

@@ -33,8 +33,18 @@ from engine.progress import CancelToken, ProgressCallback, Reporter
 
 PIPELINE_VERSION = 7
 DEFAULT_QUANT = "int8-lm4-rerank"
+#: The default recipe when the model will run on a GPU provider (CUDA, DirectML).
+GPU_QUANT = "gpu"
 DEFAULT_MIN_AGREEMENT = 0.90
 TEMPLATES = paths.resource("templates")
+
+
+def default_quant(provider: str = "auto") -> str:
+    """The recipe to use when none is named: `gpu` when a session with this provider
+    preference will run on CUDA or DirectML, else the CPU default."""
+    from engine.llm.providers import probe_device
+
+    return GPU_QUANT if probe_device(provider) in ("cuda", "dml") else DEFAULT_QUANT
 
 
 @dataclass(frozen=True)
