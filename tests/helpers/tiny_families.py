@@ -5,15 +5,18 @@ a transformers config (nothing from a model hub) in about a second. The configs 
 what makes each family different for attention fusion: grouped KV heads everywhere, q/k/v
 biases (Qwen2), q/k norms per head (Qwen3, Gemma 3) or over all heads (OLMo 2), a fused
 qkv projection with partial rotary (Phi-3), sliding windows (Mistral, Gemma 2/3), soft-capping
-(Gemma 2), multipliers (Granite), a tied lm_head (SmolLM, Gemma 2) and llama3 rope scaling.
+(Gemma 2), multipliers (Granite), a tied lm_head (SmolLM, Gemma 2), llama3 rope scaling
+and layers without rotary (SmolLM3).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
+from tests.helpers.cache import cache_root
 from tests.helpers.tiny_model import SLIDING_WINDOW, TINY_GEMMA, build_tokenizer_json
 
 _COMMON: dict[str, Any] = {
@@ -53,7 +56,12 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "phi3": (
         "Phi3Config",
         "Phi3ForCausalLM",
-        {"num_attention_heads": 2, "num_key_value_heads": 1, "partial_rotary_factor": 0.5},
+        {
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "partial_rotary_factor": 0.5,
+            "sliding_window": SLIDING_WINDOW,
+        },
     ),
     "gemma2": ("Gemma2Config", "Gemma2ForCausalLM", {**TINY_GEMMA, "tie_word_embeddings": True}),
     "gemma3": (
@@ -72,6 +80,8 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         },
     ),
     "olmo2": ("Olmo2Config", "Olmo2ForCausalLM", {}),
+    # Every second layer without rotary (NoPE), as SmolLM3 has every fourth.
+    "smollm3": ("SmolLM3Config", "SmolLM3ForCausalLM", {"no_rope_layer_interval": 2}),
 }
 
 
@@ -93,4 +103,14 @@ def build_family_folder(family: str, folder: Path, seed: int = 0, **overrides: A
     model = model_class(config).eval()
     model.save_pretrained(folder, safe_serialization=True)
     (folder / "tokenizer.json").write_text(tokenizer_json, encoding="utf-8")
+    return folder
+
+
+def cached_family_folder(family: str) -> Path:
+    """The tiny model of `family` in the test cache, built on first use; the folder's name
+    carries a hash of the family's config, so a changed config is a new folder."""
+    digest = hashlib.sha256(json.dumps(FAMILIES[family], sort_keys=True).encode()).hexdigest()
+    folder = cache_root() / f"tiny-{family}-{digest[:8]}-hf"
+    if not (folder / "model.safetensors").is_file():
+        build_family_folder(family, folder)
     return folder

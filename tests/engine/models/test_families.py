@@ -16,17 +16,9 @@ import onnx
 import pytest
 
 from engine.models.prepare import DEFAULT_QUANT
-from tests.helpers.cache import cache_root
-from tests.helpers.tiny_families import FAMILIES, build_family_folder
+from tests.helpers.tiny_families import FAMILIES, cached_family_folder
 
 pytest.importorskip("optimum.exporters.onnx")
-
-
-def family_folder(family: str) -> Path:
-    folder = cache_root() / f"tiny-{family}-hf"
-    if not (folder / "model.safetensors").is_file():
-        build_family_folder(family, folder)
-    return folder
 
 
 def _prepare(source: Path, **kwargs):  # type: ignore[no-untyped-def]
@@ -40,7 +32,7 @@ def test_family_fuses_exactly_quantizes_and_generates(family: str) -> None:
     from engine.llm.events import GenerationFinished
     from engine.llm.session import LLMSession
 
-    source = family_folder(family)
+    source = cached_family_folder(family)
     fused = _prepare(source, quant="fp32", name="fused")
     unfused = _prepare(source, quant="fp32", name="unfused", fuse=False)
     expected_family = {"smollm": "llama"}.get(family, family)

@@ -11,18 +11,14 @@ import onnx
 import pytest
 from onnx import TensorProto, numpy_helper
 
-from tests.helpers.cache import cache_root
-from tests.helpers.tiny_families import build_family_folder
+from tests.helpers.tiny_families import cached_family_folder
 
 pytest.importorskip("optimum.exporters.onnx")
 
 
 @pytest.fixture(scope="module")
 def tiny_llama() -> Path:
-    folder = cache_root() / "tiny-llama-hf"
-    if not (folder / "model.safetensors").is_file():
-        build_family_folder("llama", folder)
-    return folder
+    return cached_family_folder("llama")
 
 
 @pytest.mark.parametrize(("quant", "block"), [("gpu", 32), ("gpu-b128", 128)])

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import PreparationError
-from tests.helpers.cache import cache_root
-from tests.helpers.tiny_families import build_family_folder
+from tests.helpers.tiny_families import build_family_folder, cached_family_folder
 
 pytest.importorskip("optimum.exporters.onnx")
 ROOT = Path(__file__).resolve().parents[3]
@@ -21,10 +20,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.fixture(scope="module")
 def tiny_qwen3() -> Path:
-    folder = cache_root() / "tiny-qwen3-hf"
-    if not (folder / "model.safetensors").is_file():
-        build_family_folder("qwen3", folder)
-    return folder
+    return cached_family_folder("qwen3")
 
 
 def _prepare(source: Path, **kwargs):  # type: ignore[no-untyped-def]
