@@ -1,19 +1,21 @@
 """Fuse each decoder layer's attention into one GroupQueryAttention node.
 
-optimum's export of Gemma 3 spends ~100 small nodes per layer on masks, rotary
-embeddings, reshapes and the attention itself; on a 2-core CPU their dispatch cost is
-about half of the time per decoded token. This pass replaces, per layer, everything
-between the q/k/v projections and the o_proj input by:
+optimum's export spends ~100 small nodes per layer on masks, rotary embeddings, reshapes
+and the attention itself; on a 2-core CPU their dispatch cost is about half of the time
+per decoded token. This pass replaces, per layer, everything between the q/k/v
+projections (after their biases, or one packed qkv projection) and the o_proj input by:
 
-    q_proj -> Reshape -> SimplifiedLayerNormalization (q_norm) -> Reshape --\
-    k_proj -> Reshape -> SimplifiedLayerNormalization (k_norm) -> Reshape ---> GroupQueryAttention
-    v_proj -----------------------------------------------------------------/   (rotary inside,
-                                                                                 sliding window)
+    q_proj -> [q_norm: SimplifiedLayerNormalization] --\
+    k_proj -> [k_norm: SimplifiedLayerNormalization] ---> GroupQueryAttention (rotary,
+    v_proj -----------------------------------------/     sliding window, softcap)
 
-and then removes the nodes nothing reads any more. The graph keeps optimum's inputs and
-outputs (input_ids, attention_mask, past_key_values.*, logits, present.*), so optimum
-can still run it. When the graph does not look as expected the pass changes nothing and
-says why: fusion is an optimisation, never a requirement.
+(q/k norms per head or over all heads, where the family has them)
+and then removes the nodes nothing reads any more. What the attention must compute for the
+family (scale, soft-capping, sliding layers, rotary tables per layer, q/k norms) comes from
+engine/models/families.py. The graph keeps optimum's inputs and outputs (input_ids,
+attention_mask, past_key_values.*, logits, present.*), so optimum can still run it. When the
+graph does not look as expected the pass changes nothing and says why: fusion is an
+optimisation, never a requirement.
 """
 
 from __future__ import annotations
@@ -334,7 +336,8 @@ def _topological_sort(graph: onnx.GraphProto) -> None:
             else:
                 rest.append(node)
         if len(rest) == len(pending):
-            raise FusionSkipped("the fused graph has a cycle or a missing input")
+            # The graph is already changed here: not a skip, a failure of the fuse stage.
+            raise RuntimeError("the fused graph has a cycle or a missing input")
         pending = rest
     del graph.node[:]
     graph.node.extend(ordered)

@@ -61,3 +61,29 @@ def test_family_fuses_exactly_quantizes_and_generates(family: str) -> None:
         "the quick brown fox", max_new_tokens=6, ignore_eos=True
     )
     assert isinstance(finished, GenerationFinished) and len(finished.token_ids) == 6
+
+
+def test_a_model_an_older_version_left_unfused_is_fused_on_the_next_prepare(
+    _data_home: Path,
+) -> None:
+    """Before this version only Gemma 3 was fused: a Qwen3 prepared then has an unfused
+    export in the cache and an unfused folder with the same cache key. Preparing again
+    (no --force) redoes both, fused; a model left unfused on request stays as it is."""
+    import json
+
+    source = cached_family_folder("qwen3")
+    first = _prepare(source, quant="fp32", name="q")
+    old_note = {"skipped": "no attention fusion for model_type 'qwen3'"}
+    (export,) = (_data_home / "models" / ".work").iterdir()
+    marker = json.loads((export / "export.json").read_text())
+    (export / "export.json").write_text(json.dumps({**marker, "fusion": old_note}))
+    manifest = json.loads((first.folder / "model.json").read_text())
+    manifest["graph"]["fusion"] = old_note
+    (first.folder / "model.json").write_text(json.dumps(manifest))
+
+    again = _prepare(source, quant="fp32", name="q")
+    assert not again.reused and again.manifest.graph.fused
+    assert json.loads((export / "export.json").read_text())["fusion"]["fused_layers"] == 2
+    unfused = _prepare(source, quant="fp32", name="u", fuse=False)
+    assert _prepare(source, quant="fp32", name="u", fuse=False).reused
+    assert not unfused.manifest.graph.fused
