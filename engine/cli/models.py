@@ -75,7 +75,7 @@ def _prepare_embedder(args: argparse.Namespace, source: str, name: str | None) -
 
 def _summary(result: Any) -> dict[str, Any]:
     return {
-        "folder": str(result.folder),
+        **result.manifest.summary(result.folder),
         "reused": result.reused,
         "manifest": result.manifest.to_dict(),
     }
