@@ -27,6 +27,18 @@ def _prepare(source: Path, **kwargs):  # type: ignore[no-untyped-def]
     return prepare(str(source), min_agreement=0.0, **kwargs)
 
 
+#: What the fused attention nodes must say, per family (layer 0, layer 1).
+ATTENTION: dict[str, dict[str, list[object]]] = {
+    "mistral": {"local_window_size": [16, 16]},
+    "phi3": {"local_window_size": [16, 16]},
+    "llama": {"local_window_size": [-1, -1], "do_rotary": [1, 1]},
+    "gemma2": {"softcap": [50.0, 50.0], "local_window_size": [16, -1]},
+    "gemma3": {"local_window_size": [16, -1], "scale": [pytest.approx(32**-0.5)] * 2},
+    "granite": {"scale": [pytest.approx(0.0625)] * 2},  # attention_multiplier, not 16**-0.5
+    "smollm3": {"do_rotary": [1, 0]},
+}
+
+
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_family_fuses_exactly_quantizes_and_generates(family: str) -> None:
     from engine.llm.events import GenerationFinished
@@ -40,8 +52,16 @@ def test_family_fuses_exactly_quantizes_and_generates(family: str) -> None:
     assert fused.manifest.graph.fused, fused.manifest.graph.fusion.skipped
     assert not unfused.manifest.graph.fused
     assert unfused.manifest.graph.fusion.by_request
-    ops = [n.op_type for n in onnx.load(str(fused.folder / "model.onnx")).graph.node]
+    nodes = onnx.load(str(fused.folder / "model.onnx")).graph.node
+    ops = [n.op_type for n in nodes]
     assert ops.count("GroupQueryAttention") == 2 and "Softmax" not in ops
+    attrs = [
+        {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
+        for n in nodes
+        if n.op_type == "GroupQueryAttention"
+    ]
+    for name, values in ATTENTION.get(family, {}).items():
+        assert [a.get(name) for a in attrs] == values, (name, attrs)
 
     ids = [2, *(int(t) for t in np.random.default_rng(7).integers(3, 500, 35))]  # > window
     with_fusion = LLMSession(fused.folder, provider="cpu")
