@@ -4,9 +4,6 @@ cache and the models folder stay consistent; --no-fuse is the way around a faili
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +12,6 @@ from engine.errors import PreparationError
 from tests.helpers.tiny_families import build_family_folder, cached_family_folder
 
 pytest.importorskip("optimum.exporters.onnx")
-ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +78,13 @@ def test_a_failing_quantization_keeps_the_export_cache_valid(
 
 
 def test_an_unfusable_family_is_prepared_unfused_with_the_reason(
-    tmp_path: Path, _data_home: Path
+    tmp_path: Path, _data_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Phi-3 rotating 12 of its 16 head dimensions: GroupQueryAttention cannot (its cos
-    cache must be a multiple of 8 wide), so the model is prepared unfused and says why."""
+    cache must be a multiple of 8 wide), so the model is prepared unfused and says why, in
+    `model prepare`'s output and in `model list --json`."""
+    from engine.cli import main
+
     folder = build_family_folder(
         "phi3",
         tmp_path / "phi3",
@@ -93,30 +92,11 @@ def test_an_unfusable_family_is_prepared_unfused_with_the_reason(
         num_key_value_heads=2,
         partial_rotary_factor=0.75,
     )
-    env = {**os.environ, "AGENT_WORKBENCH_HOME": str(_data_home)}
-    prepared = subprocess.run(
-        [
-            *(sys.executable, "main.py", "model", "prepare", "--source", str(folder)),
-            *("--name", "phi", "--quant", "int4", "--min-agreement", "0"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert prepared.returncode == 0, prepared.stderr
-    assert "Traceback" not in prepared.stderr
-    assert "family phi3; rotary over 12 of 16 head dimensions" in prepared.stderr
-    listed = subprocess.run(
-        [sys.executable, "main.py", "model", "list", "--json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    (entry,) = json.loads(listed.stdout)["models"]
+    argv = ["model", "prepare", "--source", str(folder), "--name", "phi", "--quant", "int4"]
+    assert main([*argv, "--min-agreement", "0"]) == 0
+    assert "family phi3; rotary over 12 of 16 head dimensions" in capsys.readouterr().err
+    assert main(["model", "list", "--json"]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)["models"]
     assert entry["folder"] == str(_data_home / "models" / "phi")
     assert entry["family"] == "phi3" and entry["recipe"] == "int4"
     assert entry["fused"] is False
