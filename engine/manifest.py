@@ -69,6 +69,17 @@ class LeanGraph:
         )
 
 
+#: How the fusion note of a model prepared with --no-fuse begins.
+NOT_FUSED_ON_REQUEST = "not fused: --no-fuse"
+
+
+def family_of(config: dict[str, Any]) -> str:
+    """The model family of a transformers config: its model_type (Gemma 3's text-only
+    model is `gemma3`; SmolLM2 is a `llama`, SmolLM3 has its own type)."""
+    model_type = str(config.get("model_type") or "unknown")
+    return {"gemma3_text": "gemma3"}.get(model_type, model_type)
+
+
 @dataclass(frozen=True)
 class Fusion:
     """What the attention-fusion pass did (engine.models.fuse), or why it did nothing."""
@@ -78,6 +89,7 @@ class Fusion:
     context: int = 32768  # the longest context the fused graph supports
     removed_nodes: int = 0
     skipped: str = ""  # why nothing was fused ("" when it ran)
+    version: int = 0  # of the fusion pass (engine.models.fuse.FUSION_VERSION); 0 = before 2
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fusion:
@@ -86,8 +98,13 @@ class Fusion:
 
     def to_dict(self) -> dict[str, Any]:
         if self.skipped:
-            return {"skipped": self.skipped}
+            return {"skipped": self.skipped, "version": self.version}
         return {k: v for k, v in asdict(self).items() if k != "skipped"}
+
+    @property
+    def by_request(self) -> bool:
+        """Left unfused because the person asked for it (--no-fuse)."""
+        return self.skipped.startswith(NOT_FUSED_ON_REQUEST)
 
 
 @dataclass(frozen=True)
@@ -124,6 +141,7 @@ class Manifest:
     kind: str  # "causal-lm" | "embedder"
     source: dict[str, Any]  # {"type": "default"|"hf"|"gguf", "path": ..., "sha256": ...}
     quantization: dict[str, Any]  # {"recipe": "int4", "details": {...}}
+    family: str = ""  # the model family (transformers' model_type): llama, qwen2, gemma3...
     instruct: bool = False  # base models get a plain transcript template
     chat_template: str = "chat_template.jinja"
     stop_strings: list[str] = field(default_factory=list)
@@ -151,6 +169,32 @@ class Manifest:
         data = asdict(self)
         data["graph"] = self.graph.to_dict()
         return data
+
+    def summary(self, folder: Path) -> dict[str, Any]:
+        """What `model list --json` and the model manager show for this prepared model."""
+        family = self.family
+        if not family and (folder / "config.json").is_file():  # prepared before families
+            try:
+                family = family_of(json.loads((folder / "config.json").read_text("utf-8")))
+            except (OSError, ValueError):
+                family = ""
+        fusion = self.graph.fusion
+        fused = self.graph.fused
+        if self.kind == "embedder":
+            note = "embedder: no attention fusion"
+        elif fused:
+            note = f"fused: {fusion.fused_layers} layers into GroupQueryAttention"
+        else:
+            note = fusion.skipped or "not fused (prepared before attention fusion)"
+        return {
+            "name": self.name,
+            "folder": str(folder),
+            "kind": self.kind,
+            "family": family or "unknown",
+            "fused": fused,
+            "fusion_note": note,
+            "recipe": self.quantization.get("recipe", "?"),
+        }
 
     def write(self, folder: Path) -> None:
         text = json.dumps(self.to_dict(), indent=2, sort_keys=False)
@@ -245,11 +289,17 @@ def is_prepared(folder: Path) -> bool:
 
 def list_models() -> list[Manifest]:
     """The prepared models in the data home (folders with a readable manifest), by name."""
+    return [manifest for _, manifest in prepared_models()]
+
+
+def prepared_models() -> list[tuple[Path, Manifest]]:
+    """(folder, manifest) of each prepared model in the data home, by folder name; a
+    broken folder is left out."""
     found = []
     for folder in sorted(paths.models_dir().iterdir()):
         if folder.is_dir() and not folder.name.startswith(".") and is_prepared(folder):
             try:
-                found.append(Manifest.read(folder))
+                found.append((folder, Manifest.read(folder)))
             except ModelError:  # a broken folder is left out of the list
                 continue
     return found

@@ -11,7 +11,7 @@ from engine.progress import TerminalProgress
 
 def cmd_prepare(args: argparse.Namespace) -> int:
     from engine.models.embed_export import DEFAULT_EMBEDDER_SOURCE
-    from engine.models.prepare import DEFAULT_QUANT, prepare
+    from engine.models.prepare import default_quant, prepare
 
     if args.kind == "embedder" or args.source == DEFAULT_EMBEDDER_SOURCE:
         source = DEFAULT_EMBEDDER_SOURCE if args.source == "default" else args.source
@@ -24,13 +24,14 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     with TerminalProgress() as bar:
         result = prepare(
             source=args.source,
-            quant=args.quant or DEFAULT_QUANT,
+            quant=args.quant or default_quant(args.provider),
             name=args.name,
             force=args.force,
             min_agreement=args.min_agreement,
             threads=args.threads,
             progress=bar,
             chat_template=args.chat_template,
+            fuse=not args.no_fuse,
         )
     embedder = None
     if args.source == "default" and args.kind == "auto":
@@ -48,6 +49,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         f"({manifest.quantization['recipe']}, {manifest.size_bytes / 1e6:.0f} MB) "
         f"in {result.folder}"
     )
+    entry = manifest.summary(result.folder)
+    err(f"  family {entry['family']}; {entry['fusion_note']}")
     if val:
         err(
             f"  top-1 agreement with fp32: {val['top1_agreement']:.3f}; perplexity "
@@ -73,7 +76,7 @@ def _prepare_embedder(args: argparse.Namespace, source: str, name: str | None) -
 
 def _summary(result: Any) -> dict[str, Any]:
     return {
-        "folder": str(result.folder),
+        **result.manifest.summary(result.folder),
         "reused": result.reused,
         "manifest": result.manifest.to_dict(),
     }
@@ -91,16 +94,18 @@ def _say_embedder(result: Any) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from engine.manifest import list_models
+    from engine.manifest import prepared_models
 
-    models = list_models()
+    models = prepared_models()
     if args.json:
-        emit_json({"models": [m.to_dict() for m in models]})
+        emit_json(
+            {"models": [{**m.summary(folder), "manifest": m.to_dict()} for folder, m in models]}
+        )
         return 0
     if not models:
         err("no prepared models; run: python main.py model prepare")
         return 0
-    for m in models:
+    for folder, m in models:
         val = m.validation.get("top1_agreement", m.validation.get("cosine_min"))
         embedder = m.kind == "embedder"
         label = "min cosine" if embedder else "agreement"
@@ -108,16 +113,21 @@ def cmd_list(args: argparse.Namespace) -> int:
             f"{label} {val:.{4 if embedder else 3}f}" if val is not None else "not validated"
         )
         kind = "embedder" if embedder else "instruct" if m.instruct else "base"
+        entry = m.summary(folder)
+        fused = "fused" if entry["fused"] else "unfused"
         out(
             f"{m.name:<24} {m.quantization.get('recipe', '?'):<10} "
-            f"{m.size_bytes / 1e6:8.0f} MB  {agreement}  {kind}"
+            f"{m.size_bytes / 1e6:8.0f} MB  {agreement}  {kind}  {entry['family']} {fused}"
             f"  {m.source.get('label', '')}"
         )
+        if not entry["fused"] and not embedder:
+            out(f"{'':<24} {entry['fusion_note']}")
     return 0
 
 
 def register(sub: Any) -> None:
-    from engine.models.prepare import DEFAULT_MIN_AGREEMENT, DEFAULT_QUANT
+    from engine.llm.providers import CHOICES as PROVIDER_CHOICES
+    from engine.models.prepare import DEFAULT_MIN_AGREEMENT, DEFAULT_QUANT, GPU_QUANT
     from engine.models.quantize import RECIPES
 
     model = sub.add_parser("model", help="prepare and list models").add_subparsers(
@@ -130,7 +140,17 @@ def register(sub: Any) -> None:
         help="default | embedder-default | path to a GGUF file | path to a Hugging Face folder",
     )
     prep.add_argument("--kind", default="auto", choices=["auto", "causal-lm", "embedder"])
-    prep.add_argument("--quant", choices=list(RECIPES), help=f"default: {DEFAULT_QUANT}")
+    prep.add_argument(
+        "--quant",
+        choices=list(RECIPES),
+        help=f"default: {DEFAULT_QUANT} on CPU, {GPU_QUANT} when --provider runs on CUDA/DirectML",
+    )
+    prep.add_argument(
+        "--provider",
+        default="auto",
+        choices=list(PROVIDER_CHOICES),
+        help="where the model will run (chooses the default --quant)",
+    )
     prep.add_argument("--name", help="name of the prepared model (default: derived)")
     prep.add_argument(
         "--force",
@@ -155,6 +175,11 @@ def register(sub: Any) -> None:
         metavar="model|base|gemma|FILE",
         help="the model's own chat template (default; none: a base model), a built-in format "
         "(base: plain transcript, gemma: Gemma's turns) or a Jinja template file",
+    )
+    prep.add_argument(
+        "--no-fuse",
+        action="store_true",
+        help="keep optimum's unfused attention (when fusion fails or for comparison)",
     )
     prep.add_argument("--threads", type=int)
     prep.add_argument("--json", action="store_true")

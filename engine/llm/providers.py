@@ -175,6 +175,31 @@ def create_session(
     return session, report
 
 
+def probe_device(preference: str = "auto") -> str:
+    """The provider a session with this preference will really run on ("cuda", "dml" or
+    "cpu"), found by starting one on a one-node graph (a GPU provider compiled into
+    onnxruntime may still fail to start: no device, missing libraries). Without a GPU
+    provider in this build the answer is "cpu" at once."""
+    providers, _ = candidates(preference)
+    if not any(p != PROVIDERS["cpu"] for p in providers):
+        return "cpu"
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "probe",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "probe.onnx"
+        path.write_bytes(model.SerializeToString())
+        _, report = create_session(path, preference, threads=1)
+    return report.active
+
+
 def _summarize_noise(lines: list[str]) -> str:
     """The most telling line of ORT's native complaints (missing libraries first)."""
     for key in ("cannot open shared object", ".so", ".dll", "CUDA", "cudnn", "DirectML", "Dml"):

@@ -13,9 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import PreparationError
+from engine.manifest import NOT_FUSED_ON_REQUEST
 from engine.models.export_cache import cached_export, missing_export_extra
+from engine.models.families import family_of
 from engine.models.graph import keep_last_logits, save_model
 from engine.models.sources import Source
+from engine.models.stages import stage
 from engine.progress import Reporter
 
 EXPORT_TASK = "text-generation-with-past"
@@ -23,21 +26,29 @@ EXPORT_TASK = "text-generation-with-past"
 EXPORT_VERSION = 3
 
 
-def export_fp32(source: Source, out: Path, report: Reporter) -> Path:
-    """Export `source` to `out` (model.onnx + data, configs, tokenizer.json), once.
+def export_fp32(source: Source, out: Path, report: Reporter, fuse: bool = True) -> Path:
+    """Export `source` to `out` (model.onnx + data, configs, tokenizer.json), once; with
+    `fuse`, attention is fused where the family allows it (engine/models/fuse.py).
 
-    `out` is a cache: when its marker names the same source hash, nothing is redone.
+    `out` is a cache: when its marker names the same source hash, nothing is redone, unless
+    fusion is wanted and an older fusion version left it unfused (then it is redone).
     """
 
     def build(staging: Path) -> dict[str, Any]:
-        _export(source, staging, report)
+        _export(source, staging, report, fuse)
         graph_info: dict[str, Any] = json.loads((staging / "graph.json").read_text())
         return graph_info
 
-    return cached_export(source, out, EXPORT_VERSION, build)
+    def reusable(marker: dict[str, Any]) -> bool:
+        from engine.models.fuse import FUSION_VERSION
+
+        fusion = marker.get("fusion") or {}
+        return not fuse or "skipped" not in fusion or fusion.get("version") == FUSION_VERSION
+
+    return cached_export(source, out, EXPORT_VERSION, build, reusable)
 
 
-def _export(source: Source, out: Path, report: Reporter) -> None:
+def _export(source: Source, out: Path, report: Reporter, fuse: bool) -> None:
     try:
         import torch
         from optimum.exporters.onnx import onnx_export_from_model
@@ -45,13 +56,18 @@ def _export(source: Source, out: Path, report: Reporter) -> None:
     except ImportError as exc:
         raise missing_export_extra("model preparation", exc) from exc
     report("load", 0, 1, f"loading {source.label} with transformers")
+    # transformers' default attention (sdpa) silently drops attention soft-capping (Gemma 2);
+    # the eager implementation is the model as trained, and what the fused graph computes.
+    options: dict[str, Any] = {"dtype": torch.float32}
+    if _attention_softcap(source):
+        options["attn_implementation"] = "eager"
     try:
         if source.kind in ("default", "gguf"):
             model = AutoModelForCausalLM.from_pretrained(
-                str(source.path.parent), gguf_file=source.path.name, dtype=torch.float32
+                str(source.path.parent), gguf_file=source.path.name, **options
             )
         else:
-            model = AutoModelForCausalLM.from_pretrained(str(source.path), dtype=torch.float32)
+            model = AutoModelForCausalLM.from_pretrained(str(source.path), **options)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise PreparationError(f"transformers could not load {source.path}: {exc}") from exc
     model.eval()
@@ -66,20 +82,30 @@ def _export(source: Source, out: Path, report: Reporter) -> None:
     config = model.config.to_dict()
     del model
     report("export", 1, 1, "exported")
-    _finish_folder(raw, out, source, config, report)
+    _finish_folder(raw, out, source, config, report, fuse)
+
+
+def _attention_softcap(source: Source) -> bool:
+    if source.kind != "hf":
+        return source.family == "gemma2"
+    config = json.loads((source.path / "config.json").read_text(encoding="utf-8"))
+    return bool(config.get("attn_logit_softcapping"))
 
 
 def _finish_folder(
-    raw: Path, out: Path, source: Source, config: dict[str, Any], report: Reporter
+    raw: Path, out: Path, source: Source, config: dict[str, Any], report: Reporter, fuse: bool
 ) -> None:
     import onnx
 
-    from engine.models.fuse import fuse_attention
+    from engine.models.fuse import FUSION_VERSION, fuse_attention
 
     report("graph", 0, 1, "last-position logits, attention fusion")
     model = onnx.load(str(raw / "model.onnx"))
     keep_last_logits(model)
-    fusion = fuse_attention(model, config)
+    fusion: dict[str, Any] = {"skipped": NOT_FUSED_ON_REQUEST, "version": FUSION_VERSION}
+    if fuse:
+        with stage("fuse", str(source.path), family_of(config), raw / "config.json"):
+            fusion = fuse_attention(model, config)
     (out / "graph.json").write_text(json.dumps({"logits": "last", "fusion": fusion}))
     save_model(model, out / "model.onnx")
     del model

@@ -21,15 +21,24 @@ MARKER = "export.json"
 
 
 def cached_export(
-    source: Source, out: Path, version: int, build: Callable[[Path], dict[str, Any]]
+    source: Source,
+    out: Path,
+    version: int,
+    build: Callable[[Path], dict[str, Any]],
+    reusable: Callable[[dict[str, Any]], bool] | None = None,
 ) -> Path:
-    """`out`, reused when its marker matches, else rebuilt: `build(staging)` writes the
-    export into `staging` and returns more fields for the marker."""
+    """`out`, reused when its marker matches (and `reusable(marker)` agrees), else rebuilt:
+    `build(staging)` writes the export into `staging` and returns more fields for the
+    marker. A failed build leaves no folder behind (a previous export is removed first)."""
     marker = out / MARKER
     if marker.is_file():
         try:
             done = json.loads(marker.read_text())
-            if done["sha256"] == source.sha256 and done.get("version") == version:
+            if (
+                done["sha256"] == source.sha256
+                and done.get("version") == version
+                and (reusable is None or reusable(done))
+            ):
                 return out
         except (OSError, ValueError, KeyError):
             pass

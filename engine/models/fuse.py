@@ -1,53 +1,115 @@
 """Fuse each decoder layer's attention into one GroupQueryAttention node.
 
-optimum's export of Gemma 3 spends ~100 small nodes per layer on masks, rotary
-embeddings, reshapes and the attention itself; on a 2-core CPU their dispatch cost is
-about half of the time per decoded token. This pass replaces, per layer, everything
-between the q/k/v projections and the o_proj input by:
+optimum's export spends ~100 small nodes per layer on masks, rotary embeddings, reshapes
+and the attention itself; on a 2-core CPU their dispatch cost is about half of the time
+per decoded token. This pass replaces, per layer, everything between the q/k/v
+projections (after their biases, or one packed qkv projection) and the o_proj input by:
 
-    q_proj -> Reshape -> SimplifiedLayerNormalization (q_norm) -> Reshape --\
-    k_proj -> Reshape -> SimplifiedLayerNormalization (k_norm) -> Reshape ---> GroupQueryAttention
-    v_proj -----------------------------------------------------------------/   (rotary inside,
-                                                                                 sliding window)
+    q_proj -> [q_norm: SimplifiedLayerNormalization] --\
+    k_proj -> [k_norm: SimplifiedLayerNormalization] ---> GroupQueryAttention (rotary,
+    v_proj -----------------------------------------/     sliding window, softcap)
 
-and then removes the nodes nothing reads any more. The graph keeps optimum's inputs and
-outputs (input_ids, attention_mask, past_key_values.*, logits, present.*), so optimum
-can still run it. When the graph does not look as expected the pass changes nothing and
-says why: fusion is an optimisation, never a requirement.
+(q/k norms per head or over all heads, where the family has them)
+and then removes the nodes nothing reads any more. What the attention must compute for the
+family (scale, soft-capping, sliding layers, rotary tables per layer, q/k norms) comes from
+engine/models/families.py. The graph keeps optimum's inputs and outputs (input_ids,
+attention_mask, past_key_values.*, logits, present.*), so optimum can still run it. When the
+graph does not look as expected the pass changes nothing and says why: fusion is an
+optimisation, never a requirement.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-#: Rotary tables are precomputed up to this many positions (the prepared context length).
-MAX_CONTEXT = 8192
+from engine.models.families import (
+    MAX_CONTEXT,
+    AttentionSpec,
+    FusionSkipped,
+    attention_spec,
+    rotary_tables,
+)
 
+__all__ = ["FUSION_VERSION", "MAX_CONTEXT", "FusionSkipped", "fuse_attention", "remove_dead_nodes"]
 
-class FusionSkipped(Exception):
-    """The graph is not the pattern this pass knows; the message says what differed."""
+#: Bump when the fusion learns something new: a cached export left unfused by an older
+#: version is exported and fused again (a fused one is kept).
+FUSION_VERSION = 2
 
 
 def fuse_attention(model: onnx.ModelProto, config: dict[str, Any]) -> dict[str, Any]:
-    """Fuse attention in place. Returns {"fused_layers": n, "context": c} or {"skipped": why}."""
+    """Fuse attention in place. Returns {"fused_layers": n, "context": c, ...} or
+    {"skipped": why}; either way with the fusion "version"."""
     try:
-        return _fuse(model, config)
+        return {**_fuse(model, config), "version": FUSION_VERSION}
     except FusionSkipped as exc:
-        return {"skipped": str(exc)}
+        return {"skipped": str(exc), "version": FUSION_VERSION}
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """Where one layer's attention starts and ends in optimum's graph."""
+
+    q: str  # the query projection's output, or the packed q|k|v projection's
+    k: str  # "" when q is packed
+    v: str
+    o_proj: onnx.NodeProto  # reads the attention's output as input[0]
+    q_norm: tuple[str, bool] | None  # (scale initializer, per head?)
+    k_norm: tuple[str, bool] | None
+
+
+def _find_layer(
+    i: int,
+    spec: AttentionSpec,
+    nodes: dict[str, onnx.NodeProto],
+    constant: Any,
+    shape_of: Any,
+) -> _Layer:
+    base = f"/model/layers.{i}/self_attn"
+
+    def projection(name: str) -> str:
+        """The projection's output, after its bias when it has one (Qwen2)."""
+        bias = nodes.get(f"{base}/{name}/Add")
+        return bias.output[0] if bias is not None else nodes[f"{base}/{name}/MatMul"].output[0]
+
+    def norm(name: str) -> tuple[str, bool] | None:
+        node = nodes.get(f"{base}/{name}/Mul_1")
+        if node is None:
+            return None
+        scale = next((c for c in map(constant, node.input) if c is not None), None)
+        if scale is None:
+            raise FusionSkipped(f"layer {i}: the {name} weight is not a constant")
+        size = shape_of(scale)
+        if size == spec.head_dim:
+            return scale, True
+        heads = spec.heads if name == "q_norm" else spec.kv_heads
+        if size == heads * spec.head_dim:
+            return scale, False
+        raise FusionSkipped(f"layer {i}: {name} has {size} weights")
+
+    try:
+        o_proj = nodes[f"{base}/o_proj/MatMul"]
+        if f"{base}/qkv_proj/MatMul" in nodes:
+            q, k, v = projection("qkv_proj"), "", ""
+        else:
+            q, k, v = projection("q_proj"), projection("k_proj"), projection("v_proj")
+    except KeyError as exc:
+        raise FusionSkipped(f"layer {i}: node {exc} not found") from None
+    q_norm, k_norm = norm("q_norm"), norm("k_norm")
+    if spec.qk_norm and (q_norm is None or k_norm is None or not k):
+        raise FusionSkipped(f"layer {i}: the {spec.family} q_norm/k_norm were not found")
+    if not spec.qk_norm and (q_norm is not None or k_norm is not None):
+        raise FusionSkipped(f"layer {i}: unexpected q/k norms in a {spec.family} graph")
+    return _Layer(q, k, v, o_proj, q_norm, k_norm)
 
 
 def _fuse(model: onnx.ModelProto, config: dict[str, Any]) -> dict[str, Any]:
-    if config.get("model_type") not in ("gemma3_text", "gemma3"):
-        raise FusionSkipped(f"no attention fusion for model_type {config.get('model_type')!r}")
-    if config.get("attn_logit_softcapping"):
-        raise FusionSkipped("attention logit softcapping is not fused")
-    scaling = config.get("rope_scaling")
-    if scaling not in (None, {}) and scaling.get("rope_type", scaling.get("type")) != "linear":
-        raise FusionSkipped(f"rope scaling {scaling} is not fused")
+    spec = attention_spec(config)
     graph = model.graph
     nodes = {n.name: n for n in graph.node}
     inits = {t.name: t for t in graph.initializer}
@@ -64,26 +126,24 @@ def _fuse(model: onnx.ModelProto, config: dict[str, Any]) -> dict[str, Any]:
             name = node.input[0]
         return None
 
-    layers = int(config["num_hidden_layers"])
-    heads = int(config["num_attention_heads"])
-    kv_heads = int(config["num_key_value_heads"])
-    head_dim = int(config["head_dim"])
-    eps = float(config["rms_norm_eps"])
-    scale = float(config.get("query_pre_attn_scalar", head_dim)) ** -0.5
-    window = int(config.get("sliding_window") or 0)
-    layer_types = config.get("layer_types") or ["full_attention"] * layers
-    context = int(min(config.get("max_position_embeddings", MAX_CONTEXT), MAX_CONTEXT))
-    factor = float((scaling or {}).get("factor", 1.0))
+    def shape_of(name: str) -> int:
+        return int(np.prod(inits[name].dims))
+
+    heads, kv_heads, head_dim = spec.heads, spec.kv_heads, spec.head_dim
+    found = [_find_layer(i, spec, nodes, constant, shape_of) for i in range(spec.layers)]
+    outputs = {o.name for o in graph.output}
+    for i in range(spec.layers):
+        if f"present.{i}.key" not in outputs or f"present.{i}.value" not in outputs:
+            raise FusionSkipped(f"layer {i}: no present.{i}.key output")
 
     new_nodes: list[onnx.NodeProto] = []
     new_inits: list[onnx.TensorProto] = []
     p = "/fused"
-    new_inits += _rotary_tables(
-        f"{p}/global", float(config["rope_theta"]), head_dim, context, factor
-    )
-    new_inits += _rotary_tables(
-        f"{p}/local", float(config.get("rope_local_base_freq", 10000.0)), head_dim, context, 1.0
-    )
+    for name, (cos, sin) in rotary_tables(config, spec).items():
+        new_inits += [
+            numpy_helper.from_array(cos, f"{p}/{name}/cos"),
+            numpy_helper.from_array(sin, f"{p}/{name}/sin"),
+        ]
     new_inits += [
         numpy_helper.from_array(np.array([1], np.int64), f"{p}/axis1"),
         numpy_helper.from_array(np.array(1, np.int64), f"{p}/one"),
@@ -92,8 +152,79 @@ def _fuse(model: onnx.ModelProto, config: dict[str, Any]) -> dict[str, Any]:
         numpy_helper.from_array(np.array([0, 0, heads * head_dim], np.int64), f"{p}/q_flat"),
         numpy_helper.from_array(np.array([0, 0, kv_heads * head_dim], np.int64), f"{p}/kv_flat"),
     ]
-    # seqlens_k = sum(attention_mask) - 1, total_sequence_length = attention_mask.shape[1]
-    new_nodes += [
+    new_nodes += _sequence_lengths(p)
+    rewires: list[tuple[onnx.NodeProto, str]] = []
+    for i, layer in enumerate(found):
+        f = f"{p}/layers.{i}"
+        q, k = layer.q, layer.k
+        if layer.q_norm is not None and layer.k_norm is not None:
+            new_nodes += _norm(q, layer.q_norm, f"{p}/q_heads", f"{p}/q_flat", f"{f}/q", spec.eps)
+            new_nodes += _norm(k, layer.k_norm, f"{p}/kv_heads", f"{p}/kv_flat", f"{f}/k", spec.eps)
+            q, k = f"{f}/q", f"{f}/k"
+        rope = spec.rotary[i]
+        attrs: dict[str, Any] = {
+            "num_heads": heads,
+            "kv_num_heads": kv_heads,
+            "scale": spec.scale,
+            "do_rotary": int(bool(rope)),
+            "rotary_interleaved": 0,
+            "local_window_size": spec.window if spec.sliding[i] else -1,
+        }
+        if spec.softcap:
+            attrs["softcap"] = spec.softcap
+        new_nodes.append(
+            helper.make_node(
+                "GroupQueryAttention",
+                [
+                    q,
+                    k,
+                    layer.v,
+                    f"past_key_values.{i}.key",
+                    f"past_key_values.{i}.value",
+                    f"{p}/seqlens_k",
+                    f"{p}/total_len",
+                    *((f"{p}/{rope}/cos", f"{p}/{rope}/sin") if rope else ()),
+                ],
+                [f"{f}/attn", f"present.{i}.key", f"present.{i}.value"],
+                domain="com.microsoft",
+                name=f"{f}/gqa",
+                **attrs,
+            )
+        )
+        rewires.append((layer.o_proj, f"{f}/attn"))
+        gelu = _gelu_rewire(nodes, i, config)
+        if gelu is not None:
+            consumer, gate, out = gelu
+            new_nodes.append(
+                helper.make_node("FastGelu", [gate], [out], domain="com.microsoft", name=out)
+            )
+            rewires.append((consumer, out))
+    # Every layer matched: only now is the graph changed.
+    for consumer, value in rewires:
+        consumer.input[0] = value
+    # The old producers of present.* must go before the new ones are added.
+    for node in graph.node:
+        for j, out in enumerate(node.output):
+            if out in outputs and out.startswith("present."):
+                node.output[j] = out + "/unfused"
+    graph.node.extend(new_nodes)
+    graph.initializer.extend(new_inits)
+    if not any(o.domain == "com.microsoft" for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    _topological_sort(graph)  # before pruning: it walks consumers before producers
+    removed = remove_dead_nodes(graph)
+    gelus = sum(1 for node in graph.node if node.op_type == "FastGelu")
+    return {
+        "fused_layers": spec.layers,
+        "fused_gelu": gelus,
+        "context": spec.context,
+        "removed_nodes": removed,
+    }
+
+
+def _sequence_lengths(p: str) -> list[onnx.NodeProto]:
+    """seqlens_k = sum(attention_mask) - 1, total_sequence_length = attention_mask.shape[1]."""
+    return [
         helper.make_node(
             "ReduceSum",
             ["attention_mask", f"{p}/axis1"],
@@ -123,84 +254,6 @@ def _fuse(model: onnx.ModelProto, config: dict[str, Any]) -> dict[str, Any]:
             name=f"{p}/total_len",
         ),
     ]
-    outputs = {o.name for o in graph.output}
-    rewires: list[tuple[onnx.NodeProto, str]] = []
-    for i in range(layers):
-        base = f"/model/layers.{i}/self_attn"
-        try:
-            q = nodes[f"{base}/q_proj/MatMul"].output[0]
-            k = nodes[f"{base}/k_proj/MatMul"].output[0]
-            v = nodes[f"{base}/v_proj/MatMul"].output[0]
-            o_proj = nodes[f"{base}/o_proj/MatMul"]
-            q_scale = constant(nodes[f"{base}/q_norm/Mul_1"].input[1])
-            k_scale = constant(nodes[f"{base}/k_norm/Mul_1"].input[1])
-        except KeyError as exc:
-            raise FusionSkipped(f"layer {i}: node {exc} not found") from None
-        if q_scale is None or k_scale is None:
-            raise FusionSkipped(f"layer {i}: q_norm/k_norm weights are not constants")
-        past_k, past_v = f"past_key_values.{i}.key", f"past_key_values.{i}.value"
-        present_k, present_v = f"present.{i}.key", f"present.{i}.value"
-        if present_k not in outputs or present_v not in outputs:
-            raise FusionSkipped(f"layer {i}: no {present_k} output")
-        sliding = layer_types[i] == "sliding_attention" and window > 0
-        rope = f"{p}/local" if sliding else f"{p}/global"
-        f = f"{p}/layers.{i}"
-        new_nodes += [
-            *_head_norm(q, q_scale, f"{p}/q_heads", f"{p}/q_flat", f"{f}/q", eps),
-            *_head_norm(k, k_scale, f"{p}/kv_heads", f"{p}/kv_flat", f"{f}/k", eps),
-            helper.make_node(
-                "GroupQueryAttention",
-                [
-                    f"{f}/q",
-                    f"{f}/k",
-                    v,
-                    past_k,
-                    past_v,
-                    f"{p}/seqlens_k",
-                    f"{p}/total_len",
-                    f"{rope}/cos",
-                    f"{rope}/sin",
-                ],
-                [f"{f}/attn", present_k, present_v],
-                domain="com.microsoft",
-                name=f"{f}/gqa",
-                num_heads=heads,
-                kv_num_heads=kv_heads,
-                scale=scale,
-                do_rotary=1,
-                rotary_interleaved=0,
-                local_window_size=window if sliding else -1,
-            ),
-        ]
-        rewires.append((o_proj, f"{f}/attn"))
-        gelu = _gelu_rewire(nodes, i, config)
-        if gelu is not None:
-            consumer, gate, out = gelu
-            new_nodes.append(
-                helper.make_node("FastGelu", [gate], [out], domain="com.microsoft", name=out)
-            )
-            rewires.append((consumer, out))
-    # Every layer matched: only now is the graph changed.
-    for consumer, value in rewires:
-        consumer.input[0] = value
-    # The old producers of present.* must go before the new ones are added.
-    for node in graph.node:
-        for j, out in enumerate(node.output):
-            if out in outputs and out.startswith("present."):
-                node.output[j] = out + "/unfused"
-    graph.node.extend(new_nodes)
-    graph.initializer.extend(new_inits)
-    if not any(o.domain == "com.microsoft" for o in model.opset_import):
-        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
-    _topological_sort(graph)  # before pruning: it walks consumers before producers
-    removed = remove_dead_nodes(graph)
-    gelus = sum(1 for node in graph.node if node.op_type == "FastGelu")
-    return {
-        "fused_layers": layers,
-        "fused_gelu": gelus,
-        "context": context,
-        "removed_nodes": removed,
-    }
 
 
 def _gelu_rewire(
@@ -221,10 +274,23 @@ def _gelu_rewire(
     return consumer, gate.output[0], f"/fused/layers.{layer}/gelu"
 
 
-def _head_norm(
-    x: str, scale: str, heads_shape: str, flat_shape: str, out: str, eps: float
+def _norm(
+    x: str, norm: tuple[str, bool], heads_shape: str, flat_shape: str, out: str, eps: float
 ) -> list[onnx.NodeProto]:
-    """RMS-normalise each head of a [B, S, H*D] projection (Gemma's q_norm / k_norm)."""
+    """RMS-normalise a [B, S, H*D] projection: each head (Qwen3, Gemma 3's q_norm / k_norm),
+    or the whole projection at once (OLMo 2)."""
+    scale, per_head = norm
+    if not per_head:
+        return [
+            helper.make_node(
+                "SimplifiedLayerNormalization",
+                [x, scale],
+                [out],
+                axis=-1,
+                epsilon=eps,
+                name=f"{out}_norm",
+            )
+        ]
     return [
         helper.make_node("Reshape", [x, heads_shape], [f"{out}4"], name=f"{out}4"),
         helper.make_node(
@@ -236,18 +302,6 @@ def _head_norm(
             name=f"{out}_norm",
         ),
         helper.make_node("Reshape", [f"{out}n", flat_shape], [out], name=out),
-    ]
-
-
-def _rotary_tables(
-    prefix: str, theta: float, head_dim: int, context: int, factor: float
-) -> list[onnx.TensorProto]:
-    inv_freq = 1.0 / (theta ** (np.arange(0, head_dim, 2, dtype=np.float64) / head_dim))
-    positions = np.arange(context, dtype=np.float64) / factor
-    angles = np.outer(positions, inv_freq)  # [context, head_dim / 2]
-    return [
-        numpy_helper.from_array(np.cos(angles).astype(np.float32), f"{prefix}/cos"),
-        numpy_helper.from_array(np.sin(angles).astype(np.float32), f"{prefix}/sin"),
     ]
 
 
@@ -282,7 +336,8 @@ def _topological_sort(graph: onnx.GraphProto) -> None:
             else:
                 rest.append(node)
         if len(rest) == len(pending):
-            raise FusionSkipped("the fused graph has a cycle or a missing input")
+            # The graph is already changed here: not a skip, a failure of the fuse stage.
+            raise RuntimeError("the fused graph has a cycle or a missing input")
         pending = rest
     del graph.node[:]
     graph.node.extend(ordered)

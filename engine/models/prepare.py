@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import importlib.metadata
 import json
 import shutil
 import tempfile
@@ -21,20 +20,31 @@ from pathlib import Path
 from typing import Any
 
 from engine import paths
-from engine.errors import PreparationError, QualityError, WorkbenchError
+from engine.errors import QualityError
 from engine.manifest import GraphInfo, LeanGraph, Manifest, check_folder, home_folder
 from engine.models.chat_templates import MODEL, chat_setup, check_choice, check_template
 from engine.models.export import EXPORT_VERSION, export_fp32
+from engine.models.families import family_of
 from engine.models.graph import write_lean_graph
 from engine.models.quantize import Recipe, quantize, recipe
 from engine.models.sources import DEFAULT_NAME, Source, resolve
+from engine.models.stages import stage, tool_versions
 from engine.models.validate import compare, reference_text
 from engine.progress import CancelToken, ProgressCallback, Reporter
 
 PIPELINE_VERSION = 7
 DEFAULT_QUANT = "int8-lm4-rerank"
+#: The default recipe when the model will run on a GPU provider (CUDA, DirectML).
+GPU_QUANT = "gpu"
 DEFAULT_MIN_AGREEMENT = 0.90
-_TOOLS = ("onnxruntime", "onnx", "torch", "transformers", "optimum-onnx", "gguf", "tokenizers")
+
+
+def default_quant(provider: str = "auto") -> str:
+    """The recipe to use when none is named: `gpu` when a session with this provider
+    preference will run on CUDA or DirectML, else the CPU default."""
+    from engine.llm.providers import probe_device
+
+    return GPU_QUANT if probe_device(provider) in ("cuda", "dml") else DEFAULT_QUANT
 
 
 @dataclass(frozen=True)
@@ -44,16 +54,6 @@ class Prepared:
     reused: bool
 
 
-def tool_versions() -> dict[str, str]:
-    versions = {}
-    for name in _TOOLS:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
 def reuse_prepared(target: Path, key: str, force: bool, report: Reporter) -> Prepared | None:
     """The prepared folder `target` when it was built from the same inputs (`key`) and
     `force` is off; None when it must be (re)built."""
@@ -61,12 +61,20 @@ def reuse_prepared(target: Path, key: str, force: bool, report: Reporter) -> Pre
         return None
     try:
         existing = check_folder(target)
-        if existing.cache_key == key:
+        if existing.cache_key == key and not stale_fusion(existing):
             report("done", 1, 1, f"{target.name} is already prepared")
             return Prepared(target, existing, reused=True)
     except Exception:  # noqa: BLE001 - a broken folder is simply rebuilt
         pass
     return None
+
+
+def stale_fusion(manifest: Manifest) -> bool:
+    """Was this model left unfused by an older fusion pass (one that may now fuse it)?"""
+    from engine.models.fuse import FUSION_VERSION
+
+    fusion = manifest.graph.fusion
+    return bool(fusion.skipped) and not fusion.by_request and fusion.version != FUSION_VERSION
 
 
 @contextmanager
@@ -78,23 +86,6 @@ def staging_folder(name: str) -> Iterator[Path]:
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-
-
-@contextmanager
-def stage(name: str, source: str) -> Iterator[None]:
-    """Run one preparation stage: a WorkbenchError passes through as it is; anything else
-    (a bug, or a model layout the pipeline does not know) becomes a PreparationError that
-    names the stage and the source, with the original exception as its __cause__."""
-    try:
-        yield
-    except WorkbenchError:
-        raise
-    except Exception as exc:
-        raise PreparationError(
-            f"preparing {source} failed in the {name} stage ({type(exc).__name__}: {exc}); "
-            "this model is laid out in a way the pipeline does not handle. Try another "
-            "--quant (fp32 skips quantization), or report it with the model's config.json"
-        ) from exc
 
 
 def graph_opset(path: Path) -> int:
@@ -115,14 +106,17 @@ def prepare(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     chat_template: str = MODEL,
+    fuse: bool = True,
 ) -> Prepared:
     """Prepare `source` into the data home's models folder (see the module docstring).
+    `fuse=False` keeps optimum's unfused attention (the --no-fuse escape hatch).
 
     `chat_template`: "model" (the model's own; none means a base model), "base", "gemma"
     (the built-in formats) or the path of a Jinja template file.
 
     Every failure is a WorkbenchError: the known ones say what to do, and anything
-    unexpected inside a stage becomes a PreparationError naming the stage and the source.
+    unexpected inside a stage becomes a PreparationError naming the stage, the source and
+    its family, what to try, and a report file (engine/models/stages.py).
     """
     report = Reporter(progress, cancel)
     rec = recipe(quant)
@@ -131,24 +125,26 @@ def prepare(
         src = resolve(source, report)
         name = name or (DEFAULT_NAME if src.kind == "default" else f"{_slug(src.label)}-{quant}")
         target = home_folder(name)
-        key = _cache_key(src, rec, chat_template)
+        key = _cache_key(src, rec, fuse, chat_template)
         reused = reuse_prepared(target, key, force, report)
     if reused is not None:
         return reused
-    work = paths.models_dir() / ".work" / f"{src.sha256[:16]}-fp32"
-    with stage("export", source):
-        fp32 = export_fp32(src, work, report)
+    config = src.path / "config.json" if src.kind == "hf" else None
+    work = paths.models_dir() / ".work" / f"{src.sha256[:16]}-fp32{'' if fuse else '-unfused'}"
+    with stage("export", source, src.family, config):
+        fp32 = export_fp32(src, work, report, fuse=fuse)
         check_template(fp32, chat_template, name)  # before the slow stages, not after
+    config = fp32 / "config.json"
     with staging_folder(name) as staging:
-        with stage("quantize", source):
+        with stage("quantize", source, src.family, config):
             details = _build(fp32, staging, src, rec, report)
-        with stage("package", source):
+        with stage("package", source, src.family, config):
             _write_support_files(fp32, staging, src)
             manifest = _manifest(name, src, rec, details, staging, key, chat_template)
             lean = write_lean_graph(staging)
             if lean:
                 manifest.graph = replace(manifest.graph, lean=LeanGraph.from_dict(lean))
-        with stage("validate", source):
+        with stage("validate", source, src.family, config):
             manifest.validation = _validate(fp32, staging, manifest, rec, threads, report)
         agreement = manifest.validation.get("top1_agreement", 1.0)
         if agreement < min_agreement and not force:
@@ -160,7 +156,7 @@ def prepare(
                 "; choose a higher-precision quantization (e.g. --quant int8) or pass --force"
                 " to keep it anyway"
             )
-        with stage("install", source):
+        with stage("install", source, src.family, config):
             manifest.files = _files(staging)
             manifest.size_bytes = sum(manifest.files.values())
             manifest.write(staging)
@@ -210,6 +206,7 @@ def _manifest(
     return Manifest(
         name=name,
         kind="causal-lm",
+        family=src.family or family_of(config),
         source=src.to_dict(),
         quantization={"recipe": rec.name, **rec.to_dict(), "nodes": _count(details)},
         instruct=chat.instruct,
@@ -290,8 +287,8 @@ def _move_into_place(staging: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _cache_key(src: Source, rec: Recipe, chat_template: str = MODEL) -> str:
-    inputs = {
+def _cache_key(src: Source, rec: Recipe, fuse: bool = True, chat_template: str = MODEL) -> str:
+    inputs: dict[str, Any] = {
         "source": src.sha256,
         "recipe": rec.to_dict(),
         "pipeline": PIPELINE_VERSION,
@@ -299,6 +296,8 @@ def _cache_key(src: Source, rec: Recipe, chat_template: str = MODEL) -> str:
     }
     if chat_template != MODEL:  # another template is another prepared model
         inputs["chat_template"] = chat_template
+    if not fuse:  # (only then: the keys of fused models stay what they were)
+        inputs["fuse"] = False
     blob = json.dumps(inputs, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 

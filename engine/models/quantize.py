@@ -35,7 +35,7 @@ class Recipe:
     symmetric: bool = True
     accuracy_level: int = 4  # int8 activations inside MatMulNBits; level 1 measured 1.9 tok/s
     algo: str = "rtn"  # "rtn" (round to nearest) | "hqq" (half-quadratic, needs torch)
-    fp16: bool = False
+    fp16: bool = False  # activations (and, with quantized layers, the KV cache) in float16
     rerank: int = 0  # re-score the lm_head's top-k exactly from 8-bit rows (0 = off)
     lm_head_block: int = 0  # block size of the lm_head alone (0 = block_size)
     description: str = ""
@@ -68,6 +68,26 @@ RECIPES: dict[str, Recipe] = {
             description="8-bit layers, 4-bit lm_head and embedding",
         ),
         Recipe("int8-e8", 8, 8, 8, description="8-bit everything, embedding included"),
+        Recipe(
+            "gpu",
+            4,
+            4,
+            4,
+            fp16=True,
+            accuracy_level=0,
+            description="for CUDA / DirectML: float16 activations and KV cache, 4-bit "
+            "MatMulNBits (block 32), 4-bit embedding",
+        ),
+        Recipe(
+            "gpu-b128",
+            4,
+            4,
+            4,
+            block_size=128,
+            fp16=True,
+            accuracy_level=0,
+            description="the gpu recipe with blocks of 128 (smaller, a little less faithful)",
+        ),
         Recipe(
             "int8-lm4-rerank",
             8,
@@ -140,7 +160,7 @@ def _pack_hqq(weight_kn: np.ndarray, bits: int, block: int) -> tuple[np.ndarray,
 
 def quantize(src: Path, dst: Path, rec: Recipe, report: Reporter) -> dict[str, Any]:
     """Quantize `src` (an fp32 export) into `dst` following `rec`; return what was done."""
-    if rec.fp16:
+    if rec.fp16 and not rec.layer_bits:
         return _to_fp16(src, dst, report)
     report("quantize", 0, 1, "loading fp32 graph")
     model = onnx.load(str(src))
@@ -216,8 +236,23 @@ def quantize(src: Path, dst: Path, rec: Recipe, report: Reporter) -> dict[str, A
         new_inits.extend(extra_inits)
         summary["rerank"] = {"top_k": rec.rerank, "rows": "tied embedding" if tied else "copy"}
     replace_nodes(model, _unread_views_removed(nodes, graph), dropped, new_inits)
+    if rec.fp16:
+        report("quantize", len(targets), len(targets), "float16 activations and KV cache")
+        model = half_precision(model)
+        summary["fp16"] = True
     save_model(model, dst)
     return summary
+
+
+def half_precision(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Float16 activations, scales and KV cache (inputs and outputs past_key_values.* /
+    present.* included); only `logits` stays float32 (a Cast at the end), for sampling."""
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    converted: onnx.ModelProto = convert_float_to_float16(
+        model, keep_io_types=["logits"], disable_shape_infer=True
+    )
+    return converted
 
 
 def _unread_views_removed(
@@ -302,6 +337,7 @@ def _rerank(
     approx = out + "/approx"
     head.output[0] = approx
     p = out + "/rerank"
+    block = row_block(head_weight.shape[0], rec.block_size)  # as the embedding's rows
     tensors: list[onnx.TensorProto] = [
         numpy_helper.from_array(np.array([rec.rerank], np.int64), f"{p}/k"),
         numpy_helper.from_array(np.array([-1], np.int64), f"{p}/last_axis"),
@@ -309,7 +345,7 @@ def _rerank(
     if tied:
         data, scales = embed_q[0].name, embed_q[1].name
     else:
-        packed, row_scales, _ = _pack(head_weight, 8, rec.block_size, True)
+        packed, row_scales, _ = _pack(head_weight, 8, block, True)
         table = [
             numpy_helper.from_array(packed.reshape(head_weight.shape[1], -1), f"{p}/rows_q8"),
             numpy_helper.from_array(row_scales, f"{p}/rows_scales"),
@@ -327,7 +363,7 @@ def _rerank(
             domain="com.microsoft",
             gather_axis=0,
             quantize_axis=1,
-            block_size=rec.block_size,
+            block_size=block,
             bits=8,
             name=f"{p}/rows",
         ),
@@ -385,6 +421,14 @@ def _matmul_node(
     return q_node, tensors
 
 
+def row_block(hidden: int, block: int) -> int:
+    """The block size for rows of `hidden` values: `block`, halved (down to 16) until the
+    blocks tile a row exactly (a padded row would come out longer than `hidden`)."""
+    while hidden % block and block > 16:
+        block //= 2
+    return block
+
+
 def _gather_node(
     node: onnx.NodeProto, weight: np.ndarray, rec: Recipe
 ) -> tuple[onnx.NodeProto, list[onnx.TensorProto]]:
@@ -392,10 +436,16 @@ def _gather_node(
     axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
     if axis != 0:
         raise PreparationError(f"embedding {node.name} gathers on axis {axis}; expected 0")
-    vocab = weight.shape[0]
+    vocab, hidden = weight.shape
     # Always symmetric round-to-nearest: one table row is read per token, precision is cheap.
     bits = rec.embed_bits
-    packed, scales, _ = _pack(np.ascontiguousarray(weight.T), bits, rec.block_size, True)
+    block = row_block(hidden, rec.block_size)
+    if hidden % block:
+        raise PreparationError(
+            f"embedding {node.name}: hidden size {hidden} is not a multiple of 16; choose a "
+            "recipe that keeps the embedding in fp32 (--quant fp32 or fp16)"
+        )
+    packed, scales, _ = _pack(np.ascontiguousarray(weight.T), bits, block, True)
     # data [vocab, hidden * bits / 8] uint8, scales [vocab, k_blocks]; zero point implied
     # (8 for 4 bits, 128 for 8 bits), the same convention as symmetric MatMulNBits.
     k_blocks = scales.shape[1]
@@ -413,7 +463,7 @@ def _gather_node(
         domain="com.microsoft",
         gather_axis=0,
         quantize_axis=1,
-        block_size=rec.block_size,
+        block_size=block,
         bits=bits,
     )
     return q_node, tensors

@@ -10,7 +10,8 @@ from typing import Any
 
 from engine import paths
 from engine.errors import ModelError
-from engine.models.gguf_tokenizer import check_gguf_file, check_gguf_tokenizer
+from engine.models.families import family_of
+from engine.models.gguf_tokenizer import check_gguf_file, check_gguf_tokenizer, read_gguf_metadata
 from engine.progress import Reporter
 
 DEFAULT_NAME = "default"
@@ -23,6 +24,7 @@ class Source:
     path: Path  # the GGUF file or the HF folder
     sha256: str
     label: str
+    family: str = ""  # the model family (transformers' model_type), "" when unknown
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -30,6 +32,7 @@ class Source:
             "path": str(self.path),
             "sha256": self.sha256,
             "label": self.label,
+            "family": self.family,
         }
 
 
@@ -52,7 +55,7 @@ def resolve(spec: str, report: Reporter) -> Source:
         check_gguf_file(path)  # a corrupt header is refused here, not deep in transformers
         check_gguf_tokenizer(path)  # so is a vocabulary that cannot be rebuilt
         report("hash", 0, 1, path.name)
-        return Source("gguf", path.resolve(), file_sha256(path), path.stem)
+        return Source("gguf", path.resolve(), file_sha256(path), path.stem, _gguf_family(path))
     return _hf_source(path)
 
 
@@ -72,7 +75,9 @@ def _default_source(report: Reporter) -> Source:
         pkg.assemble(partial, overwrite=True)
         partial.replace(target)
         report("assemble", 1, 1, pkg.MODEL_NAME)
-    return Source("default", target, str(pkg.EXPECTED_SHA256), "Gemma 3 270M (Q4_K_M GGUF)")
+    return Source(
+        "default", target, str(pkg.EXPECTED_SHA256), "Gemma 3 270M (Q4_K_M GGUF)", "gemma3"
+    )
 
 
 def read_hf_config(folder: Path) -> dict[str, Any]:
@@ -100,7 +105,15 @@ def _hf_source(folder: Path) -> Source:
         if path.is_file() and path.suffix in (".json", ".safetensors", ".bin", ".model", ".txt"):
             digest.update(path.name.encode())
             digest.update(file_sha256(path).encode())
-    return Source("hf", folder.resolve(), digest.hexdigest(), folder.name)
+    return Source("hf", folder.resolve(), digest.hexdigest(), folder.name, family_of(config))
+
+
+def _gguf_family(path: Path) -> str:
+    """The architecture a GGUF names (`general.architecture`: llama, qwen2, gemma3...)."""
+    arch = read_gguf_metadata(path, keep=lambda key: key == "general.architecture").get(
+        "general.architecture"
+    )
+    return str(arch) if isinstance(arch, str) else ""
 
 
 def _is_gguf(path: Path) -> bool:

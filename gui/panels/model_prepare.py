@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -27,18 +28,25 @@ SOURCES = ("default", "Hugging Face folder", "GGUF file")
 
 
 def _recipes() -> tuple[list[str], str]:
-    from engine.models.prepare import DEFAULT_QUANT
+    from engine.models.prepare import default_quant
     from engine.models.quantize import RECIPES
 
-    return list(RECIPES), DEFAULT_QUANT
+    return list(RECIPES), default_quant()
 
 
-def run_prepare(state: TaskState, source: str, quant: str, name: str | None) -> str:
+def run_prepare(
+    state: TaskState, source: str, quant: str, name: str | None, fuse: bool = True
+) -> str:
     """Worker body: the engine's `prepare`, progress re-emitted as items."""
     from engine.models.prepare import prepare
 
     result = prepare(
-        source=source, quant=quant, name=name, progress=state.emit, cancel=state.cancel
+        source=source,
+        quant=quant,
+        name=name,
+        progress=state.emit,
+        cancel=state.cancel,
+        fuse=fuse,
     )
     return result.manifest.name
 
@@ -63,6 +71,11 @@ class QtPrepareBox(QGroupBox):
         recipes, default = _recipes()
         self.quant.addItems(recipes)
         self.quant.setCurrentText(default)
+        self.fuse = QCheckBox("Fuse attention (GroupQueryAttention)")
+        self.fuse.setChecked(True)
+        self.fuse.setToolTip(
+            "Uncheck to keep optimum's unfused graph (slower), e.g. when fusion fails"
+        )
         self.name = QLineEdit()
         self.name.setPlaceholderText("derived from the source")
         self.start_button = QPushButton("Prepare")
@@ -78,6 +91,7 @@ class QtPrepareBox(QGroupBox):
         form.addRow("Path", path_row)
         form.addRow("Recent", self.recent)
         form.addRow("Quantization", self.quant)
+        form.addRow("", self.fuse)
         form.addRow("Name", self.name)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -124,7 +138,14 @@ class QtPrepareBox(QGroupBox):
             self.ctx.recent_models.add(source)
             self._fill_recent()
         name = self.name.text().strip() or None
-        worker = Worker(run_prepare, source, self.quant.currentText(), name, name="prepare")
+        worker = Worker(
+            run_prepare,
+            source,
+            self.quant.currentText(),
+            name,
+            self.fuse.isChecked(),
+            name="prepare",
+        )
         worker.signals.yielded.connect(self._on_progress)
         worker.signals.returned.connect(self._on_done)
         worker.signals.errored.connect(lambda exc: self.progress.end(f"failed: {exc}"))

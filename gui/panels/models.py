@@ -4,6 +4,7 @@ preparing a new model (see `model_prepare`)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import onnxruntime as ort
 from PySide6.QtCore import Qt
@@ -32,19 +33,22 @@ from gui.panels.model_prepare import QtPrepareBox
 from gui.panels.registry import register_panel
 from gui.sessions import load_session
 
-COLUMNS = ("name", "quantization", "size", "agreement", "kind", "source")
+COLUMNS = ("name", "family", "attention", "quantization", "size", "agreement", "kind", "source")
 
 
-def _list_models() -> list[Manifest]:
-    from engine.manifest import list_models
+def _list_models() -> list[tuple[Path, Manifest]]:
+    from engine.manifest import prepared_models
 
-    return list_models()
+    return prepared_models()
 
 
-def manifest_row(m: Manifest) -> tuple[str, ...]:
+def manifest_row(m: Manifest, folder: Path) -> tuple[str, ...]:
     agreement = m.validation.get("top1_agreement")
+    entry = m.summary(folder)
     return (
         m.name,
+        entry["family"],
+        "fused" if entry["fused"] else "-" if m.kind == "embedder" else "unfused",
         str(m.quantization.get("recipe", "?")),
         f"{m.size_bytes / 1e6:,.0f} MB",
         f"{agreement:.3f}" if agreement is not None else "not validated",
@@ -53,10 +57,13 @@ def manifest_row(m: Manifest) -> tuple[str, ...]:
     )
 
 
-def manifest_details(m: Manifest) -> str:
+def manifest_details(m: Manifest, folder: Path) -> str:
     v = m.validation
+    entry = m.summary(folder)
     lines = [
         f"{m.name}  ({m.kind}, {'instruct' if m.instruct else 'base'}, context {m.context_length})",
+        f"folder: {folder}",
+        f"family: {entry['family']}; attention {entry['fusion_note']}",
         f"source: {m.source.get('type')} {m.source.get('path', '')}",
         f"  sha256 {str(m.source.get('sha256', ''))[:16]}…",
         f"quantization: {m.quantization.get('recipe')}  opset {m.opset}",
@@ -78,6 +85,7 @@ class QtModelManager(QWidget):
         super().__init__()
         self.ctx = ctx
         self.manifests: list[Manifest] = []
+        self.folders: list[Path] = []
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -147,11 +155,17 @@ class QtModelManager(QWidget):
 
     # ------------------------------------------------------------------ list
     def refresh(self) -> None:
-        self.manifests = _list_models()
+        listed = _list_models()
+        self.folders = [folder for folder, _ in listed]
+        self.manifests = [m for _, m in listed]
         self.table.setRowCount(len(self.manifests))
-        for r, m in enumerate(self.manifests):
-            for c, text in enumerate(manifest_row(m)):
-                self.table.setItem(r, c, QTableWidgetItem(text))
+        attention = COLUMNS.index("attention")
+        for r, (folder, m) in enumerate(listed):
+            for c, text in enumerate(manifest_row(m, folder)):
+                item = QTableWidgetItem(text)
+                if c == attention:  # why it is (not) fused, on hover
+                    item.setToolTip(m.summary(folder)["fusion_note"])
+                self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
         self.empty.setVisible(not self.manifests)
         self.empty.setText(
@@ -172,8 +186,12 @@ class QtModelManager(QWidget):
                 self.table.selectRow(r)
 
     def _show_selected(self) -> None:
-        m = self.selected()
-        self.details.setPlainText(manifest_details(m) if m else "")
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            self.details.setPlainText("")
+            return
+        row = rows[0].row()
+        self.details.setPlainText(manifest_details(self.manifests[row], self.folders[row]))
 
     def _on_prepared(self, name: str) -> None:
         self.refresh()

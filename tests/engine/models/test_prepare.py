@@ -186,7 +186,10 @@ def test_gemma2_with_a_tied_lm_head_prepares_and_matches_transformers(
 
     fp32 = _prepare(home, monkeypatch, tiny_gemma2_hf, quant="fp32", name="g2-fp32")
     ids = [2, *(int(t) for t in np.random.default_rng(0).integers(3, 500, 39))]
-    model = AutoModelForCausalLM.from_pretrained(str(tiny_gemma2_hf), dtype=torch.float32)
+    # Eager attention: transformers' default (sdpa) drops Gemma 2's attention soft-capping.
+    model = AutoModelForCausalLM.from_pretrained(
+        str(tiny_gemma2_hf), dtype=torch.float32, attn_implementation="eager"
+    )
     with torch.no_grad():
         expected = model.eval()(torch.tensor([ids])).logits[0].numpy()
     ours = LLMSession(fp32.folder, provider="cpu").logits_for(ids)  # one token at a time
@@ -207,9 +210,13 @@ def test_an_unexpected_failure_in_a_stage_is_a_clear_error(
         _prepare(home, monkeypatch, tiny_hf, quant="int4", name="half", min_agreement=0.0)
     message = str(caught.value)
     assert "validate stage" in message and str(tiny_hf) in message
+    assert "a gemma3 model" in message and "--quant" in message
     assert "RuntimeError: something inside broke" in message
     assert isinstance(caught.value.__cause__, RuntimeError)
-    assert sorted(p.name for p in (home / "models").iterdir()) == [".work"]
+    assert sorted(p.name for p in (home / "models").iterdir()) == [".reports", ".work"]
+    (report,) = (home / "models" / ".reports").iterdir()
+    assert str(report) in message
+    assert "something inside broke" in report.read_text() and "Traceback" in report.read_text()
 
 
 def test_cli_reports_a_failing_stage_in_one_line(
@@ -244,4 +251,5 @@ def test_cli_reports_a_failing_stage_in_one_line(
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.stderr
     assert "quantize stage" in errors[0] and "KeyError" in errors[0]
-    assert sorted(p.name for p in (home / "models").iterdir()) == [".work"]
+    assert "report it with" in errors[0]
+    assert sorted(p.name for p in (home / "models").iterdir()) == [".reports", ".work"]

@@ -19,12 +19,41 @@ def test_lists_real_prepared_folders_with_manifests(ctx, qtbot, tiny_models: Pat
     )
     assert names == on_disk and "tiny-int4" in names
     row = [panel.table.item(names.index("tiny-int4"), c).text() for c in range(len(COLUMNS))]
-    assert row[1] == "int4" and row[2].endswith("MB") and row[4] == "base"
-    assert row[3] != "not validated" and row[5].startswith("hf:")
+    assert row[1] == "gemma3" and row[2] == "fused"
+    assert row[3] == "int4" and row[4].endswith("MB") and row[6] == "base"
+    assert row[5] != "not validated" and row[7].startswith("hf:")
     panel.select_model("tiny-int4")
     assert "quantization: int4" in panel.details.toPlainText()
+    assert f"folder: {tiny_models / 'models' / 'tiny-int4'}" in panel.details.toPlainText()
+    assert "family: gemma3; attention fused: 2 layers" in panel.details.toPlainText()
     assert "validation: top-1 agreement" in panel.details.toPlainText()
     assert not panel.empty.isVisible()
+
+
+@pytest.mark.export
+def test_an_unfused_model_shows_why(ctx, qtbot, tmp_path: Path) -> None:
+    """Prepared from the box with fusion unchecked, the model is listed with what
+    `model list --json` gives: family, fused or not and why."""
+    from tests.helpers.tiny_families import build_family_folder
+
+    source = build_family_folder("olmo2", tmp_path / "olmo2")
+    panel = QtModelManager(ctx)
+    qtbot.addWidget(panel)
+    box = panel.prepare_box
+    assert box.fuse.isChecked()
+    box.kind.setCurrentText("Hugging Face folder")
+    box.path.setText(str(source))
+    box.quant.setCurrentText("fp32")
+    box.name.setText("olmo")
+    box.fuse.setChecked(False)
+    box.start()
+    qtbot.waitUntil(lambda: box.worker is None, timeout=180000)
+    assert box.progress.message.text() == "prepared olmo"
+    row = [panel.table.item(0, c).text() for c in range(len(COLUMNS))]
+    assert row[:4] == ["olmo", "olmo2", "unfused", "fp32"]
+    attention = panel.table.item(0, COLUMNS.index("attention"))
+    assert attention.toolTip() == "not fused: --no-fuse"
+    assert "family: olmo2; attention not fused: --no-fuse" in panel.details.toPlainText()
 
 
 def test_empty_data_home_says_how_to_prepare(ctx, qtbot) -> None:
