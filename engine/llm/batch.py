@@ -8,8 +8,10 @@ soon as they finish, so the batch never waits for its slowest member. Each step 
   costs far less than 4 single steps), then
 * at most one prefill chunk of a sequence that is still reading its prompt (batch 1).
   While others decode, the chunk is small (`interleave_chunk`), so running streams keep
-  flowing; a wave of sequences submitted while nothing decodes is prefilled in full
-  chunks before any of them decodes (as llama.cpp's server does with a batch of prompts).
+  flowing. A wave of sequences submitted while nothing decodes is prefilled (in full
+  chunks, one sequence after another) before any of them decodes, as llama.cpp's server
+  does with a batch of prompts; the early ones show their first token at once and then
+  wait for the wave, so one of their inter-token gaps holds the others' prefill.
 
 The KV cache is one buffer per past input, [slots, kv_heads, capacity, head_dim]; a slot
 holds one sequence. GroupQueryAttention reads each row's length from `seqlens_k`
@@ -340,6 +342,8 @@ class BatchSession:
         wave = [s for s in prefilling if s.wave]
         try:
             if wave:
+                # Submitted while nothing decoded: all prefilled, in full chunks, before
+                # any of them decodes; then they decode together.
                 self._prefill(wave[0], self.prefill_chunk, events)
             else:
                 if decoding:
@@ -412,6 +416,13 @@ class BatchSession:
         chunk: int,
         events: list[tuple[BatchSequence, GenerationEvent]],
     ) -> None:
+        """The next `chunk` prompt tokens (at most) of `seq`, a batch of one.
+
+        Prompts are never stacked into one call: GroupQueryAttention takes several
+        multi-token rows only at position 0, and a bigger matrix product there changes
+        the float summation order (a near-tie token could then differ from the same
+        prompt run alone, which this class guarantees it does not).
+        """
         slot = self._slots[seq.slot]
         start = len(slot.tokens)
         piece = seq.ids[start : start + chunk]
@@ -421,6 +432,11 @@ class BatchSession:
             return
         seq.t_prefilled = time.monotonic()
         self._take(seq, logits[0], events)
+
+    def _dummy_room(self, slot: _Slot, size: int) -> None:
+        """Make room for `size` dummy positions after a free slot's kept prefix."""
+        if slot.seq is None and len(slot.tokens) + size > self.context_length:
+            del slot.tokens[max(0, self.context_length - size) :]
 
     def _decode(
         self, decoding: list[BatchSequence], events: list[tuple[BatchSequence, GenerationEvent]]
@@ -437,8 +453,7 @@ class BatchSession:
                 pasts.append(len(slot.tokens))
                 continue
             # A dummy row: written just past the slot's valid positions, then ignored.
-            if len(slot.tokens) >= self.context_length - 1:
-                del slot.tokens[self.context_length - 2 :]
+            self._dummy_room(slot, 1)
             feeds.append([0])
             pasts.append(len(slot.tokens))
         logits = self._forward(0, feeds, pasts)
