@@ -77,7 +77,7 @@ def explain_exit(side: str, code: int, flags: list[str], stderr_tail: str = "") 
         message += (
             ". This CPU has AMX, and llama.cpp built for the native CPU runs its AMX backend, "
             "which crashes (SIGSEGV in ggml_backend_amx_mul_mat). Rebuild llama-cpp-python "
-            "without AMX but with AVX-512: `python bootstrap.py --peers` does it, or "
+            "without AMX but with AVX-512: `python bootstrap.py peers` does it, or "
             f'CMAKE_ARGS="{LLAMACPP_NO_AMX_CMAKE_ARGS}" pip install --force-reinstall '
             "--no-cache-dir --no-binary llama-cpp-python llama-cpp-python"
         )

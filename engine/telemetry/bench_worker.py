@@ -243,7 +243,7 @@ def _llamacpp_batch(spec: dict[str, Any]) -> BatchRunner:
     except ImportError as exc:
         raise PeerUnavailable(
             f"llama-cpp-python is not installed ({exc}); install the peers extra: "
-            "python bootstrap.py --peers"
+            "python bootstrap.py peers"
         ) from exc
     needed = (
         "llama_batch_init",

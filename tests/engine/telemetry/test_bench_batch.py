@@ -99,7 +99,7 @@ def test_llamacpp_side_is_reported_when_it_cannot_run(default_model: Path) -> No
         import llama_cpp  # noqa: F401
     except ImportError:
         assert "not installed" in result["llamacpp"]["unavailable"]
-        assert "bootstrap.py --peers" in result["llamacpp"]["unavailable"]
+        assert "bootstrap.py peers" in result["llamacpp"]["unavailable"]
     else:
         assert [lv["concurrency"] for lv in result["llamacpp"]["levels"]] == [1, 2]
     assert [lv["concurrency"] for lv in result["levels"]] == [1, 2]
@@ -116,7 +116,7 @@ def test_a_crashed_peer_says_why_and_how_to_fix_it(tmp_path: Path) -> None:
         assert "GGML_NATIVE=OFF" in message and "-DGGML_AMX_TILE=OFF" in message
         assert "-DGGML_AVX512=ON" in message
     amx = explain_exit("llamacpp", -11, ["avx512f", "amx_tile"], "ggml_backend_amx_mul_mat")
-    assert "ggml_backend_amx_mul_mat" in amx and "bootstrap.py --peers" in amx
+    assert "ggml_backend_amx_mul_mat" in amx and "bootstrap.py peers" in amx
     plain = explain_exit("llamacpp", -11, ["avx2"])
     assert "AMX" not in plain and "GGML_NATIVE=ON" in plain
     assert explain_exit("ours", 3, []) == "bench side 'ours' crashed: its process exited (3)"
