@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import WorkbenchError
+from engine.errors import Cancelled, WorkbenchError
 from engine.manifest import check_folder
-from engine.progress import CancelToken
+from engine.progress import Reporter
 from engine.telemetry.bench import (
     BenchWorker,
     PeerUnavailableError,
@@ -123,9 +123,10 @@ def targets(levels: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_bench_batch(
-    config: BatchBenchConfig, log: Log, cancel: CancelToken | None = None
+    config: BatchBenchConfig, log: Log, report: Reporter | None = None
 ) -> dict[str, Any]:
-    """Run every level on every side; a cancel (or Ctrl+C) returns what was measured."""
+    """Run every level on every side; a cancel (`report`'s token, or Ctrl+C) returns what
+    was measured so far. `report` also gets one progress step per run."""
     from engine.llm.providers import default_threads
     from engine.telemetry.machine import cpu_summary
 
@@ -166,6 +167,14 @@ def run_bench_batch(
     workers: dict[str, BenchWorker] = {}
     raw: dict[str, dict[int, list[dict[str, Any]]]] = {s: {c: [] for c in levels} for s in sides}
     cancelled = False
+    finished, total = 0, (config.warmup + len(levels) * config.runs) * len(sides)
+
+    def step(label: str) -> None:
+        nonlocal finished
+        if report is not None:
+            report("bench batch", finished, total, label)
+        finished += 1
+
     try:
         for side in list(sides):
             log(f"[bench batch] starting {side}")
@@ -177,7 +186,7 @@ def run_bench_batch(
                 _drop_peer(out, sides, side, exc, log)
         for side in list(sides):
             for i in range(config.warmup):
-                _check(cancel)
+                step(f"{side} warm-up")
                 log(f"[bench batch] {side} warmup {i + 1} at concurrency {levels[-1]}")
                 try:
                     workers[side].ask(f"batch {levels[-1]}")
@@ -189,7 +198,7 @@ def run_bench_batch(
         for c in levels:
             for i in range(config.runs):
                 for side in list(sides):
-                    _check(cancel)
+                    step(f"{side} concurrency {c}, run {i + 1}")
                     try:
                         run = workers[side].ask(f"batch {c}")
                     except WorkbenchError as exc:
@@ -205,7 +214,9 @@ def run_bench_batch(
                         f"{m['itl_p99_ms']:.0f} ms, ttft max "
                         f"{max(s['ttft_ms'] for s in run['streams']):.0f} ms"
                     )
-    except (KeyboardInterrupt, _Cancelled):
+        if report is not None:
+            report("bench batch", total, total, "done")
+    except (KeyboardInterrupt, Cancelled):
         cancelled = True
         log("[bench batch] cancelled: the result holds the runs that finished")
     finally:
@@ -231,10 +242,6 @@ def run_bench_batch(
     return out
 
 
-class _Cancelled(Exception):
-    pass
-
-
 def _drop_peer(
     out: dict[str, Any], sides: list[str], side: str, exc: WorkbenchError, log: Log
 ) -> None:
@@ -244,11 +251,6 @@ def _drop_peer(
     out[side] = {key: str(exc)}
     if side in sides:
         sides.remove(side)
-
-
-def _check(cancel: CancelToken | None) -> None:
-    if cancel is not None and cancel.cancelled:
-        raise _Cancelled
 
 
 def format_table(result: dict[str, Any]) -> str:
