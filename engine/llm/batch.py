@@ -61,11 +61,15 @@ class _KVStore:
         self.capacity = 0
         self._arrays: list[np.ndarray] = []  # host memory (the CPU path)
         self._values: list[ort.OrtValue] = []  # what is bound
+        self._pointers: list[int] = []
+        self._slot_bytes: list[int] = []
 
-    def shape(self, slots: int) -> list[int]:
-        shape = list(self.specs[0].shape)
+    def shape(self, index: int, slots: int) -> list[int]:
+        """Buffer `index` seen as `slots` sequences of the current capacity."""
+        spec = self.specs[index]
+        shape = list(spec.shape)
         shape[0] = slots
-        shape[self.specs[0].seq_axis] = self.capacity
+        shape[spec.seq_axis] = self.capacity
         return shape
 
     def reserve(self, slots: int, positions: int) -> None:
@@ -92,11 +96,15 @@ class _KVStore:
             values.append(ort.OrtValue.ortvalue_from_numpy(arr, self.device, 0))
         self._arrays, self._values = arrays, values
         self.slots, self.capacity = new_slots, capacity
+        self._pointers = [int(v.data_ptr()) for v in values]
+        self._slot_bytes = [
+            int(np.prod(self.shape(i, 1))) * np.dtype(spec.dtype).itemsize
+            for i, spec in enumerate(self.specs)
+        ]
 
     def pointer(self, index: int, slot: int) -> int:
-        value = self._values[index]
-        per_slot = int(np.prod(self.shape(1))) * np.dtype(self.specs[index].dtype).itemsize
-        return int(value.data_ptr()) + slot * per_slot
+        """The address of slot `slot` in buffer `index` (slots are the leading axis)."""
+        return self._pointers[index] + slot * self._slot_bytes[index]
 
     def can_copy(self) -> bool:
         return self.device == "cpu"
@@ -594,8 +602,8 @@ class BatchSession:
         if io.position_ids:
             positions = np.asarray(pasts, dtype=np.int64)[:, None] + np.arange(s)[None, :]
             binding.bind_cpu_input(io.position_ids, positions)
-        shape = self._kv.shape(n)
         for index, spec in enumerate(io.kv):
+            shape = self._kv.shape(index, n)
             ptr = self._kv.pointer(index, first_slot)
             binding.bind_input(spec.past, self._device, 0, spec.dtype, shape, ptr)
             # GroupQueryAttention writes the new positions into the same buffer.
