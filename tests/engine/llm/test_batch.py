@@ -214,3 +214,20 @@ def test_default_model_batch_equals_single_stream(default_model: Path) -> None:
     batch = BatchSession(llm)
     outs = batch.generate_many(prompts, max_new_tokens=24, ignore_eos=True, reuse_cache=False)
     assert [list(o.token_ids) for o in outs] == expected
+
+
+def test_a_sequence_at_the_end_of_the_context(int4: LLMSession) -> None:
+    """A prompt near the context's end stops with `context`; its slot, then full up to the
+    last position, takes dummy rows while the other one decodes on, exactly."""
+    long_ids = [2, *([7, 8, 9] * 168)][: int4.context_length - 6]
+    want_long = int4.complete(long_ids, max_new_tokens=50, ignore_eos=True, reuse_cache=False)
+    assert want_long.stop_reason == "context"
+    want = [alone(int4, p, 30) for p in PROMPTS[:2]]
+    batch = BatchSession(int4)
+    first = batch.generate_many([long_ids, PROMPTS[0]], max_new_tokens=50, ignore_eos=True)
+    assert first[0].stop_reason == "context"
+    assert first[0].token_ids == want_long.token_ids
+    # A later sequence takes a slot again (the first free one) and is exact too.
+    late = batch.submit(PROMPTS[1], max_new_tokens=30, ignore_eos=True, reuse_cache=False)
+    assert late.result().token_ids == tuple(want[1])
+    assert list(first[1].token_ids) == alone(int4, PROMPTS[0], 50)
