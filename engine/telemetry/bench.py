@@ -58,6 +58,10 @@ LLAMACPP_NO_AMX_CMAKE_ARGS = (
 )
 
 
+#: The line a llama.cpp bench side writes to stderr first: its build's system info.
+LLAMACPP_INFO = "[llama.cpp system info]"
+
+
 class PeerUnavailableError(WorkbenchError):
     """A peer side cannot run on this machine; the message says why and how to fix it."""
 
@@ -71,9 +75,18 @@ def explain_exit(side: str, code: int, flags: list[str], stderr_tail: str = "") 
     except ValueError:
         how = f"exited (code {code})"
     message = f"bench side {side!r} crashed: its process {how}"
-    if stderr_tail.strip():
-        message += f"; its last output: {stderr_tail.strip()[-600:]}"
-    if side == "llamacpp" and code in (-11, -4, -7) and "amx_tile" in flags:
+    last = [line for line in stderr_tail.splitlines() if not line.startswith(LLAMACPP_INFO)]
+    if "".join(last).strip():
+        message += f"; its last output: {chr(10).join(last).strip()[-600:]}"
+    info = next((line for line in stderr_tail.splitlines() if line.startswith(LLAMACPP_INFO)), "")
+    built_without_amx = bool(info) and "AMX" not in info
+    if side == "llamacpp" and code in (-11, -4, -7) and built_without_amx:
+        message += (
+            ". This llama.cpp was built without AMX "
+            f"({info.removeprefix(LLAMACPP_INFO).strip()[:200]}), so this is not the known "
+            "AMX crash: run `python main.py bench` alone to see if it repeats, and report it"
+        )
+    elif side == "llamacpp" and code in (-11, -4, -7) and "amx_tile" in flags:
         message += (
             ". This CPU has AMX, and llama.cpp built for the native CPU runs its AMX backend, "
             "which crashes (SIGSEGV in ggml_backend_amx_mul_mat). Rebuild llama-cpp-python "
@@ -137,8 +150,7 @@ class BenchWorker:
 
             code = self.proc.wait()
             self._stderr.seek(0)
-            tail = self._stderr.read()[-2000:]
-            raise WorkbenchError(explain_exit(self.side, code, cpu_flags(), tail))
+            raise WorkbenchError(explain_exit(self.side, code, cpu_flags(), self._stderr.read()))
         data: dict[str, Any] = json.loads(line)
         return data
 

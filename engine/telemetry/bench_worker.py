@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.llm.stats import peak_rss_mb
+from engine.telemetry.bench import LLAMACPP_INFO
 
 Runner = Callable[[], dict[str, Any]]
 BatchRunner = Callable[[int], dict[str, Any]]
@@ -139,9 +140,20 @@ def _optimum(spec: dict[str, Any]) -> Runner:
     return run
 
 
+def _llamacpp_system_info() -> None:
+    """How this llama.cpp was built (AMX or not), on stderr: a crash report reads it back."""
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip()
+    sys.stderr.write(f"{LLAMACPP_INFO} {info}\n")
+    sys.stderr.flush()
+
+
 def _llamacpp(spec: dict[str, Any]) -> Runner:
     import numpy as np
     from llama_cpp import Llama
+
+    _llamacpp_system_info()
 
     ids = spec["prompt_ids"]
     n_new = spec["new_tokens"]
@@ -263,6 +275,7 @@ def _llamacpp_batch(spec: dict[str, Any]) -> BatchRunner:
             f"llama-cpp-python {getattr(llama_cpp, '__version__', '?')} lacks the batch API "
             f"({', '.join(missing) or 'a KV-cache clear function'}); upgrade it"
         )
+    _llamacpp_system_info()
     prompts: list[list[int]] = spec["batch_prompts"]
     n_new = spec["new_tokens"]
     n_seq = len(prompts)
@@ -318,6 +331,7 @@ def _llamacpp_batch(spec: dict[str, Any]) -> BatchRunner:
         return int(row.argmax())
 
     def run(n: int) -> dict[str, Any]:
+        assert llm.model  # the model must outlive our context: keep `llm` referenced here
         reset()
         start = time.monotonic()
         # Every prompt in one batch (as llama.cpp's server does), then one token per stream.

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import WorkbenchError
-from engine.telemetry.bench import BenchWorker, explain_exit
+from engine.telemetry.bench import LLAMACPP_INFO, BenchWorker, explain_exit
 from engine.telemetry.bench_batch import (
     BatchBenchConfig,
     batch_prompts,
@@ -87,7 +87,7 @@ def test_bench_batch_ctrl_c_gives_a_partial_result(tiny_int4: Path, tmp_path: Pa
     assert "cancelled" in err and "Traceback" not in err
 
 
-def test_llamacpp_side_is_reported_when_it_cannot_run(default_model: Path) -> None:
+def test_llamacpp_side_runs_batched_or_says_why(default_model: Path) -> None:
     """On a GGUF-prepared model: llama.cpp's batched run, or the reason it cannot run."""
     config = BatchBenchConfig(
         default_model, concurrency=(1, 2), prompt_tokens=16, new_tokens=4, runs=1, warmup=0,
@@ -101,7 +101,11 @@ def test_llamacpp_side_is_reported_when_it_cannot_run(default_model: Path) -> No
         assert "not installed" in result["llamacpp"]["unavailable"]
         assert "bootstrap.py peers" in result["llamacpp"]["unavailable"]
     else:
-        assert [lv["concurrency"] for lv in result["llamacpp"]["levels"]] == [1, 2]
+        levels = result["llamacpp"]["levels"]
+        assert [lv["concurrency"] for lv in levels] == [1, 2]
+        # Its own batched decoding: the first stream says the same alone and beside another.
+        assert levels[1]["token_ids"][0][:3] == levels[0]["token_ids"][0][:3]
+        assert levels[1]["aggregate_decode_tok_s"]["median"] > 0
     assert [lv["concurrency"] for lv in result["levels"]] == [1, 2]
     assert "llamacpp" in format_table(result)
 
@@ -117,6 +121,11 @@ def test_a_crashed_peer_says_why_and_how_to_fix_it(tmp_path: Path) -> None:
         assert "-DGGML_AVX512=ON" in message
     amx = explain_exit("llamacpp", -11, ["avx512f", "amx_tile"], "ggml_backend_amx_mul_mat")
     assert "ggml_backend_amx_mul_mat" in amx and "bootstrap.py peers" in amx
+    # Built without AMX already (its system info says so): not blamed on AMX.
+    info = f"{LLAMACPP_INFO} CPU : AVX2 = 1 | AVX512 = 1 | AVX512_VNNI = 1 | OPENMP = 1 |\n"
+    other = explain_exit("llamacpp", -11, ["avx512f", "amx_tile"], info + "boom")
+    assert "built without AMX" in other and "GGML_NATIVE=OFF" not in other
+    assert "boom" in other and LLAMACPP_INFO not in other.split("built without")[0]
     plain = explain_exit("llamacpp", -11, ["avx2"])
     assert "AMX" not in plain and "GGML_NATIVE=ON" in plain
     assert explain_exit("ours", 3, []) == "bench side 'ours' crashed: its process exited (3)"
