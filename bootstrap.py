@@ -4,6 +4,7 @@
     python3 bootstrap.py run   [--stack auto|cpu|cuda|directml] [-- args for main.py]
     python3 bootstrap.py test  [--stack ...] [--no-lint] [-- args for pytest]
     python3 bootstrap.py setup [--stack ...]
+    python3 bootstrap.py peers [--stack ...]   (also the peer engines for `bench --vs`)
 
 Setup creates `.venv` in the project root (if missing), picks the device stack
 (NVIDIA driver -> cuda, Windows -> directml, else cpu; `--stack` or the environment
@@ -134,10 +135,11 @@ def choose_stack(
 
 @dataclass(frozen=True)
 class Step:
-    """One pip invocation: `<python> -m pip <args>`."""
+    """One pip invocation: `<python> -m pip <args>`, with `env` added to the environment."""
 
     name: str
     pip_args: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
 
     def argv(self, python: Path | str) -> list[str]:
         return [str(python), "-m", "pip", *self.pip_args]
@@ -232,6 +234,69 @@ def plan_steps(
     extra_list = ",".join((stack, *COMMON_EXTRAS))
     steps.append(Step(f"install project [{extra_list}]", ("install", "-e", f".[{extra_list}]")))
     return steps
+
+
+#: llama.cpp built for the native CPU on one with AMX runs its AMX backend, which crashes
+#: (SIGSEGV in ggml_backend_amx_mul_mat): build it for AVX-512 without AMX instead.
+#: (engine/telemetry/bench.py names the same flags in its crash report.)
+LLAMACPP_NO_AMX = (
+    "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON "
+    "-DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON "
+    "-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+)
+
+
+def cpu_flag_set(cpuinfo: str | None = None) -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    if cpuinfo is None:
+        path = Path("/proc/cpuinfo")
+        if not path.is_file():
+            return set()
+        cpuinfo = path.read_text(encoding="utf-8", errors="replace")
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in ("flags", "features"):
+            flags.update(value.split())
+    return flags
+
+
+def llamacpp_cmake_args(flags: set[str], env: Mapping[str, str] | None = None) -> str | None:
+    """CMAKE_ARGS for building llama-cpp-python here: yours if set, no AMX on AMX CPUs."""
+    env = os.environ if env is None else env
+    if env.get("CMAKE_ARGS"):
+        return env["CMAKE_ARGS"]
+    if "amx_tile" in flags:
+        args = LLAMACPP_NO_AMX
+        if "avx512_bf16" not in flags:
+            args = args.replace("-DGGML_AVX512_BF16=ON", "-DGGML_AVX512_BF16=OFF")
+        if "avx512_vnni" not in flags:
+            args = args.replace("-DGGML_AVX512_VNNI=ON", "-DGGML_AVX512_VNNI=OFF")
+        return args
+    return None
+
+
+def plan_peer_steps(
+    extras: Mapping[str, Sequence[str]], flags: set[str], env: Mapping[str, str] | None = None
+) -> list[Step]:
+    """Install the `peers` extra, llama.cpp built from source for this CPU.
+
+    The old build goes first and pip's wheel cache is bypassed: a cached wheel built
+    natively on an AMX CPU would be reused and crash again.
+    """
+    if "peers" not in extras:
+        raise BootstrapError("pyproject.toml has no [peers] extra")
+    cmake = llamacpp_cmake_args(flags, env)
+    build_env = (("CMAKE_ARGS", cmake),) if cmake else ()
+    label = "without AMX" if cmake == LLAMACPP_NO_AMX or "AMX_TILE=OFF" in (cmake or "") else ""
+    return [
+        Step("remove the old llama.cpp build", ("uninstall", "-y", "llama-cpp-python")),
+        Step(
+            f"build the peer engines {label}".strip(),
+            ("install", "--no-cache-dir", *extras["peers"]),
+            build_env,
+        ),
+    ]
 
 
 # --- the stamp --------------------------------------------------------------------------
@@ -337,9 +402,10 @@ def installed_exclusive(python: Path) -> list[str]:
 
 def run_step(step: Step, python: Path) -> None:
     argv = step.argv(python)
-    log(f"{step.name}: {format_command(argv)}")
+    prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in step.env)
+    log(f"{step.name}: {prefix + ' ' if prefix else ''}{format_command(argv)}")
     started = time.monotonic()
-    code = subprocess.call(argv, cwd=ROOT)
+    code = subprocess.call(argv, cwd=ROOT, env={**os.environ, **dict(step.env)})
     if code != 0:
         raise BootstrapError(
             f"step '{step.name}' failed (pip exit code {code}). Retry it with:\n"
@@ -483,6 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("run", "set up, prepare the default models if needed, start the workbench"),
         ("test", "set up, run ruff, mypy and import-linter, then pytest"),
         ("setup", "set up only"),
+        ("peers", "set up, then install the peer engines (llama.cpp built for this CPU)"),
     ):
         command = commands.add_parser(name, help=help_text, allow_abbrev=False)
         command.add_argument(
@@ -515,12 +582,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     own, passthrough = split_passthrough(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args, unknown = parser.parse_known_args(own)
-    if unknown and args.command == "setup":
+    if unknown and args.command in ("setup", "peers"):
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     extra = [*unknown, *passthrough]
     try:
         python = setup(args.stack, force=args.force)
         if args.command == "setup":
+            return 0
+        if args.command == "peers":
+            for step in plan_peer_steps(read_extras(), cpu_flag_set()):
+                run_step(step, python)
             return 0
         if args.command == "test":
             if not args.no_lint:

@@ -34,6 +34,15 @@ def run_matrix_worker(state: TaskState, config: Any, out: Path | None) -> dict[s
     return {**result, "session": str(path)}
 
 
+def run_batch_worker(state: TaskState, config: Any) -> dict[str, Any]:
+    """Worker body: `bench batch` as the CLI runs it (log lines and Progress emitted;
+    Cancel keeps the runs that finished)."""
+    from engine.progress import Reporter
+    from engine.telemetry.bench_batch import run_bench_batch
+
+    return run_bench_batch(config, state.emit, Reporter(state.emit, state.cancel))
+
+
 def load_matrix(state: object, path: str) -> dict[str, Any]:
     session = profile_io.load(state, path)
     matrix = session.extra.get("matrix")

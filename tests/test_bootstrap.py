@@ -325,3 +325,25 @@ def test_run_prepares_what_is_missing(
     monkeypatch.setattr(bootstrap.subprocess, "call", lambda argv, cwd: calls.append(argv) or 0)
     bootstrap.prepare_models(Path("python"))
     assert [c[-1] for c in calls] == ([source] if source else [])
+
+
+def test_peers_build_llamacpp_without_amx_on_amx_cpus() -> None:
+    extras = {"peers": ["llama-cpp-python>=0.3.30"]}
+    amx = bootstrap.cpu_flag_set("flags\t: fpu avx2 avx512f avx512_vnni avx512_bf16 amx_tile\n")
+    steps = bootstrap.plan_peer_steps(extras, amx, env={})
+    assert steps[0].pip_args == ("uninstall", "-y", "llama-cpp-python")
+    build = steps[1]
+    assert build.pip_args == ("install", "--no-cache-dir", "llama-cpp-python>=0.3.30")
+    cmake = dict(build.env)["CMAKE_ARGS"]
+    assert "-DGGML_NATIVE=OFF" in cmake and "-DGGML_AMX_TILE=OFF" in cmake
+    assert "-DGGML_AVX512=ON" in cmake and "-DGGML_AVX512_BF16=ON" in cmake
+    # No BF16 on this one: not asked for. No AMX at all: llama.cpp's own native build.
+    no_bf16 = bootstrap.llamacpp_cmake_args({"avx512f", "avx512_vnni", "amx_tile"}, env={})
+    assert no_bf16 is not None and "-DGGML_AVX512_BF16=OFF" in no_bf16
+    plain = bootstrap.plan_peer_steps(extras, {"avx2", "avx512f"}, env={})
+    assert plain[1].env == ()
+    # CMAKE_ARGS the user set win.
+    mine = bootstrap.plan_peer_steps(extras, amx, env={"CMAKE_ARGS": "-DGGML_BLAS=ON"})
+    assert dict(mine[1].env) == {"CMAKE_ARGS": "-DGGML_BLAS=ON"}
+    with pytest.raises(bootstrap.BootstrapError, match="peers"):
+        bootstrap.plan_peer_steps({}, amx)

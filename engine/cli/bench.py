@@ -33,6 +33,29 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from engine.manifest import model_folder
+    from engine.telemetry.bench_batch import BatchBenchConfig, format_table, run_bench_batch
+
+    config = BatchBenchConfig(
+        model=model_folder(args.model),
+        concurrency=tuple(args.concurrency),
+        prompt_tokens=args.prompt_tokens,
+        new_tokens=args.new_tokens,
+        runs=args.runs,
+        warmup=args.warmup,
+        threads=args.threads,
+        provider=args.provider,
+        vs=args.vs,
+    )
+    result = run_bench_batch(config, log=err)
+    if args.json:
+        emit_json(result)
+    else:
+        out(format_table(result))
+    return EXIT_INTERRUPTED if result["cancelled"] else 0
+
+
 def cmd_matrix(args: argparse.Namespace) -> int:
     from engine.manifest import model_folder
     from engine.progress import CancelToken, Reporter, TerminalProgress
@@ -89,7 +112,29 @@ def register(sub: Any) -> None:
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(func=cmd_bench)
 
-    modes = bench.add_subparsers(dest="bench_mode", required=False, metavar="{matrix}")
+    modes = bench.add_subparsers(dest="bench_mode", required=False, metavar="{matrix,batch}")
+    bb = modes.add_parser(
+        "batch", help="several streams at once (continuous batching), per concurrency level"
+    )
+    bb.add_argument("--model", default="default")
+    bb.add_argument(
+        "--concurrency", nargs="+", type=int, default=[1, 2, 4], help="streams at once, per level"
+    )
+    bb.add_argument("--prompt-tokens", type=int, default=209, help="per stream")
+    bb.add_argument("--new-tokens", type=int, default=128, help="per stream")
+    bb.add_argument("--runs", type=int, default=3, help="measured runs per level")
+    bb.add_argument("--warmup", type=int, default=1)
+    bb.add_argument("--threads", type=int)
+    bb.add_argument("--provider", default="auto", choices=PROVIDER_CHOICES)
+    bb.add_argument(
+        "--vs",
+        action="append",
+        choices=["llamacpp"],
+        default=[],
+        help="also run llama.cpp's own batched decoding (the peers extra)",
+    )
+    bb.add_argument("--json", action="store_true")
+    bb.set_defaults(func=cmd_batch)
     mx = modes.add_parser("matrix", help="providers x quantizations x threads, several runs each")
     mx.add_argument("--model", nargs="+", required=True, help="prepared model names or folders")
     mx.add_argument(

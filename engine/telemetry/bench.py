@@ -7,6 +7,7 @@ alternate between sides so that a noisy neighbour hurts both equally.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import subprocess
@@ -48,41 +49,127 @@ def bench_prompt(tokenizer_json: Path, n_tokens: int) -> list[int]:
     return ids[:n_tokens]
 
 
+#: llama.cpp built with GGML_NATIVE on an AMX CPU runs its AMX backend, which crashes
+#: (SIGSEGV in ggml_backend_amx_mul_mat); this build keeps AVX-512 and leaves AMX out.
+LLAMACPP_NO_AMX_CMAKE_ARGS = (
+    "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON "
+    "-DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON "
+    "-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+)
+
+
+#: The line a llama.cpp bench side writes to stderr first: its build's system info.
+LLAMACPP_INFO = "[llama.cpp system info]"
+
+
+class PeerUnavailableError(WorkbenchError):
+    """A peer side cannot run on this machine; the message says why and how to fix it."""
+
+
+def explain_exit(side: str, code: int, flags: list[str], stderr_tail: str = "") -> str:
+    """Why a bench side's process died, and what to do about it."""
+    import signal
+
+    try:
+        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited ({code})"
+    except ValueError:
+        how = f"exited (code {code})"
+    message = f"bench side {side!r} crashed: its process {how}"
+    last = [line for line in stderr_tail.splitlines() if not line.startswith(LLAMACPP_INFO)]
+    if "".join(last).strip():
+        message += f"; its last output: {chr(10).join(last).strip()[-600:]}"
+    info = next((line for line in stderr_tail.splitlines() if line.startswith(LLAMACPP_INFO)), "")
+    built_without_amx = bool(info) and "AMX" not in info
+    if side == "llamacpp" and code in (-11, -4, -7) and built_without_amx:
+        message += (
+            ". This llama.cpp was built without AMX "
+            f"({info.removeprefix(LLAMACPP_INFO).strip()[:200]}), so this is not the known "
+            "AMX crash: run `python main.py bench` alone to see if it repeats, and report it"
+        )
+    elif side == "llamacpp" and code in (-11, -4, -7) and "amx_tile" in flags:
+        message += (
+            ". This CPU has AMX, and llama.cpp built for the native CPU runs its AMX backend, "
+            "which crashes (SIGSEGV in ggml_backend_amx_mul_mat). Rebuild llama-cpp-python "
+            "without AMX but with AVX-512: `python bootstrap.py peers` does it, or "
+            f'CMAKE_ARGS="{LLAMACPP_NO_AMX_CMAKE_ARGS}" pip install --force-reinstall '
+            "--no-cache-dir --no-binary llama-cpp-python llama-cpp-python"
+        )
+    elif side == "llamacpp" and code in (-11, -4):
+        message += (
+            ". llama.cpp was probably built for another CPU (an instruction this one lacks): "
+            'rebuild it for this machine with CMAKE_ARGS="-DGGML_NATIVE=ON" pip install '
+            "--force-reinstall --no-cache-dir llama-cpp-python"
+        )
+    return message
+
+
 class BenchWorker:
-    def __init__(self, spec: dict[str, Any], on_start: Callable[[int], None] | None = None) -> None:
-        """Start the worker and wait until its engine is loaded (`on_start(pid)` before)."""
+    def __init__(
+        self,
+        spec: dict[str, Any],
+        on_start: Callable[[int], None] | None = None,
+        command: list[str] | None = None,
+    ) -> None:
+        """Start the worker and wait until its engine is loaded (`on_start(pid)` before).
+
+        `command` replaces the worker module (tests run a process that really crashes).
+        """
+        import tempfile
+
         self.side = spec["side"]
+        # Its stderr goes to a file: read back when it crashes (a pipe could fill up).
+        self._stderr = tempfile.TemporaryFile(  # noqa: SIM115 - closed in close()
+            mode="w+", encoding="utf-8", errors="replace"
+        )
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "engine.telemetry.bench_worker", json.dumps(spec)],
+            command or [sys.executable, "-m", "engine.telemetry.bench_worker", json.dumps(spec)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=self._stderr,
             text=True,
             cwd=Path(__file__).resolve().parents[2],
         )
         if on_start is not None:
             on_start(self.proc.pid)
-        hello = self._read()
+        try:
+            hello = self._read()
+        except BaseException:  # it died while loading, or Ctrl+C: leave nothing open
+            self.close(kill=True)
+            raise
         if "error" in hello:
             self.close()
+            if hello.get("unavailable"):
+                raise PeerUnavailableError(f"{self.side}: {hello['error']}")
             raise WorkbenchError(f"bench side {self.side!r} could not start: {hello['error']}")
 
     def _read(self) -> dict[str, Any]:
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
-            raise WorkbenchError(f"bench side {self.side!r} exited (code {self.proc.wait()})")
+            from engine.telemetry.machine import cpu_flags
+
+            code = self.proc.wait()
+            self._stderr.seek(0)
+            raise WorkbenchError(explain_exit(self.side, code, cpu_flags(), self._stderr.read()))
         data: dict[str, Any] = json.loads(line)
         return data
 
     def run(self) -> dict[str, Any]:
+        return self.ask("run")
+
+    def ask(self, command: str) -> dict[str, Any]:
         assert self.proc.stdin is not None
-        self.proc.stdin.write("run\n")
+        self.proc.stdin.write(command + "\n")
         self.proc.stdin.flush()
         return self._read()
 
-    def close(self) -> None:
+    def close(self, kill: bool = False) -> None:
+        """End the worker: after its current run, or at once with `kill` (a cancel)."""
+        if kill and self.proc.poll() is None:
+            self.proc.kill()
         if self.proc.stdin:
-            self.proc.stdin.close()
+            with contextlib.suppress(BrokenPipeError):  # it is already gone
+                self.proc.stdin.close()
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -90,6 +177,7 @@ class BenchWorker:
             self.proc.wait()
         if self.proc.stdout:
             self.proc.stdout.close()  # else its pipe is left to the garbage collector
+        self._stderr.close()
 
 
 def _spread(values: list[float]) -> dict[str, float]:
@@ -132,7 +220,10 @@ def run_bench(config: BenchConfig, log: Log) -> dict[str, Any]:
     finally:
         for worker in workers.values():
             worker.close()
+    from engine.telemetry.machine import cpu_summary
+
     out: dict[str, Any] = {
+        "cpu": cpu_summary(),
         "model": manifest.name,
         "quantization": manifest.quantization.get("recipe"),
         "prompt_tokens": len(ids),

@@ -38,6 +38,61 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+#: CPU features that decide which kernels ONNX Runtime and llama.cpp run (x86 and ARM).
+SPEED_FLAGS = (
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx_vnni",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
+    "neon",
+    "asimd",
+    "asimddp",
+    "sve",
+    "i8mm",
+)
+
+
+def cpu_flags(cpuinfo: str | None = None) -> list[str]:
+    """The CPU's features among SPEED_FLAGS, from /proc/cpuinfo (empty where there is none)."""
+    if cpuinfo is None:
+        path = Path("/proc/cpuinfo")
+        if not path.is_file():
+            return []
+        cpuinfo = path.read_text(encoding="utf-8", errors="replace")
+    found: set[str] = set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in ("flags", "features"):
+            found.update(value.split())
+    return [flag for flag in SPEED_FLAGS if flag in found]
+
+
+def has_amx(flags: list[str] | None = None) -> bool:
+    """Intel AMX tiles (Sapphire Rapids and later)."""
+    return "amx_tile" in (cpu_flags() if flags is None else flags)
+
+
+def cpu_summary() -> dict[str, Any]:
+    """What a benchmark records about the CPU it ran on."""
+    return {
+        "model": cpu_model(),
+        "flags": cpu_flags(),
+        "cores_logical": os.cpu_count() or 0,
+        "cores_physical": psutil.cpu_count(logical=False),
+        "arch": platform.machine(),
+    }
+
+
 def library_versions() -> dict[str, str]:
     versions: dict[str, str] = {}
     for name in LIBRARIES:
@@ -83,6 +138,7 @@ def describe(sources: list[Source] | None = None) -> dict[str, Any]:
         "os_version": platform.version(),
         "arch": platform.machine(),
         "cpu": cpu_model(),
+        "cpu_flags": cpu_flags(),
         "cores_logical": os.cpu_count() or 0,
         "cores_physical": physical,
         "ram_gb": round(ram / 1e9, 2),

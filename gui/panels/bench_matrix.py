@@ -4,6 +4,10 @@ Run it in a worker (each combination in its own worker process, as on the comman
 engine progress with Cancel, which keeps the finished combinations), or load a saved
 matrix session. Each row shows median (min-max) of TTFT, prefill and decode tok/s; the
 chart shows the chosen metric's median as a bar with a min-max whisker per row.
+
+Run batch runs `bench batch` on the first named model: one row per engine and
+concurrency level (aggregate and per-stream decode tok/s, TTFT, inter-token p50/p99),
+charted as aggregate decode tok/s per level.
 """
 
 from __future__ import annotations
@@ -32,13 +36,15 @@ from engine.errors import WorkbenchError
 from engine.progress import Progress
 from gui.bridge import Worker
 from gui.context import AppContext
-from gui.matrix_work import ints, load_matrix, run_matrix_worker
+from gui.matrix_work import ints, load_matrix, run_batch_worker, run_matrix_worker
 from gui.panels.registry import register_panel
 from gui.widgets.bars import BarChart
 from gui.widgets.progress import QtProgress
 
 COLUMNS = ("model", "quant", "provider", "threads", "prompt", "runs", "TTFT ms",
            "prefill tok/s", "decode tok/s", "peak RSS MB", "GPU MB")  # fmt: skip
+BATCH_COLUMNS = ("engine", "streams", "aggregate tok/s", "per stream tok/s", "TTFT ms",
+                 "ITL p50 ms", "ITL p99 ms")  # fmt: skip
 METRICS = {"decode_tok_s": ("decode tok/s", 1), "prefill_tok_s": ("prefill tok/s", 0),
            "ttft_ms": ("TTFT ms", 0)}  # fmt: skip
 
@@ -60,6 +66,8 @@ class QtBenchMatrix(QWidget):
         self.warmup = QSpinBox(minimum=0, maximum=10, value=1)
         self.new_tokens = QSpinBox(minimum=1, maximum=4096, value=128)
         self.only_named = QCheckBox("only the named models (not their other quantizations)")
+        self.concurrency = QLineEdit("1 2 4")
+        self.vs_llamacpp = QCheckBox("beside llama.cpp (the peers extra)")
         form = QFormLayout()
         form.addRow("Models", self.models)
         form.addRow("Threads", self.threads)
@@ -72,8 +80,15 @@ class QtBenchMatrix(QWidget):
         counts.addWidget(self.only_named)
         counts.addStretch(1)
         form.addRow("", counts)
+        batch_row = QHBoxLayout()
+        batch_row.addWidget(self.concurrency)
+        batch_row.addWidget(self.vs_llamacpp)
+        form.addRow("Concurrency", batch_row)
         self.run_button = QPushButton("Run matrix")
         self.run_button.clicked.connect(lambda: self.run())
+        self.batch_button = QPushButton("Run batch")
+        self.batch_button.setToolTip("bench batch: several streams at once, per concurrency")
+        self.batch_button.clicked.connect(lambda: self.run_batch())
         self.load_button = QPushButton("Load matrix session…")
         self.load_button.clicked.connect(lambda: self.load())
         self.metric_box = QComboBox()
@@ -82,6 +97,7 @@ class QtBenchMatrix(QWidget):
         self.metric_box.currentIndexChanged.connect(lambda *_: self._chart())
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
+        buttons.addWidget(self.batch_button)
         buttons.addWidget(self.load_button)
         buttons.addStretch(1)
         buttons.addWidget(QLabel("chart"))
@@ -93,12 +109,24 @@ class QtBenchMatrix(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.chart = BarChart(ctx.theme)
+        self.batch_result: dict[str, Any] | None = None
+        self.batch_table = QTableWidget(0, len(BATCH_COLUMNS))
+        self.batch_table.setHorizontalHeaderLabels(list(BATCH_COLUMNS))
+        self.batch_table.verticalHeader().setVisible(False)
+        self.batch_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.batch_chart = BarChart(ctx.theme)
         self.status = QLabel("Run a matrix or load a saved one.")
         self.status.setWordWrap(True)
         self.status.setObjectName("caption")
-        tables = QHBoxLayout()
-        tables.addWidget(self.table, 3)
-        tables.addWidget(self.chart, 2)
+        matrix_row = QHBoxLayout()
+        matrix_row.addWidget(self.table, 3)
+        matrix_row.addWidget(self.chart, 2)
+        batch_tables = QHBoxLayout()
+        batch_tables.addWidget(self.batch_table, 3)
+        batch_tables.addWidget(self.batch_chart, 2)
+        tables = QVBoxLayout()
+        tables.addLayout(matrix_row, 1)
+        tables.addLayout(batch_tables, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(form)
@@ -110,7 +138,9 @@ class QtBenchMatrix(QWidget):
 
     def _on_theme(self, theme: Any) -> None:
         self.chart.apply_theme(theme)
+        self.batch_chart.apply_theme(theme)
         self._chart()
+        self._batch_chart()
 
     # ------------------------------------------------------------------ run
     def config(self) -> Any:
@@ -145,6 +175,45 @@ class QtBenchMatrix(QWidget):
         self.run_button.setEnabled(False)
         return worker
 
+    def batch_config(self) -> Any:
+        from engine.manifest import model_folder
+        from engine.telemetry.bench_batch import BatchBenchConfig
+
+        models = self.models.text().split()
+        if not models:
+            raise WorkbenchError("name a prepared model (e.g. default)")
+        levels = ints(self.concurrency.text(), "Concurrency")
+        if not levels or min(levels) < 1:
+            raise WorkbenchError("Concurrency: one or more levels >= 1 (e.g. 1 2 4 8)")
+        threads = ints(self.threads.text(), "Threads")
+        prompts = ints(self.prompts.text(), "Prompt tokens")
+        return BatchBenchConfig(
+            model=model_folder(models[0]),
+            concurrency=levels,
+            prompt_tokens=prompts[0] if prompts else 209,
+            new_tokens=max(2, self.new_tokens.value()),
+            runs=self.runs.value(),
+            warmup=self.warmup.value(),
+            threads=threads[0] if threads else None,
+            vs=["llamacpp"] if self.vs_llamacpp.isChecked() else [],
+        )
+
+    def run_batch(self) -> Worker | None:
+        if self.worker is not None:
+            return None
+        try:
+            config = self.batch_config()
+        except WorkbenchError as exc:
+            self.status.setText(f"Cannot run: {exc}")
+            return None
+        self.progress.begin("bench batch")
+        worker = self._start("batch", run_batch_worker, config)
+        worker.signals.yielded.connect(self._on_item)
+        self.worker = worker
+        self.run_button.setEnabled(False)
+        self.batch_button.setEnabled(False)
+        return worker
+
     def cancel(self) -> None:
         if self.worker is not None:
             self.worker.state.cancel.cancel()  # finished combinations are kept and saved
@@ -170,7 +239,8 @@ class QtBenchMatrix(QWidget):
 
     def _start(self, name: str, fn: Any, *args: Any) -> Worker:
         worker = Worker(fn, *args, name=f"bench matrix {name}")
-        worker.signals.returned.connect(self.show_result)
+        shown = self.show_batch if name == "batch" else self.show_result
+        worker.signals.returned.connect(shown)
         worker.signals.returned.connect(lambda r: self.finished.emit(name, r))
         worker.signals.errored.connect(self._failed)
         worker.signals.errored.connect(lambda exc: self.finished.emit(name, exc))
@@ -186,6 +256,7 @@ class QtBenchMatrix(QWidget):
         if worker is self.worker:
             self.worker = None
             self.run_button.setEnabled(True)
+            self.batch_button.setEnabled(True)
 
     # ------------------------------------------------------------------ show
     def show_result(self, result: dict[str, Any]) -> None:
@@ -226,6 +297,63 @@ class QtBenchMatrix(QWidget):
         labels = [f"{r['quantization']} {r['provider']} t{r['threads']}" for r in rows]
         values = [(r[key]["median"], r[key]["min"], r[key]["max"]) for r in rows]
         self.chart.set_bars(f"{label}: median, min-max", labels, values)
+
+    def show_batch(self, result: dict[str, Any]) -> None:
+        self.batch_result = result
+        rows = _batch_rows(result)
+        self.batch_table.setRowCount(len(rows))
+        for i, (side, lv) in enumerate(rows):
+            cells = [side, str(lv["concurrency"]), _cell(lv["aggregate_decode_tok_s"], 1),
+                     _cell(lv["per_stream_decode_tok_s"], 1), _cell(lv["ttft_ms"], 0),
+                     _cell(lv["itl_p50_ms"], 1), _cell(lv["itl_p99_ms"], 1)]  # fmt: skip
+            for j, text in enumerate(cells):
+                self.batch_table.setItem(i, j, QTableWidgetItem(text))
+        self.batch_table.resizeColumnsToContents()
+        cpu = result.get("cpu", {})
+        notes = [
+            f"bench batch: {result['model']}, {result['prompt_tokens']}-token prompts, "
+            f"{result['new_tokens']} new tokens per stream, {result['runs']} runs per level; "
+            f"median (min-max). CPU {cpu.get('model', '?')} [{' '.join(cpu.get('flags', []))}]"
+        ]
+        for peer in ("llamacpp",):
+            for key in ("unavailable", "crashed"):
+                if key in result.get(peer, {}):
+                    notes.append(f"{peer} {key}: {result[peer][key]}")
+        t = result.get("targets") or {}
+        if t:
+            notes.append(
+                f"aggregate c4/c1 x{t['aggregate_c4_over_c1']:.2f} (target >= 3), "
+                f"ITL p99 c4/c1 x{t['itl_p99_c4_over_c1']:.2f} (target < 3)"
+            )
+        if result.get("cancelled"):
+            notes.append("cancelled: the table holds the runs that finished")
+            self.progress.end("cancelled")
+        else:
+            self.progress.end("done")
+        self.status.setText("\n".join(notes))
+        self._batch_chart()
+
+    def _batch_chart(self) -> None:
+        if self.batch_result is None:
+            return
+        rows = _batch_rows(self.batch_result)
+        labels = [f"{side} x{lv['concurrency']}" for side, lv in rows]
+        values = [
+            (
+                lv["aggregate_decode_tok_s"]["median"],
+                lv["aggregate_decode_tok_s"]["min"],
+                lv["aggregate_decode_tok_s"]["max"],
+            )
+            for _, lv in rows
+        ]
+        self.batch_chart.set_bars("aggregate decode tok/s: median, min-max", labels, values)
+
+
+def _batch_rows(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    rows = [("ours", lv) for lv in result.get("levels", [])]
+    for peer in ("llamacpp",):
+        rows += [(peer, lv) for lv in result.get(peer, {}).get("levels", [])]
+    return rows
 
 
 def _cell(spread: dict[str, float], digits: int) -> str:

@@ -230,6 +230,8 @@ def test_bench_matrix_json_and_plain_bench_still_work(tiny_int4: Path, tmp_path:
                  "--runs", "1", "--warmup", "0", "--json", home=tmp_path)  # fmt: skip
     assert plain.returncode == 0, plain.stderr
     assert json.loads(plain.stdout)["ours"]["decode_tok_s"]["median"] > 0
+    cpu = json.loads(plain.stdout)["cpu"]  # every bench records the CPU it ran on
+    assert cpu["model"] and isinstance(cpu["flags"], list) and cpu["cores_logical"] >= 1
 
 
 def _interrupt_after(
