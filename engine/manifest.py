@@ -97,9 +97,11 @@ class Fusion:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def to_dict(self) -> dict[str, Any]:
+        # version 0 (a manifest from before the field) is left out: written back unchanged
+        data = {k: v for k, v in asdict(self).items() if k != "version" or v}
         if self.skipped:
-            return {"skipped": self.skipped, "version": self.version}
-        return {k: v for k, v in asdict(self).items() if k != "skipped"}
+            return {k: v for k, v in data.items() if k in ("skipped", "version")}
+        return {k: v for k, v in data.items() if k != "skipped"}
 
     @property
     def by_request(self) -> bool:

@@ -192,10 +192,10 @@ def answer_form(observed: list[str], given: list[str] | None = None, tool: str =
     by short text without digits; the lead-in may repeat the task's own numbers
     (`given`); the tail has no digits, so the answer's last number is always one the
     tools returned. When nothing is quotable (a search that found nothing), the answer
-    says so: "The <tool> tool found nothing", then words without digits but the task's."""
-    if not observed:
-        words = _words(LEAD_CHARS + TAIL_CHARS, list(given or []))
-        return AnswerForm(f"The {tool or 'tool'} tool found nothing", words)
+    has no digits but the task's. (Forcing it to say "The <tool> tool found nothing" made
+    a notekeeper run that searched instead of saving store an answer without the fact.)"""
+    if not observed:  # nothing to quote: no number may be made up either
+        return AnswerForm("", "[^\\n0-9]" + _words(LEAD_CHARS + TAIL_CHARS, list(given or [])))
     lead = _words(LEAD_CHARS, list(given or []))
     choices = "|".join(_escape(v) for v in sorted(observed, key=len, reverse=True))
     more = f"(?:[^\\n0-9]{{1,{BETWEEN_CHARS}}}(?:{choices})){{0,{MAX_QUOTED - 1}}}"

@@ -50,6 +50,11 @@ class StepModel(Protocol):
 class SessionModel:
     """An `LLMSession` (a prepared model) with the agent's sampling settings."""
 
+    #: Greedy decoding under a grammar picks the token it would pick without it whenever
+    #: the grammar allows that token (the run loop relies on it to check an answer
+    #: written without the grounded grammar instead of always paying for it).
+    exact_under_grammar = True
+
     def __init__(self, session: Any, sampling: SamplingParams | None = None) -> None:
         self.session = session
         self.sampling = sampling or SamplingParams()

@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 import yaml
 
+from engine.agent import shots
 from engine.agent.grammar import dump_arguments
 from engine.agent.hooks import MemoryItem
 from engine.agent.spec import AgentSpec, Example
@@ -158,13 +159,10 @@ def preview(
     rows = tuple(Section(name, text, count(text) if text else 0) for name, text in parts.items())
     text = "\n\n".join(t for t in parts.values() if t)
     # With `examples: similar` a run shows `max_examples` of them, chosen per task: count
-    # the longest that many (what a run may take at most).
-    shown = spec.examples
-    if spec.planning.examples == "similar":
-        size = {id(e): len(str(example_messages([e], "Final Answer"))) for e in shown}
-        shown = tuple(sorted(shown, key=lambda e: -size[id(e)])[: spec.planning.max_examples])
-    shots = "\n".join(m["content"] for m in example_messages(shown, "Final Answer"))
-    shot_tokens = count(shots) if shots else 0
+    # those an empty task gets (as the total is the first step's prompt for an empty task).
+    shown = shots.chosen(spec.examples, "", spec.planning.examples, spec.planning.max_examples)
+    shot_text = "\n".join(m["content"] for m in example_messages(shown, "Final Answer"))
+    shot_tokens = count(shot_text) if shot_text else 0
     total = count(text) + shot_tokens
     format_tokens = 0
     if count_prompt is not None:

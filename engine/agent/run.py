@@ -296,7 +296,12 @@ class AgentRun:
             # under the grounded grammar only when its answer breaks the form: the result
             # is the same as always constraining, at the cheap grammar's cost.
             form = self._answer_form() if allow_final else None
-            lazy = self.lazy_grounding and form is not None and self.model.sampling.temperature == 0
+            lazy = (
+                self.lazy_grounding
+                and form is not None
+                and self.model.sampling.temperature == 0
+                and getattr(self.model, "exact_under_grammar", False)
+            )
             final_rule = self._final_rule(final_label) if allow_final else None
             step = functools.partial(
                 step_grammar,

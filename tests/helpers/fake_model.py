@@ -101,6 +101,8 @@ class GrammarFollowingModel(ScriptedModel):
     script ends before the grammar does, it writes the first byte the grammar allows
     (a newline or the end when allowed). What it writes shows what the grammar let through."""
 
+    exact_under_grammar = True
+
     def generate(
         self,
         prompt: str,

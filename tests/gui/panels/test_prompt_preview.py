@@ -28,6 +28,13 @@ def _designer(ctx, qtbot, tmp_path: Path) -> QtAgentDesigner:
     return designer
 
 
+def _shown(spec):
+    """The worked examples a run on an empty task shows (planning.examples: similar)."""
+    from engine.agent.shots import chosen
+
+    return chosen(spec.examples, "", spec.planning.examples, spec.planning.max_examples)
+
+
 def _wait_for(qtbot, designer: QtAgentDesigner, check) -> None:
     qtbot.waitUntil(lambda: designer.preview.result is not None and check(designer.preview.result))
 
@@ -49,7 +56,7 @@ def test_preview_counts_sections_with_the_models_tokenizer(ctx, qtbot, tmp_path,
     # The total is the first step's prompt in the model's format, for an empty task.
     opening = [
         {"role": "system", "content": preview.text},
-        *example_messages(designer.model.spec().examples, "Final Answer"),
+        *example_messages(_shown(designer.model.spec()), "Final Answer"),
         {"role": "user", "content": ""},
     ]
     assert preview.total_tokens == ChatFormat.load(folder).count_tokens(opening)
