@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from engine.errors import ModelError, PromptTooLongError
+from engine.errors import ModelError
 from engine.llm.detokenizer import IncrementalDetokenizer
 from engine.llm.events import GenerationEvent, GenerationFinished, GenerationStats, TokenDelta
 from engine.llm.rows import RowTable
@@ -273,16 +273,7 @@ class BatchSession:
         batch at the next step with a free slot."""
         t_start = time.monotonic()
         llm = self.llm
-        ids = llm.encode(prompt) if isinstance(prompt, str) else [int(i) for i in prompt]
-        if not ids:
-            raise ValueError("the prompt is empty")
-        if len(ids) >= self.context_length:
-            raise PromptTooLongError(
-                f"the prompt is {len(ids)} tokens but the model's context is "
-                f"{self.context_length}: shorten it by at least "
-                f"{len(ids) - self.context_length + 1}"
-                " tokens (or prepare the model with a longer context)"
-            )
+        ids = llm.prompt_ids(prompt)
         with self._submit_lock:
             self._count += 1
             seq = BatchSequence(

@@ -327,6 +327,20 @@ class LLMSession:
     def decode(self, ids: Sequence[int], skip_special_tokens: bool = True) -> str:
         return str(self.tokenizer.decode(list(ids), skip_special_tokens=skip_special_tokens))
 
+    def prompt_ids(self, prompt: str | Sequence[int]) -> list[int]:
+        """The prompt's token ids, checked: not empty, and leaving room in the context."""
+        ids = self.encode(prompt) if isinstance(prompt, str) else [int(i) for i in prompt]
+        if not ids:
+            raise ValueError("the prompt is empty")
+        if len(ids) >= self.context_length:
+            raise PromptTooLongError(
+                f"the prompt is {len(ids)} tokens but the model's context is "
+                f"{self.context_length}: shorten it by at least "
+                f"{len(ids) - self.context_length + 1}"
+                " tokens (or prepare the model with a longer context)"
+            )
+        return ids
+
     # ------------------------------------------------------------------ generate
     def generate(
         self,
@@ -367,16 +381,7 @@ class LLMSession:
         ignore_eos: bool,
     ) -> Iterator[GenerationEvent]:
         t_start = time.monotonic()
-        ids = self.encode(prompt) if isinstance(prompt, str) else [int(i) for i in prompt]
-        if not ids:
-            raise ValueError("the prompt is empty")
-        if len(ids) >= self.context_length:
-            raise PromptTooLongError(
-                f"the prompt is {len(ids)} tokens but the model's context is "
-                f"{self.context_length}: shorten it by at least "
-                f"{len(ids) - self.context_length + 1}"
-                " tokens (or prepare the model with a longer context)"
-            )
+        ids = self.prompt_ids(prompt)
         max_new = min(max_new_tokens, self.context_length - len(ids))
         # Reuse the longest common prefix; the last prompt token is always fed again so
         # that its logits exist.

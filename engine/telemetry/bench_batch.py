@@ -253,6 +253,25 @@ def _drop_peer(
         sides.remove(side)
 
 
+def result_notes(result: dict[str, Any]) -> list[str]:
+    """What a result says besides its table: a peer that was unavailable or crashed, and
+    the issue's targets (the terminal and the benchmark panel show the same lines)."""
+    lines: list[str] = []
+    for peer in ("llamacpp",):
+        for key in ("unavailable", "crashed"):
+            if key in result.get(peer, {}):
+                lines.append(f"{peer} {key}: {result[peer][key]}")
+    t = result.get("targets") or {}
+    if t:
+        lines.append(
+            f"aggregate c4/c1 x{t['aggregate_c4_over_c1']:.2f} (target >= "
+            f"{t['aggregate_target']:.0f}: {'met' if t['aggregate_met'] else 'NOT met'}); "
+            f"itl p99 c4/c1 x{t['itl_p99_c4_over_c1']:.2f} (target < "
+            f"{t['itl_p99_target_below']:.0f}: {'met' if t['itl_p99_met'] else 'NOT met'})"
+        )
+    return lines
+
+
 def format_table(result: dict[str, Any]) -> str:
     cpu = result.get("cpu", {})
     lines = [
@@ -277,18 +296,7 @@ def format_table(result: dict[str, Any]) -> str:
                 f"{lv['ttft_ms']['median']:>8.0f} {lv['itl_p50_ms']['median']:>8.1f} "
                 f"{lv['itl_p99_ms']['median']:>8.1f}"
             )
-    for peer in ("llamacpp",):
-        for key in ("unavailable", "crashed"):
-            if key in result.get(peer, {}):
-                lines.append(f"{peer} {key}: {result[peer][key]}")
-    t = result.get("targets") or {}
-    if t:
-        lines.append(
-            f"aggregate c4/c1 x{t['aggregate_c4_over_c1']:.2f} (target >= "
-            f"{t['aggregate_target']:.0f}: {'met' if t['aggregate_met'] else 'NOT met'}); "
-            f"itl p99 c4/c1 x{t['itl_p99_c4_over_c1']:.2f} (target < "
-            f"{t['itl_p99_target_below']:.0f}: {'met' if t['itl_p99_met'] else 'NOT met'})"
-        )
+    lines += result_notes(result)
     if result.get("cancelled"):
         lines.append("cancelled: partial result")
     return "\n".join(lines)

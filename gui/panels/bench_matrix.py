@@ -315,16 +315,9 @@ class QtBenchMatrix(QWidget):
             f"{result['new_tokens']} new tokens per stream, {result['runs']} runs per level; "
             f"median (min-max). CPU {cpu.get('model', '?')} [{' '.join(cpu.get('flags', []))}]"
         ]
-        for peer in ("llamacpp",):
-            for key in ("unavailable", "crashed"):
-                if key in result.get(peer, {}):
-                    notes.append(f"{peer} {key}: {result[peer][key]}")
-        t = result.get("targets") or {}
-        if t:
-            notes.append(
-                f"aggregate c4/c1 x{t['aggregate_c4_over_c1']:.2f} (target >= 3), "
-                f"ITL p99 c4/c1 x{t['itl_p99_c4_over_c1']:.2f} (target < 3)"
-            )
+        from engine.telemetry.bench_batch import result_notes  # not at start-up
+
+        notes += result_notes(result)
         if result.get("cancelled"):
             notes.append("cancelled: the table holds the runs that finished")
             self.progress.end("cancelled")
