@@ -302,7 +302,7 @@ class AgentRun:
                 and self.model.sampling.temperature == 0
                 and getattr(self.model, "exact_under_grammar", False)
             )
-            final_rule = self._final_rule(final_label) if allow_final else None
+            final_rule = self._final_rule(final_label, form) if allow_final else None
             step = functools.partial(
                 step_grammar,
                 tools,
@@ -392,12 +392,13 @@ class AgentRun:
             self.model.sampling = base
         return voting.majority(candidates)
 
-    def _final_rule(self, label: str) -> str | None:
+    def _final_rule(self, label: str, form: grounding.AnswerForm | None = None) -> str | None:
         """The final answer's grammar after tool calls: it says the tool failed when the
-        last call failed; with `answer: grounded` it quotes the last observation."""
+        last call failed; with `answer: grounded` it quotes the last observation (`form`,
+        when the caller already has it)."""
         if self._errors:
             return grounding.failed_rule(label, self._failed_tool or "tool")
-        form = self._answer_form()
+        form = form or self._answer_form()
         return form.rule(label) if form is not None else None
 
     def _answer_form(self) -> grounding.AnswerForm | None:
